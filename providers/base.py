@@ -1,0 +1,129 @@
+"""What a provider adapter is: a spec (name, SDK, credentials, endpoint) and a class that turns a Request into a Reply."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, ClassVar, Mapping
+
+from . import errors
+from .secrets import remember
+from .types import Chunk, Reply, Request
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Per-handle connection settings; the key is kept out of reprs."""
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    timeout: float = 60.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """Everything the factory and `available()` need to know without importing the SDK."""
+
+    name: str
+    default_model: str
+    description: str
+    extra: str = ""
+    sdk_modules: tuple[str, ...] = ()
+    key_env: tuple[str, ...] = ()
+    key_required: bool = True
+    base_url_env: str = ""
+    default_base_url: str = ""
+    models: tuple[str, ...] = ()
+    probe_server: bool = False
+
+    def install_hint(self) -> str:
+        return f"pip install 'coditect-magics[{self.extra}]'"
+
+    def missing_modules(self) -> list[str]:
+        return [m for m in self.sdk_modules if importlib.util.find_spec(m) is None]
+
+    def key(self, settings: Settings) -> str | None:
+        """The API key: the explicit setting first, then the environment variables in order."""
+        key = settings.api_key or next((os.environ[v] for v in self.key_env if os.environ.get(v)), None)
+        remember(key)
+        return key
+
+    def require_key(self, settings: Settings, model: str = "") -> str:
+        key = self.key(settings)
+        if not key:
+            names = " or ".join(self.key_env)
+            raise errors.MissingCredentials(f"{names} not set (or pass api_key=)", variables=self.key_env,
+                                            provider=self.name, model=model)
+        return key
+
+    def base_url(self, settings: Settings) -> str:
+        return (settings.base_url or (os.environ.get(self.base_url_env) if self.base_url_env else None)
+                or self.default_base_url)
+
+
+def require_sdk(spec: ProviderSpec, module: str) -> Any:
+    """Import an SDK on first use, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise errors.MissingDependency(f"the {module} package is missing: {spec.install_hint()}",
+                                       extra=spec.extra, provider=spec.name) from None
+
+
+class Provider:
+    """Base of the adapters. Subclasses set `spec` and implement `complete` and `stream`; the handle adds timing,
+    timeouts and error mapping."""
+
+    spec: ClassVar[ProviderSpec]
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def complete(self, request: Request) -> Reply:
+        raise NotImplementedError
+
+    def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        raise NotImplementedError
+
+    def map_error(self, exc: BaseException) -> errors.ProviderError | None:
+        """Turn an SDK exception into the kit's error; None leaves it to the common transport mapping."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release the SDK client."""
+
+
+_CUT_NAMES = {"ServerDisconnectedError", "ClientPayloadError", "RemoteProtocolError", "ReadError",
+              "IncompleteRead", "ContentLengthError", "TransferEncodingError"}
+_UNREACHABLE_NAMES = {"ConnectError", "ClientConnectorError", "ClientConnectionError", "APIConnectionError",
+                      "ConnectionError", "ConnectionRefusedError", "ClientOSError"}
+_TIMEOUT_NAMES = {"TimeoutError", "TimeoutException", "ReadTimeout", "ConnectTimeout", "APITimeoutError",
+                  "ServerTimeoutError", "InferenceTimeoutError"}
+
+
+def map_transport_error(exc: BaseException, provider: str, model: str) -> errors.ProviderError | None:
+    """Map the transport errors every SDK lets through (by class name, so no SDK is imported here)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    kw = {"provider": provider, "model": model}
+    if names & _TIMEOUT_NAMES:
+        return errors.Timeout("no answer within the timeout", **kw)
+    if names & _CUT_NAMES:
+        return errors.StreamCut(f"the connection closed before the reply was complete ({type(exc).__name__})", **kw)
+    if names & _UNREACHABLE_NAMES:
+        return errors.Unreachable(f"cannot connect to the server ({type(exc).__name__})", **kw)
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)) or "JSONDecodeError" in names:
+        return errors.BadResponse("the server sent a reply that is not valid JSON", **kw)
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return errors.StreamCut("the connection closed before the reply was complete", **kw)
+    return None

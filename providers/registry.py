@@ -1,0 +1,171 @@
+"""The provider factory: parses `provider:model` ids and aliases, finds providers (built in, registered at run
+time, or from the `coditect_magics.providers` entry-point group) and reports which are usable."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import threading
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Union
+from urllib.parse import urlsplit
+
+from . import errors
+from .base import Provider, ProviderSpec, Settings
+from .handle import LLM
+
+BUILTIN = ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "search")
+ENTRY_POINT_GROUP = "coditect_magics.providers"
+
+ALIASES: dict[str, str] = {
+    "claude": "anthropic:claude-sonnet-4-6",
+    "gpt": "openai:gpt-4.1-mini",
+    "llama": "ollama:llama3.2",
+}
+
+Factory = Union[type[Provider], Callable[[Settings], Provider]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    spec: ProviderSpec
+    factory: Factory
+
+
+@dataclass(frozen=True)
+class Availability:
+    """One row of `available()`: can this provider be called now, and if not, why."""
+
+    name: str
+    usable: bool
+    reason: str
+    default_model: str
+    description: str
+
+
+_lock = threading.Lock()
+_entries: dict[str, Entry] = {}
+_entry_points_loaded = False
+
+
+def _builtin(name: str) -> Entry:
+    module = importlib.import_module(f"{__package__}.{name}")
+    return Entry(module.PROVIDER.spec, module.PROVIDER)
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _entries and ep.name not in BUILTIN:
+            try:
+                register(ep.name, ep.load())
+            except Exception as exc:  # a broken plugin must not break the kit
+                import warnings
+                warnings.warn(f"provider plugin {ep.name!r} failed to load: {exc}", stacklevel=2)
+
+
+def register(name: str, factory: Factory, *, default_model: str = "", description: str = "") -> None:
+    """Add a provider at run time. `factory` is a Provider subclass or a callable taking Settings."""
+    spec = getattr(factory, "spec", None)
+    if isinstance(spec, ProviderSpec):
+        spec = replace(spec, name=name, default_model=default_model or spec.default_model)
+    else:
+        spec = ProviderSpec(name=name, default_model=default_model, description=description or "registered at run time",
+                            key_required=False)
+    with _lock:
+        _entries[name] = Entry(spec, factory)
+
+
+def names() -> list[str]:
+    """Every known provider name: built in first, then registered ones."""
+    _load_entry_points()
+    return list(BUILTIN) + [n for n in _entries if n not in BUILTIN]
+
+
+def entry(name: str) -> Entry:
+    with _lock:
+        found = _entries.get(name)
+    if found:
+        return found
+    if name in BUILTIN:
+        found = _builtin(name)
+        with _lock:
+            _entries.setdefault(name, found)
+        return found
+    _load_entry_points()
+    if name in _entries:
+        return _entries[name]
+    raise errors.UnknownProvider(
+        f"unknown provider {name!r}; known providers: {', '.join(names())}; aliases: {', '.join(sorted(ALIASES))}")
+
+
+def resolve(model_id: str) -> tuple[str, str]:
+    """`provider:model`, a bare provider (its default model) or an alias → (provider, model)."""
+    model_id = model_id.strip()
+    if not model_id:
+        raise errors.UnknownProvider(f"no model given; use provider:model with one of: {', '.join(names())}")
+    if model_id in ALIASES and model_id not in BUILTIN:
+        model_id = ALIASES[model_id]
+    provider, _, model = model_id.partition(":")
+    spec = entry(provider).spec
+    model = model or spec.default_model
+    if not model:
+        raise errors.UnknownProvider(f"provider {provider!r} has no default model: use {provider}:MODEL")
+    return provider, model
+
+
+_PARAMS = ("temperature", "max_tokens", "stop")
+_SETTINGS = ("api_key", "base_url", "timeout", "options")
+
+
+def get(model_id: str, **kwargs: Any) -> LLM:
+    """A handle on a model: `get("anthropic:claude-sonnet-4-6", temperature=0.2, max_tokens=512)`.
+    Keyword arguments: temperature, max_tokens, stop, api_key, base_url, timeout, options."""
+    unknown = set(kwargs) - set(_PARAMS) - set(_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown argument(s) {', '.join(sorted(unknown))}; accepted: {', '.join(_PARAMS + _SETTINGS)}")
+    provider, model = resolve(model_id)
+    found = entry(provider)
+    settings = Settings(**{k: v for k, v in kwargs.items() if k in _SETTINGS and v is not None})
+    params = {k: v for k, v in kwargs.items() if k in _PARAMS and v is not None}
+    return LLM(found.spec, found.factory, model, settings, params)
+
+
+def _reachable(url: str, timeout: float = 0.3) -> bool:
+    parts = urlsplit(url if "//" in url else f"http://{url}")
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def status(name: str, settings: Settings | None = None) -> Availability:
+    """Whether one provider can be called now, checked without importing its SDK."""
+    settings = settings or Settings()
+    spec = entry(name).spec
+    row = lambda usable, reason: Availability(name, usable, reason, spec.default_model, spec.description)  # noqa: E731
+    missing = spec.missing_modules()
+    if missing:
+        return row(False, f"{', '.join(missing)} not installed: {spec.install_hint()}")
+    if spec.key_required and not spec.key(settings):
+        return row(False, f"{' or '.join(spec.key_env)} not set")
+    if spec.probe_server:
+        url = spec.base_url(settings)
+        if not _reachable(url):
+            return row(False, f"{spec.description.split(' ')[0]} not reachable at {url}")
+        return row(True, f"server at {url}")
+    if spec.key_env:
+        var = next((v for v in spec.key_env if os.environ.get(v)), "api_key=")
+        return row(True, f"key from {var}")
+    return row(True, "ready")
+
+
+def available() -> list[Availability]:
+    """One row per provider: name, usable, reason (what to install or set when it is not)."""
+    return [status(name) for name in names()]

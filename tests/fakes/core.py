@@ -1,0 +1,171 @@
+"""A scriptable aiohttp server on 127.0.0.1. Protocol modules (anthropic_api, openai_api, gemini_api, ollama_api)
+add their routes; a test queues Scripts (a reply or a fault) and reads back what the SDK really sent."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+PROTOCOLS = ("anthropic_api", "openai_api", "gemini_api", "ollama_api")
+
+
+@dataclass
+class Script:
+    """One scripted answer. Defaults give a plain successful reply; the other fields inject faults."""
+
+    text: str = "Hello from the loopback server."
+    input_tokens: int = 11
+    output_tokens: int = 7
+    finish_reason: str = "stop"          # protocol modules translate it to their own vocabulary
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "name", "arguments": {...}}]
+    model: str | None = None             # model name to report (default: the one requested)
+    status: int = 200                    # anything else answers with the provider's error body
+    error_message: str = "scripted failure"
+    retry_after: str | None = None       # Retry-After header on an error
+    delay: float = 0.0                   # seconds before the response starts
+    chunk_delay: float = 0.0             # seconds between stream events
+    cut_after: int | None = None         # stream: abort the connection after this many text pieces
+    end_early: bool = False              # stream: end cleanly but without the final event(s)
+    bad_json: bool = False               # the body (or a stream event) is not JSON
+    echo_key: bool = False               # the error body repeats the credential the client sent
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def credential(self) -> str:
+        """The key the client sent, whichever header carried it."""
+        auth = self.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:]
+        return self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or self.query.get("key", "")
+
+
+def pieces(text: str) -> list[str]:
+    """Split text into word-sized stream deltas that join back to exactly `text`."""
+    return re.findall(r"\S+\s*|\s+", text) or [""]
+
+
+class FakeServer:
+    """Serves every protocol at once on one port: `url` is the base for all SDKs."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.scripts: deque[Script] = deque()
+        self.default = Script()
+        self.requests: list[Recorded] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # scripting
+    def script(self, *items: Script) -> None:
+        self.scripts.extend(items)
+
+    @property
+    def last(self) -> Recorded:
+        return self.requests[-1]
+
+    async def take(self, request: web.Request) -> tuple[Recorded, Script]:
+        """Record the request, pick the next script and wait its delay."""
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            body = raw.decode(errors="replace")
+        recorded = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+        self.requests.append(recorded)
+        script = self.scripts.popleft() if self.scripts else self.default
+        delay = script.delay + self.latency
+        if delay:
+            await asyncio.sleep(delay)
+        return recorded, script
+
+    def error(self, script: Script, recorded: Recorded, body: dict[str, Any]) -> web.Response:
+        """An error response in the provider's shape; `body` holds the message (already echoing the key if asked)."""
+        headers = {"Retry-After": script.retry_after} if script.retry_after is not None else {}
+        return web.json_response(body, status=script.status, headers=headers)
+
+    @staticmethod
+    def message(script: Script, recorded: Recorded) -> str:
+        if script.echo_key:
+            return f"{script.error_message}: invalid key {recorded.credential}"
+        return script.error_message
+
+    @staticmethod
+    def bad_json() -> web.Response:
+        return web.Response(text='{"id": "broken", "choices": [', content_type="application/json")
+
+    async def events(self, request: web.Request, script: Script, events: list[str],
+                     content_type: str = "text/event-stream") -> web.StreamResponse:
+        """Write pre-rendered stream events, honouring chunk_delay, cut_after (abort) and end_early."""
+        response = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        for event in events:
+            await response.write(event.encode())
+            if script.chunk_delay:
+                await asyncio.sleep(script.chunk_delay)
+        if script.cut_after is not None:
+            await asyncio.sleep(0.05)
+            request.transport.abort() if request.transport else None
+            return response
+        await response.write_eof()
+        return response
+
+    # lifecycle
+    def app(self) -> web.Application:
+        app = web.Application()
+        for name in PROTOCOLS:
+            module = importlib.import_module(f"{__package__}.{name}")
+            app.add_routes(module.routes(self))
+        return app
+
+    async def start(self) -> str:
+        self._runner = web.AppRunner(self.app(), handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def start_in_thread(self) -> str:
+        """Run the server on its own loop in a daemon thread (for notebooks, benchmarks and sync code)."""
+        ready = threading.Event()
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.start())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="fake-provider-server", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self.url
+
+    def stop_thread(self) -> None:
+        if self._loop and self._thread:
+            asyncio.run_coroutine_threadsafe(self.stop(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)

@@ -59,6 +59,9 @@ class ProviderSpec:
         remember(key)
         return key
 
+    def needs_key(self, settings: Settings) -> bool:
+        return self.key_required
+
     def require_key(self, settings: Settings, model: str = "") -> str:
         key = self.key(settings)
         if not key:
@@ -114,7 +117,13 @@ _TIMEOUT_NAMES = {"TimeoutError", "TimeoutException", "ReadTimeout", "ConnectTim
 
 def map_transport_error(exc: BaseException, provider: str, model: str) -> errors.ProviderError | None:
     """Map the transport errors every SDK lets through (by class name, so no SDK is imported here)."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
+    names: set[str] = set()
+    seen: BaseException | None = exc
+    for _ in range(8):  # the SDK's error and the transport errors it wraps
+        if seen is None:
+            break
+        names |= {cls.__name__ for cls in type(seen).__mro__}
+        seen = seen.__cause__ or seen.__context__
     kw = {"provider": provider, "model": model}
     if names & _TIMEOUT_NAMES:
         return errors.Timeout("no answer within the timeout", **kw)
@@ -127,3 +136,17 @@ def map_transport_error(exc: BaseException, provider: str, model: str) -> errors
     if isinstance(exc, asyncio.IncompleteReadError):
         return errors.StreamCut("the connection closed before the reply was complete", **kw)
     return None
+
+
+_FINISH = {"stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "length": "length", "max_tokens": "length",
+           "tool_calls": "tool_calls", "tool_use": "tool_calls", "function_call": "tool_calls",
+           "content_filter": "content_filter", "safety": "content_filter", "recitation": "content_filter",
+           "eos_token": "stop", "refusal": "content_filter", "model_context_window_exceeded": "length"}
+
+
+def normalize_finish(reason: str | None) -> str | None:
+    """Each API's stop reason in the kit's words: stop, length, tool_calls, content_filter (else lower-cased)."""
+    if reason is None:
+        return None
+    reason = str(getattr(reason, "value", reason)).lower()
+    return _FINISH.get(reason, reason)

@@ -153,16 +153,17 @@ def status(name: str, settings: Settings | None = None) -> Availability:
     missing = spec.missing_modules()
     if missing:
         return row(False, f"{', '.join(missing)} not installed: {spec.install_hint()}")
-    if spec.key_required and not spec.key(settings):
+    if spec.needs_key(settings) and not spec.key(settings):
         return row(False, f"{' or '.join(spec.key_env)} not set")
     if spec.probe_server:
         url = spec.base_url(settings)
         if not _reachable(url):
-            return row(False, f"{spec.description.split(' ')[0]} not reachable at {url}")
+            return row(False, f"{spec.description.split(' server')[0]} not reachable at {url}")
         return row(True, f"server at {url}")
-    if spec.key_env:
-        var = next((v for v in spec.key_env if os.environ.get(v)), "api_key=")
-        return row(True, f"key from {var}")
+    if spec.key(settings):
+        source = "api_key=" if settings.api_key else next((v for v in spec.key_env if os.environ.get(v)),
+                                                           "saved credentials")
+        return row(True, f"key from {source}")
     return row(True, "ready")
 
 

@@ -153,6 +153,7 @@ class Reply:
     ttft_s: float | None = None
     sources: tuple[Source, ...] = ()
     note: str = ""
+    cached: bool = False
 
     def __str__(self) -> str:
         return self.text

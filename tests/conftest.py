@@ -8,7 +8,7 @@ from tests.fakes import FakeServer
 
 PROVIDER_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY",
                 "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_API_VERSION", "HF_TOKEN",
-                "HUGGING_FACE_HUB_TOKEN", "OLLAMA_HOST", "LMSTUDIO_BASE_URL", "LMSTUDIO_API_KEY")
+                "HUGGING_FACE_HUB_TOKEN", "HF_BASE_URL", "HF_TOKEN_PATH", "HF_HOME", "HF_HUB_OFFLINE", "OLLAMA_HOST", "LMSTUDIO_BASE_URL", "LMSTUDIO_API_KEY")
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +17,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 

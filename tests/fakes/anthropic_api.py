@@ -1,7 +1,128 @@
-"""Placeholder: this protocol's routes are being written."""
+"""Anthropic's Messages API on loopback: `POST /v1/messages`, a whole `message` object or the SSE event sequence
+(message_start, content_block_start, ping, content_block_delta..., content_block_stop, message_delta, message_stop),
+and errors as `{"type": "error", "error": {"type": ..., "message": ...}, "request_id": ...}`.
+
+`AnthropicScript(thinking="...")` adds a thinking block before the text, as real replies with thinking on have."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
+from .core import Script, pieces
+
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+               403: "permission_error", 404: "not_found_error", 409: "conflict_error", 413: "request_too_large",
+               429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error"}
+
+
+@dataclass
+class AnthropicScript(Script):
+    thinking: str = ""                   # a thinking block (with its signature) before the text
+
+
+def error_type(status: int) -> str:
+    return ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
+
+
+def stop_reason(script: Script) -> str:
+    if script.tool_calls and script.finish_reason == "stop":
+        return "tool_use"
+    return STOP_REASONS.get(script.finish_reason, script.finish_reason)
+
+
+def usage(script: Script, output_tokens: int | None = None) -> dict[str, Any]:
+    return {"input_tokens": script.input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+            "output_tokens": script.output_tokens if output_tokens is None else output_tokens,
+            "service_tier": "standard"}
+
+
+def blocks(script: Script) -> list[dict[str, Any]]:
+    """The reply's content blocks, complete."""
+    out: list[dict[str, Any]] = []
+    if getattr(script, "thinking", ""):
+        out.append({"type": "thinking", "thinking": script.thinking, "signature": "c2lnbmF0dXJl"})
+    if script.text or not script.tool_calls:
+        out.append({"type": "text", "text": script.text})
+    for call in script.tool_calls:
+        out.append({"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:20]}",
+                    "name": call["name"], "input": call.get("arguments", {})})
+    return out
+
+
+def sse(event: dict[str, Any]) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+
+def stream_events(script: Script, model: str, msg_id: str) -> list[str]:
+    """The SSE event sequence of a reply, honouring cut_after (only that many text pieces) and end_early."""
+    start = {"id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
+             "stop_reason": None, "stop_sequence": None, "usage": usage(script, output_tokens=1)}
+    events = [sse({"type": "message_start", "message": start})]
+    pinged = False
+    for index, block in enumerate(blocks(script)):
+        kind = block["type"]
+        empty = {"text": {"type": "text", "text": ""}, "thinking": {"type": "thinking", "thinking": "", "signature": ""},
+                 "tool_use": {**block, "input": {}}}[kind]
+        events.append(sse({"type": "content_block_start", "index": index, "content_block": empty}))
+        if not pinged:
+            events.append(sse({"type": "ping"}))
+            pinged = True
+        if kind == "text":
+            parts = pieces(block["text"])
+            if script.cut_after is not None:
+                parts = parts[:script.cut_after]
+            for part in parts:
+                data = "{broken json" if script.bad_json else json.dumps(
+                    {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": part}})
+                events.append(f"event: content_block_delta\ndata: {data}\n\n")
+            if script.cut_after is not None:
+                return events
+        elif kind == "thinking":
+            for part in pieces(block["thinking"]):
+                events.append(sse({"type": "content_block_delta", "index": index,
+                                   "delta": {"type": "thinking_delta", "thinking": part}}))
+            events.append(sse({"type": "content_block_delta", "index": index,
+                               "delta": {"type": "signature_delta", "signature": block["signature"]}}))
+        else:
+            arguments = json.dumps(block["input"])
+            for part in ("", arguments[: len(arguments) // 2], arguments[len(arguments) // 2:]):
+                events.append(sse({"type": "content_block_delta", "index": index,
+                                   "delta": {"type": "input_json_delta", "partial_json": part}}))
+        events.append(sse({"type": "content_block_stop", "index": index}))
+    if script.end_early:
+        return events
+    events.append(sse({"type": "message_delta", "delta": {"stop_reason": stop_reason(script), "stop_sequence": None},
+                       "usage": {"output_tokens": script.output_tokens}}))
+    events.append(sse({"type": "message_stop"}))
+    return events
+
 
 def routes(server) -> list[web.RouteDef]:
-    return []
+    async def messages(request: web.Request) -> web.StreamResponse:
+        recorded, script = await server.take(request)
+        body = recorded.body if isinstance(recorded.body, dict) else {}
+        if script.status != 200:
+            request_id = f"req_{uuid.uuid4().hex[:24]}"
+            response = server.error(script, recorded, {
+                "type": "error", "error": {"type": error_type(script.status),
+                                           "message": server.message(script, recorded)},
+                "request_id": request_id})
+            response.headers["request-id"] = request_id
+            return response
+        model = script.model or body.get("model", "")
+        msg_id = f"msg_{uuid.uuid4().hex[:24]}"
+        if body.get("stream"):
+            return await server.events(request, script, stream_events(script, model, msg_id))
+        if script.bad_json:
+            return server.bad_json()
+        return web.json_response({"id": msg_id, "type": "message", "role": "assistant", "model": model,
+                                  "content": blocks(script), "stop_reason": stop_reason(script),
+                                  "stop_sequence": None, "usage": usage(script)})
+
+    return [web.post("/v1/messages", messages)]

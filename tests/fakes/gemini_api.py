@@ -1,7 +1,123 @@
-"""Placeholder: this protocol's routes are being written."""
+"""Gemini's generateContent / streamGenerateContent on the wire (v1 and v1beta), as google-genai calls it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
+from .core import FakeServer, Script, pieces
 
-def routes(server) -> list[web.RouteDef]:
-    return []
+FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY", "tool_calls": "STOP"}
+STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+          429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+@dataclass
+class GeminiScript(Script):
+    thought: str = ""                    # a thought summary part (thought: true) before the text
+    thoughts_tokens: int = 0             # usageMetadata.thoughtsTokenCount (billed as output)
+    cached_tokens: int = 0               # usageMetadata.cachedContentTokenCount (part of promptTokenCount)
+    block_reason: str | None = None      # the prompt is blocked: no candidates, promptFeedback.blockReason
+
+
+def _usage(script: Script, final: bool = True) -> dict[str, Any]:
+    """Real streams carry a running usageMetadata on every chunk; only the last has the candidates' count."""
+    if not final:
+        return {"promptTokenCount": script.input_tokens, "totalTokenCount": script.input_tokens}
+    usage = {"promptTokenCount": script.input_tokens, "candidatesTokenCount": script.output_tokens}
+    thoughts = getattr(script, "thoughts_tokens", 0)
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    if getattr(script, "cached_tokens", 0):
+        usage["cachedContentTokenCount"] = script.cached_tokens
+    usage["totalTokenCount"] = script.input_tokens + script.output_tokens + thoughts
+    return usage
+
+
+def _blocked(script: Script, model: str) -> dict[str, Any]:
+    return {"promptFeedback": {"blockReason": script.block_reason},
+            "usageMetadata": {"promptTokenCount": script.input_tokens, "totalTokenCount": script.input_tokens},
+            "modelVersion": model, "responseId": "fake-response"}
+
+
+def _thought(script: Script) -> list[dict[str, Any]]:
+    return [{"text": script.thought, "thought": True}] if getattr(script, "thought", "") else []
+
+
+def _response(model: str, parts: list[dict[str, Any]], usage: dict[str, Any],
+              finish: str | None = None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": "fake-response"}
+
+
+def _call_parts(script: Script) -> list[dict[str, Any]]:
+    return [{"functionCall": {"id": c["id"], "name": c["name"], "args": c["arguments"]}} for c in script.tool_calls]
+
+
+def _error(server: FakeServer, script: Script, recorded) -> web.Response:
+    message = server.message(script, recorded)
+    error: dict[str, Any] = {"code": script.status, "message": message,
+                             "status": STATUS.get(script.status, "UNKNOWN")}
+    details = []
+    if script.retry_after is not None:  # Google's own hint; the Retry-After header is added by core
+        details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{script.retry_after}s"})
+    if "API key not valid" in message:  # what the real API answers a wrong key with: 400, not 401
+        details.append({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                        "domain": "googleapis.com"})
+    if details:
+        error["details"] = details
+    return server.error(script, recorded, {"error": error})
+
+
+def _sse(body: dict[str, Any]) -> str:
+    return f"data: {json.dumps(body)}\r\n\r\n"
+
+
+def _stream_events(script: Script, model: str) -> list[str]:
+    parts = pieces(script.text) if script.text else []
+    if script.cut_after is not None:
+        parts = parts[:script.cut_after]
+    events = [_sse(_response(model, _thought(script), _usage(script, final=False)))] if _thought(script) else []
+    for index, piece in enumerate(parts):
+        events.append(_sse(_response(model, [{"text": piece}], _usage(script, final=False))))
+        if index == 0 and script.bad_json:
+            events.append('data: {"candidates": [ not json\r\n\r\n')
+    if not parts and script.bad_json:
+        events.append('data: {"candidates": [ not json\r\n\r\n')
+    if script.cut_after is not None or script.end_early:
+        return events
+    final_parts = _call_parts(script) or [{"text": ""}]
+    events.append(_sse(_response(model, final_parts, _usage(script),
+                                 FINISH.get(script.finish_reason, script.finish_reason.upper()))))
+    return events
+
+
+def routes(server: FakeServer) -> list[web.RouteDef]:
+    async def generate(request: web.Request) -> web.StreamResponse:
+        model, _, method = request.match_info["target"].partition(":")
+        if method not in ("generateContent", "streamGenerateContent"):
+            raise web.HTTPNotFound(text=json.dumps({"error": {"code": 404, "message": f"no method {method!r}",
+                                                              "status": "NOT_FOUND"}}),
+                                   content_type="application/json")
+        recorded, script = await server.take(request)
+        model = script.model or model
+        if script.status != 200:
+            return _error(server, script, recorded)
+        if getattr(script, "block_reason", None):
+            if method == "generateContent":
+                return web.json_response(_blocked(script, model))
+            return await server.events(request, script, [_sse(_blocked(script, model))])
+        if method == "generateContent":
+            if script.bad_json:
+                return server.bad_json()
+            parts = _thought(script) + ([{"text": script.text}] if script.text else []) + _call_parts(script)
+            return web.json_response(_response(model, parts, _usage(script),
+                                               FINISH.get(script.finish_reason, script.finish_reason.upper())))
+        return await server.events(request, script, _stream_events(script, model))
+
+    return [web.post("/{version:v1|v1beta}/models/{target}", generate)]

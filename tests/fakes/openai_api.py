@@ -1,7 +1,82 @@
-"""Placeholder: this protocol's routes are being written."""
+"""OpenAI Chat Completions on the wire (also spoken by LM Studio, Hugging Face TGI and Inference Endpoints)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
 
 from aiohttp import web
 
+from .core import FakeServer, Recorded, Script, pieces
 
-def routes(server) -> list[web.RouteDef]:
-    return []
+ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
+               429: "rate_limit_exceeded"}
+FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}
+
+
+def _usage(script: Script) -> dict[str, Any]:
+    return {"prompt_tokens": script.input_tokens, "completion_tokens": script.output_tokens,
+            "total_tokens": script.input_tokens + script.output_tokens}
+
+
+def _tool_calls(script: Script) -> list[dict[str, Any]]:
+    return [{"id": c["id"], "type": "function",
+             "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}} for c in script.tool_calls]
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> str:
+    body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def routes(server: FakeServer) -> list[web.RouteDef]:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        recorded, script = await server.take(request)
+        body = recorded.body if isinstance(recorded.body, dict) else {}
+        model = script.model or body.get("model", "unknown")
+        if script.status != 200:
+            error = {"message": server.message(script, recorded), "type": ERROR_TYPES.get(script.status, "server_error"),
+                     "param": None, "code": None}
+            return server.error(script, recorded, {"error": error})
+        if not body.get("stream"):
+            if script.bad_json:
+                return server.bad_json()
+            message: dict[str, Any] = {"role": "assistant", "content": script.text or None}
+            if script.tool_calls:
+                message["tool_calls"] = _tool_calls(script)
+            return web.json_response({
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": FINISH.get(script.finish_reason,
+                                                                                         script.finish_reason)}],
+                "usage": _usage(script)})
+        return await server.events(request, script, _stream_events(script, recorded, model))
+
+    return [web.post("/v1/chat/completions", chat), web.post("/chat/completions", chat)]
+
+
+def _stream_events(script: Script, recorded: Recorded, model: str) -> list[str]:
+    parts = pieces(script.text) if script.text else []
+    if script.cut_after is not None:
+        parts = parts[:script.cut_after]
+    events = [_chunk(model, {"role": "assistant", "content": ""})]
+    if script.bad_json:
+        events.append("data: {\"choices\": [ not json\n\n")
+    events += [_chunk(model, {"content": p}) for p in parts]
+    if script.cut_after is not None or script.end_early:
+        return events
+    for index, call in enumerate(_tool_calls(script)):
+        args = call["function"]["arguments"]
+        half = len(args) // 2
+        events.append(_chunk(model, {"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                                     "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+        events += [_chunk(model, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                   for piece in (args[:half], args[half:])]
+    events.append(_chunk(model, {}, FINISH.get(script.finish_reason, script.finish_reason)))
+    if (recorded.body or {}).get("stream_options", {}).get("include_usage"):
+        usage = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+                 "choices": [], "usage": _usage(script)}
+        events.append(f"data: {json.dumps(usage)}\n\n")
+    events.append("data: [DONE]\n\n")
+    return events

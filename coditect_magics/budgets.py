@@ -1,0 +1,37 @@
+"""Spend limits in USD: per session, per agent and overall. A call that would start past a limit is refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+class BudgetExceeded(Exception):
+    """Raised before a call starts when spend has reached a limit; names the limit and the spend so far."""
+
+    def __init__(self, scope: str, limit: float, spent: float) -> None:
+        self.scope, self.limit, self.spent = scope, limit, spent
+        super().__init__(f"{scope} budget of ${limit:.4f} reached: ${spent:.4f} spent so far; "
+                         f"raise the limit or start a new session")
+
+
+@dataclass(frozen=True)
+class Budgets:
+    session_usd: float | None = None
+    agent_usd: float | None = None
+    total_usd: float | None = None
+
+    def check(self, spend: Callable[..., float], session_id: str, agent: str | None) -> None:
+        """Raise BudgetExceeded if any configured limit is already reached. `spend(session=, agent=)` sums the ledger."""
+        if self.session_usd is not None:
+            spent = spend(session=session_id)
+            if spent >= self.session_usd:
+                raise BudgetExceeded("session", self.session_usd, spent)
+        if self.agent_usd is not None and agent:
+            spent = spend(agent=agent)
+            if spent >= self.agent_usd:
+                raise BudgetExceeded(f"agent {agent!r}", self.agent_usd, spent)
+        if self.total_usd is not None:
+            spent = spend()
+            if spent >= self.total_usd:
+                raise BudgetExceeded("overall", self.total_usd, spent)

@@ -1,0 +1,351 @@
+"""The one way the kit runs a request: budgets, cache, rate limits, retries with backoff (tenacity), fallbacks to the
+next provider, streaming (retried only before the first chunk), fan-out to several providers, and a ledger row for
+every attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any, AsyncIterator, Mapping, Sequence
+
+from coditect_magics.budgets import Budgets
+from coditect_magics.providers import LLM, Chunk, Reply, Request, Usage, errors, registry
+from coditect_magics.providers.secrets import redact
+
+Target = Request | str | Sequence[str]
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Plain settings (the magics fill them from traitlets; services never read IPython config)."""
+
+    attempts: int = 4                    # tries per provider, the first included
+    max_wait_s: float = 30.0             # total backoff a provider may cost before giving up (or falling back)
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+    timeout_s: float = 60.0              # per call (per stream event once streaming)
+    rate_limits: Mapping[str, str] = field(default_factory=dict)   # provider -> "60/minute"
+    cache: str = "auto"                  # auto: only temperature-0 requests; on; off
+    budgets: Budgets = Budgets()
+    provider_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # api_key/base_url per provider
+    log_prompts: bool = False            # keep prompt text in the ledger
+    ledger_path: str | None = None
+    cache_path: str | None = None
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who a call is for, carried into its ledger rows."""
+
+    agent: str | None = None
+    run_id: str | None = None
+    parent_call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One provider's answer in a `compare` fan-out."""
+
+    id: str
+    text: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    error: str | None = None
+
+
+class Executor:
+    """Runs requests for the magics, widgets and agents; one per kernel is the usual (see `default()`)."""
+
+    def __init__(self, settings: ExecutorSettings | None = None, *, ledger: Any = None, cache: Any = None,
+                 session_id: str | None = None) -> None:
+        self.settings = settings or ExecutorSettings()
+        self.session_id = session_id or uuid.uuid4().hex[:12]
+        self._ledger = ledger
+        self._cache = cache
+        self._handles: dict[str, LLM] = {}
+        self._limiter: Any = None
+
+    # parts made on first use
+    @property
+    def ledger(self) -> Any:
+        if self._ledger is None:
+            from coditect_magics.costs import Ledger
+            self._ledger = Ledger(self.settings.ledger_path)
+        return self._ledger
+
+    @property
+    def cache(self) -> Any:
+        if self._cache is None:
+            from coditect_magics.cache import ResponseCache
+            self._cache = ResponseCache(self.settings.cache_path)
+        return self._cache
+
+    def handle(self, model_id: str) -> LLM:
+        """The provider handle for an id, made once per executor."""
+        llm = self._handles.get(model_id)
+        if llm is None:
+            provider, _ = registry.resolve(model_id)
+            options = dict(self.settings.provider_options.get(provider, {}))
+            llm = self._handles[model_id] = registry.get(model_id, timeout=self.settings.timeout_s, **options)
+        return llm
+
+    def chain(self, target: Target, messages: Any = None, fallbacks: Sequence[str] = (), **params: Any) -> list[Request]:
+        """The requests to try in order: the target (an id, a list of ids or a Request), then the fallbacks."""
+        if isinstance(target, Request):
+            first = replace(target, **params) if params else target
+            ids = [first.model, *fallbacks]
+            base = first
+        else:
+            ids = [target] if isinstance(target, str) else list(target)
+            ids += list(fallbacks)
+            if not ids:
+                raise errors.UnknownProvider("no model given to run")
+            base = Request.build(ids[0], messages if messages is not None else [], **params)
+        return [replace(base, model=self.handle(i).id) for i in ids]
+
+    # policies
+    def _cache_on(self, request: Request, override: bool | None) -> bool:
+        if override is not None:
+            return override
+        mode = self.settings.cache
+        return mode == "on" or (mode == "auto" and request.temperature == 0)
+
+    def _check_budget(self, context: CallContext) -> None:
+        self.settings.budgets.check(self.ledger.spend, self.session_id, context.agent)
+
+    async def _acquire(self, provider: str) -> None:
+        """Wait for a slot under the provider's requests-per-period limit (limits' moving window)."""
+        rule = self.settings.rate_limits.get(provider)
+        if not rule:
+            return
+        if self._limiter is None:
+            from limits.aio.storage import MemoryStorage
+            from limits.aio.strategies import MovingWindowRateLimiter
+            self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        from limits import parse
+        item = parse(rule)
+        while not await self._limiter.hit(item, provider):
+            stats = await self._limiter.get_window_stats(item, provider)
+            await asyncio.sleep(max(stats.reset_time - time.time(), 0.01))
+
+    def _retrying(self) -> Any:
+        import tenacity
+        s = self.settings
+        backoff = tenacity.wait_exponential_jitter(initial=s.backoff_initial_s, max=s.backoff_max_s)
+
+        def wait(state: Any) -> float:
+            exc = state.outcome.exception()
+            if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
+                return exc.retry_after
+            return backoff(state)
+
+        return tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(s.attempts) | tenacity.stop_before_delay(s.max_wait_s),
+            wait=wait, reraise=True,
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, errors.ProviderError) and e.retryable))
+
+    def record(self, request: Request, context: CallContext, *, call_id: str, attempt: int, status: str,
+               reply: Reply | None = None, usage: Usage | None = None, partial: bool = False,
+               latency_s: float | None = None, ttft_s: float | None = None,
+               error: BaseException | None = None) -> Any:
+        """Write one ledger row; returns it (its cost is what `compare` shows). A call cut off after output began,
+        without usage, has an unknown cost; one that failed before any output cost nothing."""
+        from coditect_magics.costs import CallRecord, price
+        provider, model = request.provider, request.model_name
+        usage = reply.usage if reply else (usage or Usage())
+        if status == "cached":
+            cost, known = 0.0, True
+        elif reply is None and not usage.total_tokens:
+            cost, known = (None, False) if partial else (0.0, True)
+        else:
+            priced = price(provider, model, usage)
+            cost, known = priced.usd, priced.known
+        prompt = redact("\n\n".join(f"{m.role}: {m.text}" for m in request.messages)) if self.settings.log_prompts else None
+        row = CallRecord(
+            call_id=call_id, attempt=attempt, parent_call_id=context.parent_call_id, run_id=context.run_id,
+            session_id=self.session_id, provider=provider, model=(reply.model if reply else None) or model,
+            agent=context.agent, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens, cost_usd=cost, price_known=known,
+            latency_s=latency_s if latency_s is not None else (reply.latency_s if reply else None),
+            ttft_s=ttft_s if ttft_s is not None else (reply.ttft_s if reply else None), status=status,
+            error_class=type(error).__name__ if error else None, prompt=prompt)
+        self.ledger.record(row)
+        return row
+
+    # the calls
+    async def run(self, target: Target, messages: Any = None, *, fallbacks: Sequence[str] = (),
+                  context: CallContext = CallContext(), cache: bool | None = None, **params: Any) -> Reply:
+        """One whole reply, trying the chain in order."""
+        execution = self.stream(target, messages, fallbacks=fallbacks, context=context, cache=cache, stream=False,
+                                **params)
+        async for _ in execution:
+            pass
+        assert execution.reply is not None
+        return execution.reply
+
+    def stream(self, target: Target, messages: Any = None, *, fallbacks: Sequence[str] = (),
+               context: CallContext = CallContext(), cache: bool | None = None, stream: bool = True,
+               **params: Any) -> "Execution":
+        """Chunks as they arrive (iterate the returned Execution); afterwards `.reply`, `.row`."""
+        return Execution(self, self.chain(target, messages, fallbacks, **params), context, cache, stream)
+
+    async def compare(self, prompt: Any, ids: Sequence[str], **params: Any) -> AsyncIterator[Comparison]:
+        """The same request to every id at once; results arrive as each finishes."""
+        async def one(model_id: str) -> Comparison:
+            start = time.perf_counter()
+            try:
+                execution = self.stream(model_id, prompt, **params)
+                async for _ in execution:
+                    pass
+            except (errors.ProviderError, Exception) as exc:  # one column's failure must not stop the others
+                return Comparison(model_id, error=f"{type(exc).__name__}: {redact(str(exc))}",
+                                  latency_s=time.perf_counter() - start)
+            reply = execution.reply
+            return Comparison(model_id, reply.text, reply.usage.input_tokens, reply.usage.output_tokens,
+                              execution.row.cost_usd, reply.latency_s, reply.ttft_s)
+
+        tasks = [asyncio.ensure_future(one(i)) for i in ids]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                yield await finished
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def compare_table(self, prompt: Any, ids: Sequence[str], **params: Any) -> Any:
+        """`compare` gathered into a pandas DataFrame, one row per id in the order given."""
+        import pandas as pd
+        results = {c.id: c async for c in self.compare(prompt, ids, **params)}
+        return pd.DataFrame([vars(results[i]) for i in ids])
+
+
+@dataclass
+class _Opened:
+    """A call that has produced its first chunk (stream) or its whole reply."""
+
+    start: float
+    reply: Reply | None = None
+    stream: Any = None
+    iterator: Any = None
+    first: Chunk | None = None
+
+
+class Execution:
+    """A call under way: iterate for chunks. Afterwards `.reply` (the whole reply) and `.row` (its ledger row);
+    `.text` holds what arrived so far, also after a failure or a cancel; `.attempts` counts tries over the chain."""
+
+    def __init__(self, executor: Executor, chain: list[Request], context: CallContext, cache: bool | None,
+                 stream: bool) -> None:
+        self.executor, self.chain, self.context = executor, chain, context
+        self.call_id = uuid.uuid4().hex
+        self.text = ""
+        self.reply: Reply | None = None
+        self.row: Any = None
+        self.model: str = chain[0].model
+        self.attempts = 0
+        self._cache, self._stream = cache, stream
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._run()
+
+    def _record(self, request: Request, status: str, **kw: Any) -> Any:
+        return self.executor.record(request, self.context, call_id=self.call_id, attempt=self.attempts,
+                                    status=status, **kw)
+
+    async def _run(self) -> AsyncIterator[Chunk]:
+        ex = self.executor
+        for position, request in enumerate(self.chain):
+            self.model = request.model
+            ex._check_budget(self.context)
+            use_cache = ex._cache_on(request, self._cache)
+            hit = ex.cache.get(request) if use_cache else None
+            if hit is not None:
+                self.attempts += 1
+                self.text, self.reply = hit.text, hit
+                self.row = self._record(request, "cached", reply=hit)
+                yield Chunk(text=hit.text, usage=hit.usage, finish_reason=hit.finish_reason, model=hit.model)
+                return
+            try:
+                opened = await self._open(ex.handle(request.model), request)
+            except errors.ProviderError as exc:
+                if exc.fallback and position + 1 < len(self.chain):
+                    continue
+                raise
+            if opened.reply is not None:
+                self.reply, self.text = opened.reply, opened.reply.text
+                self.row = self._record(request, "ok", reply=self.reply)
+                yield Chunk(text=self.reply.text, usage=self.reply.usage, finish_reason=self.reply.finish_reason,
+                            model=self.reply.model, sources=self.reply.sources, note=self.reply.note)
+            else:
+                async for chunk in self._rest(request, opened):
+                    yield chunk
+            if use_cache and self.reply is not None:
+                ex.cache.put(request, self.reply)
+            return
+
+    async def _open(self, llm: LLM, request: Request) -> _Opened:
+        """Start the call, retrying until the first chunk (or the whole reply) arrives; a row per failed try."""
+        ex = self.executor
+        async for trying in ex._retrying():
+            with trying:
+                self.attempts += 1
+                await ex._acquire(llm.provider)
+                opened = _Opened(start=time.perf_counter())
+                try:
+                    if not self._stream:
+                        opened.reply = await llm.complete(request)
+                    else:
+                        opened.stream = llm.stream(request)
+                        opened.iterator = opened.stream.__aiter__()
+                        opened.first = await anext(opened.iterator)
+                    return opened
+                except asyncio.CancelledError:
+                    self._record(request, "cancelled", latency_s=time.perf_counter() - opened.start)
+                    raise
+                except Exception as exc:
+                    self._record(request, "error", latency_s=time.perf_counter() - opened.start, error=exc)
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _rest(self, request: Request, opened: _Opened) -> AsyncIterator[Chunk]:
+        """Pass the stream through from its first chunk; no retry past it. Records the final row."""
+        stream, status, failure = opened.stream, "ok", None
+        try:
+            self.text += opened.first.text
+            yield opened.first
+            async for chunk in opened.iterator:
+                self.text += chunk.text
+                yield chunk
+        except (asyncio.CancelledError, GeneratorExit):
+            status = "cancelled"
+            raise
+        except Exception as exc:
+            status, failure = "error", exc
+            raise
+        finally:
+            self.reply = stream.reply
+            self.row = self._record(request, status, reply=stream.reply, usage=stream.usage, partial=bool(self.text),
+                                    latency_s=time.perf_counter() - opened.start, ttft_s=stream.ttft_s, error=failure)
+
+
+_default: Executor | None = None
+
+
+def default() -> Executor:
+    """The kernel's executor, made on first use."""
+    global _default
+    if _default is None:
+        _default = Executor()
+    return _default
+
+
+def configure(settings: ExecutorSettings, **kwargs: Any) -> Executor:
+    """Replace the kernel's executor (the ledger and cache paths may change with the settings)."""
+    global _default
+    _default = Executor(settings, **kwargs)
+    return _default

@@ -1,0 +1,174 @@
+"""Anthropic Claude through the official `anthropic` SDK (`AsyncAnthropic`, Messages API)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import warnings
+from typing import Any, AsyncIterator
+
+from . import errors
+from .base import Provider, ProviderSpec, normalize_finish, require_sdk
+from .types import Chunk, ImagePart, Message, Reply, Request, TextPart, ToolCall, ToolCallDelta, ToolResult, Usage
+
+SPEC = ProviderSpec(
+    name="anthropic", default_model="claude-sonnet-4-6", description="Anthropic Claude (Messages API)",
+    extra="anthropic", sdk_modules=("anthropic",), key_env=("ANTHROPIC_API_KEY",), base_url_env="ANTHROPIC_BASE_URL",
+    default_base_url="", models=("claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-4-5", "claude-sonnet-4-5"))
+
+DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
+# an `error` event inside a stream comes with HTTP 200: its error.type gives the status it stands for
+ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+                "permission_error": 403, "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
+                "api_error": 500, "timeout_error": 504, "overloaded_error": 529}
+# the SDK's own deprecation warning spans three lines; the adapter shows one line instead
+SDK_DEPRECATION = r"The model '.*' is deprecated and will reach end-of-life"
+
+
+def anthropic_content(message: Message) -> str | list[dict[str, Any]]:
+    if isinstance(message.content, str):
+        return message.content
+    blocks: list[dict[str, Any]] = []
+    for part in message.content:
+        if isinstance(part, TextPart):
+            blocks.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            blocks.append({"type": "image", "source": {"type": "base64", "media_type": part.media_type,
+                                                       "data": base64.b64encode(part.data).decode()}})
+        elif isinstance(part, ToolCall):
+            blocks.append({"type": "tool_use", "id": part.id, "name": part.name, "input": dict(part.arguments)})
+        elif isinstance(part, ToolResult):
+            blocks.append({"type": "tool_result", "tool_use_id": part.id, "content": part.content,
+                           "is_error": part.is_error})
+        else:
+            raise errors.BadRequest(f"{type(part).__name__} parts are not supported by this provider yet")
+    return blocks
+
+
+def anthropic_usage(usage: Any, before: Usage = Usage()) -> Usage:
+    """Usage in the kit's terms: input counts cached prompt tokens too (as OpenAI's prompt_tokens does). A stream's
+    message_delta may leave the input figures out: they are kept from message_start (`before`)."""
+    if usage is None:
+        return before
+    if getattr(usage, "input_tokens", None) is None:
+        return Usage(before.input_tokens, usage.output_tokens or 0, before.cached_tokens)
+    cached = getattr(usage, "cache_read_input_tokens", None) or 0
+    created = getattr(usage, "cache_creation_input_tokens", None) or 0
+    return Usage(usage.input_tokens + cached + created, usage.output_tokens or 0, cached)
+
+
+class AnthropicProvider(Provider):
+    spec = SPEC
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self._client: Any = None
+        self._warned: set[str] = set()
+
+    def client(self, model: str) -> Any:
+        if self._client is None:
+            anthropic = require_sdk(self.spec, "anthropic")
+            key = self.spec.require_key(self.settings, model)
+            base_url = self.spec.base_url(self.settings).rstrip("/")
+            base_url = base_url[:-3] if base_url.endswith("/v1") else base_url  # the SDK adds /v1 itself
+            self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url or None,
+                                                    timeout=self.settings.timeout, max_retries=0)
+        return self._client
+
+    def arguments(self, request: Request) -> dict[str, Any]:
+        model = request.model_name
+        self.warn_if_deprecated(model)
+        args: dict[str, Any] = {
+            "model": model, "max_tokens": DEFAULT_MAX_TOKENS if request.max_tokens is None else request.max_tokens,
+            "messages": [{"role": "user" if m.role == "tool" else m.role, "content": anthropic_content(m)}
+                         for m in request.turns]}
+        if request.system:
+            args["system"] = request.system
+        if request.temperature is not None:  # removed from SDK 2.x and refused by API version 2026-10-21
+            self.warn_once("temperature", "anthropic: the Messages API no longer takes a temperature; it is left out",
+                           UserWarning)
+        if request.stop:
+            args["stop_sequences"] = list(request.stop)
+        if request.tools:
+            args["tools"] = [{"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
+                             for t in request.tools]
+        return args
+
+    def warn_if_deprecated(self, model: str) -> None:
+        """One line instead of the SDK's three-line DeprecationWarning."""
+        try:
+            from anthropic._data import DEPRECATED_MODELS  # private: if it moves, the SDK's own warning shows
+        except ImportError:
+            return
+        if not any(f[1] is not None and f[1].pattern == SDK_DEPRECATION for f in warnings.filters):
+            warnings.filterwarnings("ignore", message=SDK_DEPRECATION, category=DeprecationWarning)
+        if model in DEPRECATED_MODELS:
+            self.warn_once(model, f"anthropic:{model} is deprecated and reaches end of life on "
+                                  f"{DEPRECATED_MODELS[model]}; the current default is anthropic:{SPEC.default_model}")
+
+    def warn_once(self, key: str, message: str, category: type[Warning] = FutureWarning) -> None:
+        """A one-line warning, once per adapter, pointing at the first line outside the kit (the caller's)."""
+        if key not in self._warned:
+            self._warned.add(key)
+            frame, level, here = sys._getframe(1), 2, os.path.dirname(__file__)
+            while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
+                frame, level = frame.f_back, level + 1
+            warnings.warn(message, category, stacklevel=level)
+
+    async def complete(self, request: Request) -> Reply:
+        client = self.client(request.model_name)
+        message = await client.messages.create(**self.arguments(request))
+        text = "".join(block.text for block in message.content if block.type == "text")
+        calls = tuple(ToolCall(block.id, block.name, block.input or {})
+                      for block in message.content if block.type == "tool_use")
+        return Reply(text=text, provider=self.spec.name, model=message.model or request.model_name,
+                     usage=anthropic_usage(message.usage), finish_reason=normalize_finish(message.stop_reason),
+                     tool_calls=calls)
+
+    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        client = self.client(request.model_name)
+        stream = await client.messages.create(**self.arguments(request), stream=True)
+        model, usage, reason = request.model_name, Usage(), None
+        tools: dict[int, int] = {}  # content block index -> tool call index
+        async with stream:
+            async for event in stream:
+                if event.type == "message_start":
+                    model = event.message.model or model
+                    usage = anthropic_usage(event.message.usage)
+                elif event.type == "content_block_start" and event.content_block.type == "tool_use":
+                    tools[event.index] = len(tools)
+                    block = event.content_block
+                    yield Chunk(tool_call=ToolCallDelta(tools[event.index], id=block.id, name=block.name))
+                elif event.type == "content_block_delta":
+                    delta = event.delta  # thinking_delta and signature_delta are skipped
+                    if delta.type == "text_delta" and delta.text:
+                        yield Chunk(text=delta.text)
+                    elif delta.type == "input_json_delta" and delta.partial_json and event.index in tools:
+                        yield Chunk(tool_call=ToolCallDelta(tools[event.index], arguments=delta.partial_json))
+                elif event.type == "message_delta":
+                    reason = normalize_finish(event.delta.stop_reason) or reason
+                    usage = anthropic_usage(event.usage, usage)
+                elif event.type == "message_stop":
+                    yield Chunk(usage=usage, finish_reason=reason or "stop", model=model)
+
+    def map_error(self, exc: BaseException) -> errors.ProviderError | None:
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if "APIResponseValidationError" in names:
+            return errors.BadResponse("the reply does not have the Messages API's shape")
+        status = getattr(exc, "status_code", None)
+        if "APIStatusError" not in names or not isinstance(status, int):
+            return None
+        if status < 400:  # an error event inside a stream
+            status = ERROR_STATUS.get(getattr(exc, "type", None) or "", 500)
+        headers = getattr(getattr(exc, "response", None), "headers", {}) or {}
+        detail = getattr(exc, "api_message", None) or getattr(exc, "message", "") or str(exc)
+        return errors.from_status(status, detail, retry_after=errors.parse_retry_after(headers.get("retry-after")))
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+PROVIDER = AnthropicProvider

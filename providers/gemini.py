@@ -1,0 +1,158 @@
+"""Google Gemini through the official `google-genai` SDK (`Client(...).aio.models`, Gemini Developer API)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, AsyncIterator
+
+from . import errors
+from .base import Provider, ProviderSpec, normalize_finish, require_sdk
+from .types import Chunk, ImagePart, Reply, Request, TextPart, Usage
+
+SPEC = ProviderSpec(
+    name="gemini", default_model="gemini-2.5-flash", description="Google Gemini (google-genai)", extra="gemini",
+    sdk_modules=("google.genai",), key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"), base_url_env="GOOGLE_GEMINI_BASE_URL",
+    models=("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-3.8-flash", "gemini-3.5-flash",
+            "gemini-3.5-flash-lite", "gemini-3.1-pro-preview", "gemini-3.1-flash-lite", "gemini-4-argon"))
+
+# finish and block reasons that mean a filter stopped the reply (beyond normalize_finish's safety and recitation)
+FILTERED = {"BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
+            "MODEL_ARMOR", "JAILBREAK"}
+
+
+def _quiet_env_key_warning(record: logging.LogRecord) -> bool:
+    # google-genai logs "Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY." even when the key is
+    # passed explicitly; the kit takes GEMINI_API_KEY first, so that warning would be wrong.
+    return "GOOGLE_API_KEY and GEMINI_API_KEY" not in record.getMessage()
+
+
+def gemini_contents(request: Request, types: Any) -> list[Any]:
+    """The turns as Gemini contents (roles user and model); system messages go to system_instruction."""
+    contents = []
+    for message in request.turns:
+        if message.role not in ("user", "assistant"):
+            raise errors.BadRequest(f"{message.role} messages are not supported by this provider yet")
+        parts = []
+        for part in message.parts:
+            if isinstance(part, TextPart):
+                parts.append(types.Part(text=part.text))
+            elif isinstance(part, ImagePart):  # the SDK sends the bytes base64-encoded as inlineData
+                parts.append(types.Part(inline_data=types.Blob(mime_type=part.media_type, data=part.data)))
+            else:
+                raise errors.BadRequest(f"{type(part).__name__} parts are not supported by this provider yet")
+        if parts:
+            contents.append(types.Content(role="model" if message.role == "assistant" else "user", parts=parts))
+    return contents
+
+
+def gemini_usage(meta: Any) -> Usage:
+    """Thinking tokens are billed as output: output = candidates + thoughts, so input + output = totalTokenCount.
+    Input counts cached prompt tokens too (cached_tokens says how many)."""
+    if meta is None:
+        return Usage()
+    return Usage(meta.prompt_token_count or 0, (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0),
+                 meta.cached_content_token_count or 0)
+
+
+def read(response: Any) -> tuple[str, str | None]:
+    """The text (thought summaries left out) and the normalised finish reason of one response or stream chunk."""
+    if not response.candidates:  # a blocked prompt has no candidates, only prompt_feedback
+        feedback = response.prompt_feedback
+        return "", ("content_filter" if feedback is not None and feedback.block_reason else None)
+    candidate = response.candidates[0]
+    parts = (candidate.content.parts if candidate.content else None) or []
+    text = "".join(p.text for p in parts if p.text and not p.thought)
+    reason = candidate.finish_reason
+    name = str(getattr(reason, "value", reason)) if reason is not None else None
+    return text, ("content_filter" if name in FILTERED else normalize_finish(name))
+
+
+class GeminiProvider(Provider):
+    spec = SPEC
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self._client: Any = None  # kept: a garbage-collected Client closes its session under a running request
+        self._types: Any = None
+
+    def client(self, model: str) -> Any:
+        if self._client is None:
+            genai = require_sdk(self.spec, "google.genai")
+            key = self.spec.require_key(self.settings, model)  # passed explicitly: the SDK prefers GOOGLE_API_KEY
+            logging.getLogger("google_genai._api_client").addFilter(_quiet_env_key_warning)
+            self._types = genai.types
+            options = genai.types.HttpOptions(
+                base_url=self.spec.base_url(self.settings) or None, api_version=self.settings.options.get("api_version"),
+                retry_options=genai.types.HttpRetryOptions(attempts=1))  # no retries, not even on connect errors
+            self._client = genai.Client(api_key=key, vertexai=False, http_options=options)
+        return self._client
+
+    def arguments(self, request: Request, whole: bool) -> dict[str, Any]:
+        if request.tools:
+            raise errors.BadRequest("tools are not supported by this provider yet")
+        types = self._types
+        # The SDK's timeout is aiohttp's total one: on a stream it would cut a long reply however fast its chunks
+        # come, so a stream keeps only the handle's timeout between chunks.
+        timeout = types.HttpOptions(timeout=max(1, round(self.settings.timeout * 1000))) if whole else None
+        config = types.GenerateContentConfig(
+            system_instruction=request.system or None, temperature=request.temperature,
+            max_output_tokens=request.max_tokens, stop_sequences=list(request.stop) or None, http_options=timeout)
+        return {"model": request.model_name, "contents": gemini_contents(request, types), "config": config}
+
+    async def complete(self, request: Request) -> Reply:
+        models = self.client(request.model_name).aio.models
+        response = await models.generate_content(**self.arguments(request, whole=True))
+        text, finish = read(response)
+        return Reply(text=text, provider=self.spec.name, model=response.model_version or request.model_name,
+                     usage=gemini_usage(response.usage_metadata), finish_reason=finish)
+
+    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        models = self.client(request.model_name).aio.models
+        responses = await models.generate_content_stream(**self.arguments(request, whole=False))
+        model, usage, finish = request.model_name, None, None
+        try:
+            async for response in responses:
+                model = response.model_version or model
+                usage = response.usage_metadata or usage  # a running total: the latest one counts
+                text, reason = read(response)
+                finish = reason or finish
+                if text:
+                    yield Chunk(text=text, model=model)
+        finally:
+            await responses.aclose()
+        if finish:  # none: the stream ended early, and the handle reports it as cut
+            yield Chunk(usage=gemini_usage(usage), finish_reason=finish, model=model)
+
+    def map_error(self, exc: BaseException) -> errors.ProviderError | None:
+        sdk = sys.modules.get("google.genai.errors")
+        if sdk is None:
+            return None
+        if isinstance(exc, sdk.UnknownApiResponseError):
+            return errors.BadResponse("the server sent a reply that is not valid JSON")
+        if not isinstance(exc, sdk.APIError):
+            return None  # aiohttp's connect, timeout and payload errors: the common transport mapping
+        code = exc.code if isinstance(exc.code, int) else 0
+        message = str(exc.message or "")
+        detail = f"{exc.status}: {message}" if exc.status else message
+        body = exc.details.get("error", exc.details) if isinstance(exc.details, dict) else {}
+        details = [d for d in body.get("details") or () if isinstance(d, dict)]
+        if code == 400 and any(d.get("reason") == "API_KEY_INVALID" for d in details):  # a wrong key is a 400
+            return errors.AuthenticationFailed(f"authentication failed (HTTP 400): {detail}")
+        if code == 400 and "exceeds the maximum number of tokens" in message:
+            return errors.ContextTooLong(f"the prompt is too long for the model (HTTP 400): {detail}")
+        headers = getattr(exc.response, "headers", None) or {}
+        retry_after = errors.parse_retry_after(headers.get("Retry-After"))
+        if retry_after is None:  # Google's own hint: a RetryInfo detail with retryDelay "37s"
+            delay = next((d["retryDelay"] for d in details if isinstance(d.get("retryDelay"), str)), None)
+            retry_after = errors.parse_retry_after(delay.rstrip("s") if delay else None)
+        return errors.from_status(code, detail, retry_after=retry_after)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aio.aclose()
+            client.close()
+
+
+PROVIDER = GeminiProvider

@@ -1,0 +1,189 @@
+"""Ollama's own HTTP API (`POST /api/chat`, NDJSON streams, `GET /api/tags`) spoken with aiohttp."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+from . import errors
+from .base import Provider, ProviderSpec, Settings, map_transport_error, normalize_finish, require_sdk
+from .types import Chunk, ImagePart, Message, Reply, Request, TextPart, ToolCall, ToolCallDelta, ToolResult, Usage
+
+DEFAULT_PORT = 11434
+
+
+def normalise_host(value: str) -> str:
+    """`OLLAMA_HOST` as Ollama reads it: `host:port`, `0.0.0.0:port` or a full URL → `http://127.0.0.1:port`."""
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value if "://" in value else f"http://{value}")
+    host = parts.hostname or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # a bind-all address: the server is on this machine
+        host = "127.0.0.1"
+    port = parts.port or (None if "://" in value else DEFAULT_PORT)
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class OllamaSpec(ProviderSpec):
+    def base_url(self, settings: Settings) -> str:
+        return normalise_host(super().base_url(settings))
+
+
+def _messages(message: Message) -> list[dict[str, Any]]:
+    """One Ollama message per turn; each tool result is a `tool` message of its own, in order."""
+    out: dict[str, Any] = {"role": message.role, "content": ""}
+    results: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, TextPart):
+            out["content"] += part.text
+        elif isinstance(part, ImagePart):
+            out.setdefault("images", []).append(base64.b64encode(part.data).decode("ascii"))
+        elif isinstance(part, ToolCall):  # Ollama's calls have no ids and take the arguments as an object
+            out.setdefault("tool_calls", []).append({"function": {"name": part.name,
+                                                                  "arguments": dict(part.arguments)}})
+        elif isinstance(part, ToolResult):
+            results.append({"role": "tool", "content": part.content, **({"tool_name": part.name} if part.name else {})})
+        else:
+            raise errors.BadRequest(f"message part {type(part).__name__} is not supported by ollama yet")
+    keep = out["content"] or len(out) > 2 or not results  # a turn of tool results only becomes just those
+    return [out, *results] if keep else results
+
+
+def _finish(done: dict[str, Any], tool_calls: bool) -> str | None:
+    reason = normalize_finish(done.get("done_reason") or "stop")
+    return "tool_calls" if tool_calls and reason == "stop" else reason  # Ollama says "stop" after tool calls
+
+
+def _usage(done: dict[str, Any]) -> Usage:
+    return Usage(input_tokens=done.get("prompt_eval_count") or 0, output_tokens=done.get("eval_count") or 0)
+
+
+def _line_error(message: str) -> errors.ProviderError:
+    """An `{"error": ...}` line inside a stream (its HTTP status was already 200)."""
+    low = message.lower()
+    status = 404 if "not found" in low else 500
+    if any(word in low for word in ("context", "invalid", "too long")):
+        status = 400
+    return errors.from_status(status, message)
+
+
+class OllamaProvider(Provider):
+    spec = OllamaSpec(
+        name="ollama", default_model="llama3.2", description="Ollama server (local models)", extra="ollama",
+        sdk_modules=("aiohttp",), key_env=(), key_required=False, base_url_env="OLLAMA_HOST",
+        default_base_url=f"http://127.0.0.1:{DEFAULT_PORT}", probe_server=True)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.base_url = self.spec.base_url(settings)
+        self._session: Any = None
+
+    def session(self) -> Any:
+        if self._session is None or self._session.closed:
+            aiohttp = require_sdk(self.spec, "aiohttp")
+            key = self.spec.key(self.settings)  # optional: a proxy or ollama.com may want a bearer token
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.settings.timeout,
+                                            sock_read=self.settings.timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout,
+                                                  headers={"Authorization": f"Bearer {key}"} if key else None)
+        return self._session
+
+    def body(self, request: Request, stream: bool) -> dict[str, Any]:
+        options = dict(self.settings.options)  # e.g. num_ctx, seed
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.stop:
+            options["stop"] = list(request.stop)
+        messages = [converted for message in request.messages for converted in _messages(message)]
+        body: dict[str, Any] = {"model": request.model_name, "messages": messages, "stream": stream}
+        if options:
+            body["options"] = options
+        if request.tools:
+            body["tools"] = [{"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": dict(t.parameters)}} for t in request.tools]
+        return body
+
+    async def _check(self, response: Any) -> None:
+        if response.status == 200:
+            return
+        text = await response.text()
+        try:
+            detail = json.loads(text).get("error") or text
+        except (ValueError, AttributeError):
+            detail = text
+        raise errors.from_status(response.status, str(detail),
+                                 retry_after=errors.parse_retry_after(response.headers.get("Retry-After")))
+
+    async def complete(self, request: Request) -> Reply:
+        async with self.session().post(f"{self.base_url}/api/chat", json=self.body(request, False)) as response:
+            await self._check(response)
+            data = json.loads(await response.text())
+        if data.get("error"):
+            raise _line_error(str(data["error"]))
+        message = data.get("message") or {}
+        calls = tuple(ToolCall(f"call_{i}", c["function"]["name"], c["function"].get("arguments") or {})
+                      for i, c in enumerate(message.get("tool_calls") or ()))
+        return Reply(text=message.get("content") or "", provider=self.spec.name,
+                     model=data.get("model") or request.model_name, usage=_usage(data),
+                     finish_reason=_finish(data, bool(calls)), tool_calls=calls)
+
+    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
+        async with self.session().post(f"{self.base_url}/api/chat", json=self.body(request, True)) as response:
+            await self._check(response)
+            calls = 0
+            async for raw in response.content:
+                if not raw.strip():
+                    continue
+                data = json.loads(raw)
+                if data.get("error"):
+                    raise _line_error(str(data["error"]))
+                message = data.get("message") or {}
+                for call in message.get("tool_calls") or ():
+                    fn = call["function"]
+                    yield Chunk(tool_call=ToolCallDelta(calls, name=fn["name"],
+                                                        arguments=json.dumps(fn.get("arguments") or {})))
+                    calls += 1
+                if not data.get("done"):
+                    if message.get("content"):
+                        yield Chunk(text=message["content"])
+                    continue
+                yield Chunk(text=message.get("content") or "", usage=_usage(data),
+                            finish_reason=_finish(data, calls > 0), model=data.get("model") or request.model_name)
+                return
+
+    async def models(self) -> list[str]:
+        """Names of the models installed on the server (`GET /api/tags`), e.g. `llama3.2:latest`."""
+        async with self.session().get(f"{self.base_url}/api/tags") as response:
+            await self._check(response)
+            data = json.loads(await response.text())
+        return [m.get("name") or m.get("model") for m in data.get("models") or ()]
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+PROVIDER = OllamaProvider
+
+
+async def models(settings: Settings | None = None) -> list[str]:
+    """The models installed on the Ollama server (for `%llm list`); errors are the kit's own."""
+    adapter = OllamaProvider(settings or Settings(timeout=10.0))
+    failure: BaseException | None = None
+    try:
+        return await adapter.models()
+    except errors.ProviderError as exc:
+        failure = exc
+        exc.provider = exc.provider or "ollama"
+    except Exception as exc:  # mapped outside the except block so the transport error is not chained
+        failure = map_transport_error(exc, "ollama", "") or exc
+    finally:
+        await adapter.aclose()
+    raise failure

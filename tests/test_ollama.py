@@ -1,0 +1,328 @@
+"""The ollama adapter (aiohttp on Ollama's own API) against the loopback server: replies, streams, faults, status."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import traceback
+
+import pytest
+
+from coditect_magics import providers
+from coditect_magics.providers import errors
+from coditect_magics.providers.ollama import OllamaProvider, models, normalise_host
+from coditect_magics.providers.types import ImagePart, Message, TextPart, ToolCall, ToolResult, ToolSpec
+from tests.fakes import Script
+
+MESSAGES = [{"role": "system", "content": "Answer in one sentence."}, {"role": "user", "content": "Say hello."}]
+KEY = "sk-test-SECRET-123456"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def handles():
+    made: list[providers.LLM] = []
+
+    def make(model: str = "ollama:llama3.2", **kwargs):
+        llm = providers.get(model, **kwargs)
+        made.append(llm)
+        return llm
+
+    yield make
+    for llm in made:
+        await llm.aclose()
+
+
+@pytest.fixture
+def llm(server, handles):
+    return handles(base_url=server.url, timeout=5)
+
+
+async def collect(stream) -> list:
+    return [chunk async for chunk in stream]
+
+
+# whole and streamed replies
+
+async def test_whole_reply_and_what_was_sent(server, handles):
+    server.script(Script(text="Hello there.", input_tokens=26, output_tokens=4, model="llama3.2:latest"))
+    llm = handles(base_url=server.url, temperature=0.2, max_tokens=64, stop=["\n\n"])
+    reply = await llm.complete(MESSAGES)
+    assert reply.text == "Hello there."
+    assert (reply.provider, reply.model, reply.finish_reason) == ("ollama", "llama3.2:latest", "stop")
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (26, 4)
+    assert reply.latency_s > 0
+    sent = server.last
+    assert (sent.method, sent.path) == ("POST", "/api/chat")
+    assert sent.body["model"] == "llama3.2"
+    assert sent.body["stream"] is False
+    assert sent.body["messages"] == [{"role": "system", "content": "Answer in one sentence."},
+                                     {"role": "user", "content": "Say hello."}]
+    assert sent.body["options"] == {"temperature": 0.2, "num_predict": 64, "stop": ["\n\n"]}
+    assert "Authorization" not in sent.headers
+    assert len(server.requests) == 1
+
+
+async def test_no_options_when_none_given_and_settings_options_merged(server, handles):
+    await handles(base_url=server.url).complete("hi")
+    assert "options" not in server.last.body
+    await handles(base_url=server.url, options={"num_ctx": 8192, "seed": 7}, temperature=0).complete("hi")
+    assert server.last.body["options"] == {"num_ctx": 8192, "seed": 7, "temperature": 0}
+
+
+async def test_length_finish_reason(server, llm):
+    server.script(Script(text="Cut short", finish_reason="length"))
+    assert (await llm.complete("long story")).finish_reason == "length"
+
+
+async def test_streamed_reply(server, llm):
+    server.script(Script(text="One two three four five.", input_tokens=12, output_tokens=5, model="llama3.2:latest"))
+    stream = llm.stream(MESSAGES)
+    chunks = await collect(stream)
+    assert "".join(c.text for c in chunks) == "One two three four five."
+    assert len([c for c in chunks if c.text]) == 5
+    last = chunks[-1]
+    assert (last.usage.input_tokens, last.usage.output_tokens, last.finish_reason) == (12, 5, "stop")
+    assert all(c.usage is None for c in chunks[:-1])
+    assert stream.reply.text == "One two three four five."
+    assert (stream.reply.model, stream.reply.usage.total_tokens) == ("llama3.2:latest", 17)
+    assert stream.reply.ttft_s is not None
+    assert server.last.body["stream"] is True
+    assert server.last.body["messages"][0]["role"] == "system"
+
+
+async def test_image_goes_base64_in_images(server, llm):
+    png = b"\x89PNG\r\n\x1a\nfake-image-bytes"
+    message = Message("user", (TextPart("What is in "), ImagePart("image/png", png), TextPart("this picture?")))
+    await llm.complete([message])
+    sent = server.last.body["messages"][0]
+    assert sent == {"role": "user", "content": "What is in this picture?",
+                    "images": [base64.b64encode(png).decode("ascii")]}
+
+
+async def test_tool_calls_whole_and_streamed(server, llm):
+    call = {"id": "ignored", "name": "get_weather", "arguments": {"city": "Paris"}}
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    tools = (ToolSpec("get_weather", "Weather for a city", schema),)
+    server.script(Script(text="", tool_calls=[call], finish_reason="tool_calls"))
+    reply = await llm.complete(providers.Request.build("ollama:llama3.2", "Weather in Paris?", tools=tools))
+    assert reply.finish_reason == "tool_calls"
+    assert [(c.name, dict(c.arguments)) for c in reply.tool_calls] == [("get_weather", {"city": "Paris"})]
+    assert server.last.body["tools"][0] == {"type": "function", "function": {
+        "name": "get_weather", "description": "Weather for a city", "parameters": dict(tools[0].parameters)}}
+    server.script(Script(text="", tool_calls=[call], finish_reason="tool_calls"))
+    stream = llm.stream(providers.Request.build("ollama:llama3.2", "Weather in Paris?", tools=tools))
+    await collect(stream)
+    assert stream.reply.finish_reason == "tool_calls"
+    assert [(c.name, dict(c.arguments)) for c in stream.reply.tool_calls] == [("get_weather", {"city": "Paris"})]
+
+
+async def test_tool_call_and_result_messages_are_converted(server, llm):
+    history = [Message("user", "Weather in Paris?"),
+               Message("assistant", (ToolCall("call_0", "get_weather", {"city": "Paris"}),)),
+               Message("tool", (ToolResult("call_0", "18 C, sunny", name="get_weather"),
+                                ToolResult("call_1", "12 C, rain", name="get_weather")))]
+    await llm.complete(history)
+    assert server.last.body["messages"][1:] == [
+        {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather",
+                                                                          "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "content": "18 C, sunny", "tool_name": "get_weather"},
+        {"role": "tool", "content": "12 C, rain", "tool_name": "get_weather"}]
+
+
+# faults
+
+async def test_rate_limited_with_retry_after(server, llm):
+    server.script(Script(status=429, retry_after="2", error_message="too many requests"))
+    with pytest.raises(errors.RateLimited) as caught:
+        await llm.complete("hi")
+    assert caught.value.retry_after == 2.0
+    assert "too many requests" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_server_errors_are_not_retried_by_the_adapter(server, llm, status):
+    server.script(Script(status=status, error_message="llama runner process has terminated"))
+    with pytest.raises(errors.ServerError) as caught:
+        await llm.complete("hi")
+    assert caught.value.status == status
+    assert "llama runner process has terminated" in str(caught.value)
+    assert len(server.requests) == 1
+
+
+async def test_missing_model_is_model_not_found(server, llm):
+    server.script(Script(status=404))
+    with pytest.raises(errors.ModelNotFound) as caught:
+        await llm.complete("hi")
+    assert "model 'llama3.2' not found, try pulling it first" in str(caught.value)
+    assert str(caught.value).startswith("ollama:llama3.2: ")
+    server.script(Script(status=404))
+    with pytest.raises(errors.ModelNotFound):  # a stream is refused the same way, before any line
+        await collect(llm.stream("hi"))
+
+
+async def test_slow_reply_times_out(server, handles):
+    server.script(Script(delay=0.8))
+    llm = handles(base_url=server.url, timeout=0.5)
+    with pytest.raises(errors.Timeout):
+        await llm.complete("hi")
+
+
+async def test_slow_stream_times_out(server, handles):
+    server.script(Script(text="one two three", chunk_delay=0.8))
+    llm = handles(base_url=server.url, timeout=0.4)
+    with pytest.raises(errors.Timeout):
+        await collect(llm.stream("hi"))
+
+
+async def test_stream_cut_keeps_partial_text(server, llm):
+    server.script(Script(text="alpha beta gamma delta", cut_after=2))
+    stream = llm.stream("hi")
+    with pytest.raises(errors.StreamCut) as caught:
+        await collect(stream)
+    assert caught.value.partial == "alpha beta "
+    assert stream.reply is None
+
+
+async def test_stream_without_done_line_is_cut(server, llm):
+    server.script(Script(text="alpha beta gamma", end_early=True))
+    with pytest.raises(errors.StreamCut) as caught:
+        await collect(llm.stream("hi"))
+    assert caught.value.partial == "alpha beta gamma"
+
+
+async def test_error_line_in_stream_is_server_error(server, llm):
+    server.script(Script(text="alpha beta", finish_reason="error",
+                         error_message="an error was encountered while running the model"))
+    with pytest.raises(errors.ServerError) as caught:
+        await collect(llm.stream("hi"))
+    assert "an error was encountered while running the model" in str(caught.value)
+
+
+async def test_error_line_about_context_is_bad_request(server, llm):
+    server.script(Script(text="", finish_reason="error", error_message="input exceeds the context length"))
+    with pytest.raises(errors.ContextTooLong):
+        await collect(llm.stream("hi"))
+
+
+async def test_whole_reply_failing_mid_generation_is_server_error(server, llm):
+    server.script(Script(finish_reason="error", error_message="model runner crashed"))
+    with pytest.raises(errors.ServerError) as caught:
+        await llm.complete("hi")
+    assert caught.value.status == 500
+
+
+async def test_invalid_json_is_bad_response(server, llm):
+    server.script(Script(bad_json=True))
+    with pytest.raises(errors.BadResponse):
+        await llm.complete("hi")
+    server.script(Script(text="alpha beta gamma", bad_json=True))
+    with pytest.raises(errors.BadResponse):
+        await collect(llm.stream("hi"))
+
+
+async def test_nothing_listening_is_unreachable(handles):
+    llm = handles(base_url=f"http://127.0.0.1:{closed_port()}", timeout=2)
+    with pytest.raises(errors.Unreachable):
+        await llm.complete("hi")
+    with pytest.raises(errors.Unreachable):
+        await collect(llm.stream("hi"))
+
+
+async def test_key_echoed_in_an_error_never_shows(server, handles):
+    server.script(Script(status=400, echo_key=True))
+    llm = handles(base_url=server.url, api_key=KEY)
+    with pytest.raises(errors.BadRequest) as caught:
+        await llm.complete("hi")
+    assert server.last.headers["Authorization"] == f"Bearer {KEY}"  # sent (a proxy may want it), never shown
+    err = caught.value
+    assert "invalid key ***" in str(err)
+    for text in (str(err), repr(err), "".join(traceback.format_exception(err))):
+        assert KEY not in text
+
+
+# endpoint, status and model listing
+
+@pytest.mark.parametrize("value, expected", [
+    ("127.0.0.1:11434", "http://127.0.0.1:11434"),
+    ("0.0.0.0:11434", "http://127.0.0.1:11434"),
+    ("0.0.0.0", "http://127.0.0.1:11434"),
+    ("localhost", "http://localhost:11434"),
+    ("http://127.0.0.1:11434/", "http://127.0.0.1:11434"),
+    ("https://ollama.example.com", "https://ollama.example.com"),
+    ("http://gpu-box:8080/ollama", "http://gpu-box:8080/ollama"),
+    ("[::]:11434", "http://127.0.0.1:11434"),
+])
+def test_ollama_host_is_normalised(value, expected):
+    assert normalise_host(value) == expected
+
+
+@pytest.mark.parametrize("prefix", ["", "0.0.0.0:", "http://"])
+async def test_ollama_host_without_scheme_reaches_the_server(server, handles, monkeypatch, prefix):
+    port = server.url.rsplit(":", 1)[1]
+    host = {"": f"127.0.0.1:{port}", "0.0.0.0:": f"0.0.0.0:{port}", "http://": server.url}[prefix]
+    monkeypatch.setenv("OLLAMA_HOST", host)
+    reply = await handles().complete("hi")
+    assert reply.text == Script().text
+    assert server.last.path == "/api/chat"
+
+
+async def test_explicit_base_url_wins_over_ollama_host(server, handles, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{closed_port()}")
+    assert (await handles(base_url=server.url).complete("hi")).text == Script().text
+
+
+def test_status_not_reachable_on_a_closed_port(monkeypatch):
+    port = closed_port()
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}")
+    row = providers.status("ollama")
+    assert row.usable is False
+    assert row.reason == f"Ollama not reachable at http://127.0.0.1:{port}"
+    assert row.default_model == "llama3.2"
+
+
+def test_status_default_url(monkeypatch):
+    row = providers.status("ollama")
+    assert row.reason in ("Ollama not reachable at http://127.0.0.1:11434", "server at http://127.0.0.1:11434")
+
+
+async def test_status_usable_when_the_server_runs(server, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", server.url.removeprefix("http://"))
+    row = providers.status("ollama")
+    assert row.usable is True
+    assert row.reason == f"server at {server.url}"
+
+
+async def test_models_lists_installed_models(server, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", server.url.removeprefix("http://"))
+    assert await models() == ["llama3.2:latest", "qwen2.5vl:7b"]
+    assert (server.last.method, server.last.path) == ("GET", "/api/tags")
+    adapter = OllamaProvider(providers.Settings(base_url=server.url))
+    try:
+        assert await adapter.models() == ["llama3.2:latest", "qwen2.5vl:7b"]
+    finally:
+        await adapter.aclose()
+
+
+async def test_models_errors_are_the_kits_own(server):
+    server.script(Script(status=500, error_message="disk unreadable"))
+    with pytest.raises(errors.ServerError) as caught:
+        await models(providers.Settings(base_url=server.url))
+    assert str(caught.value) == "ollama: server error (HTTP 500): disk unreadable"
+    with pytest.raises(errors.Unreachable) as caught:
+        await models(providers.Settings(base_url=f"http://127.0.0.1:{closed_port()}"))
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_spec():
+    spec = OllamaProvider.spec
+    assert (spec.name, spec.default_model, spec.extra) == ("ollama", "llama3.2", "ollama")
+    assert spec.sdk_modules == ("aiohttp",)
+    assert (spec.key_env, spec.key_required, spec.probe_server) == ((), False, True)
+    assert (spec.base_url_env, spec.default_base_url) == ("OLLAMA_HOST", "http://127.0.0.1:11434")
+    assert providers.resolve("llama") == ("ollama", "llama3.2")

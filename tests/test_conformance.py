@@ -32,6 +32,7 @@ class Target:
 TARGETS = {
     "anthropic": Target("anthropic:claude-sonnet-4-6", lambda url: url, "ANTHROPIC_API_KEY"),
     "openai": Target("openai:gpt-4.1-mini", lambda url: f"{url}/v1", "OPENAI_API_KEY"),
+    "gemini": Target("gemini:gemini-2.5-flash", lambda url: url, "GEMINI_API_KEY"),
     "lmstudio": Target("lmstudio:qwen2.5-7b-instruct", lambda url: f"{url}/v1", None),
     "huggingface": Target("huggingface:meta-llama/Llama-3.1-8B-Instruct", lambda url: url, None),  # TGI: key optional
     "ollama": Target("ollama:llama3.2", lambda url: url, None),

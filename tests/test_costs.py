@@ -125,6 +125,14 @@ def test_record_call_prices_and_stores_a_row(ledger: costs.Ledger) -> None:
     assert row.session_id == costs.session_id() and len(row.id) == 32 and row.prompt is None
 
 
+def test_record_from_a_reply_is_priced_at_its_time(ledger: costs.Ledger) -> None:
+    from coditect_magics.providers.types import Reply
+    reply = Reply("hi", "openai", "gpt-4o", Usage(2000, 100, 1000), latency_s=0.4, ttft_s=0.1)
+    rec = ledger.record(costs.CallRecord.from_reply(reply, agent="a", ts=DAY1))
+    assert (rec.latency_s, rec.ttft_s, rec.agent, rec.ts, rec.cached_tokens) == (0.4, 0.1, "a", DAY1, 1000)
+    assert rec.cost_usd == genai_figure("openai", "gpt-4o", 2000, 100, cached=1000)
+
+
 def test_cached_answers_cost_nothing_and_attempts_share_a_call_id(ledger: costs.Ledger) -> None:
     costs.record_call("openai", "gpt-4o", Usage(1000, 500), ledger=ledger, status="cached")
     call = uuid.uuid4().hex
@@ -183,6 +191,17 @@ def test_four_processes_lose_no_rows(tmp_path: Path) -> None:
     frame = costs.costs(by="agent", ledger=led)
     assert frame["calls"].to_dict() == {"w0": 1000, "w1": 1000, "w2": 1000, "w3": 1000}
     assert len({r.session_id for r in led.rows(limit=4000)}) == 4  # one session per process
+
+
+def test_threads_share_one_ledger(ledger: costs.Ledger) -> None:
+    import threading
+    threads = [threading.Thread(target=lambda: [ledger.record(costs.CallRecord("ollama", "x")) for _ in range(250)])
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ledger.count() == 2000
 
 
 def test_no_key_in_the_ledger_file(ledger: costs.Ledger) -> None:
@@ -319,6 +338,16 @@ def test_inline_display_formats_usd_and_adds_totals(ledger: costs.Ledger) -> Non
     assert len(by_model) == 4 and by_model["cost_usd"].dtype == "float64"
     assert type(by_model[by_model["calls"] > 1]).__name__ == "DataFrame"
     assert "total" in repr(costs.costs(ledger=costs.Ledger(ledger.path.with_name("empty.sqlite3"))))
+
+
+def test_spend_sums_known_costs_for_budgets(ledger: costs.Ledger) -> None:
+    assert ledger.spend() == 0.0
+    _fill(ledger)
+    assert ledger.spend() == pytest.approx(0.01835)
+    assert ledger.spend(session="s1") == pytest.approx(0.018)
+    assert ledger.spend(agent="writer") == pytest.approx(0.01085)
+    assert ledger.spend(since=DAY2) == 0.0 and ledger.unknown_calls(since=DAY2) == 1
+    assert ledger.unknown_calls(session="s1") == 0
 
 
 def test_raw_rows_come_back_in_time_order(ledger: costs.Ledger) -> None:

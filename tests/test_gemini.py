@@ -284,11 +284,13 @@ async def test_timeout(server, stream):
 
 async def test_long_stream_with_timely_chunks_is_not_cut(server):
     """The SDK's timeout is aiohttp's total one; a stream is bounded between chunks instead, like other providers."""
-    server.script(Script(text="one two three four five six", chunk_delay=0.08))
-    stream = gemini(server, timeout=0.3).stream(MESSAGES)
+    llm = gemini(server, timeout=0.4)
+    await llm.complete("Hi")  # the SDK client is made (~0.2 s: three SSL contexts) before the timed stream
+    server.script(Script(text="one two three four five six", chunk_delay=0.1))
+    stream = llm.stream(MESSAGES)
     start = time.perf_counter()
     [c async for c in stream]
-    assert time.perf_counter() - start > 0.3
+    assert time.perf_counter() - start > 0.4
     assert stream.reply.text == "one two three four five six"
 
 

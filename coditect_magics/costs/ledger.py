@@ -6,13 +6,14 @@ only when prompt logging is on."""
 
 from __future__ import annotations
 
+import numbers
 import os
 import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -109,16 +110,25 @@ class CallRecord:
     @classmethod
     def from_usage(cls, provider: str, model: str, usage: Any = None, *, status: str = "ok",
                    **fields_: Any) -> "CallRecord":
-        """A priced record: tokens from `usage`, cost from `prices.price` (a cached answer costs 0)."""
+        """A priced record: tokens from `usage`, cost from `prices.price` at the call's time (a cached answer
+        costs 0). Other keyword fields are stored as given."""
         from .prices import _tokens
         inp, out, cached = _tokens(usage)
         if status == "cached":
             cost, known = 0.0, True
         else:
-            result = price(provider, model, usage)
+            ts = fields_.get("ts")
+            when = datetime.fromtimestamp(_epoch(ts), tz=timezone.utc) if ts is not None else None
+            result = price(provider, model, usage, when=when)
             cost, known = result.usd, result.known
         return cls(provider=provider, model=model, status=status, input_tokens=inp, output_tokens=out,
                    cached_tokens=cached, cost_usd=cost, price_known=known, **fields_)
+
+    @classmethod
+    def from_reply(cls, reply: Any, **fields_: Any) -> "CallRecord":
+        """A priced record from a kit `Reply` (provider, model, usage, latency, time to first token)."""
+        fields_ = {"latency_s": reply.latency_s, "ttft_s": reply.ttft_s} | fields_
+        return cls.from_usage(reply.provider, reply.model, reply.usage, **fields_)
 
 
 COLUMNS = tuple(f.name for f in fields(CallRecord))
@@ -151,6 +161,7 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS calls_session ON calls (session_id, ts);
 CREATE INDEX IF NOT EXISTS calls_call ON calls (call_id);
+CREATE INDEX IF NOT EXISTS calls_agent ON calls (agent, ts);
 PRAGMA user_version = 1;
 """
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -169,7 +180,7 @@ def _epoch(value: Any) -> float:
         return datetime(value.year, value.month, value.day).timestamp()
     if isinstance(value, str):
         return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp()
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     raise TypeError(f"a time filter must be a datetime, date, ISO string, epoch seconds or timedelta, not "
                     f"{type(value).__name__}")
@@ -261,7 +272,7 @@ class Ledger:
     def _clean(self, rec: CallRecord) -> tuple[Any, ...]:
         from ..providers.secrets import redact
         keep_prompt = self.log_prompts if self.log_prompts is not None else log_prompts()
-        values = asdict(rec)
+        values = {name: getattr(rec, name) for name in COLUMNS}
         if not keep_prompt:
             values["prompt"] = None
         for name in TEXT_FIELDS:
@@ -314,6 +325,19 @@ class Ledger:
 
     def count(self, *, session: str | None = None, since: Any = None, until: Any = None, **equals: str | None) -> int:
         clause, params = where(session, since, until, **equals)
+        return self.query(f"SELECT count(*) FROM calls{clause}", params)[1][0][0]
+
+    def spend(self, *, session: str | None = None, since: Any = None, until: Any = None,
+              **equals: str | None) -> float:
+        """USD spent on the matching rows (known prices only; see `unknown_calls` for the rest). Budgets use it."""
+        clause, params = where(session, since, until, **equals)
+        return float(self.query(f"SELECT coalesce(sum(cost_usd), 0.0) FROM calls{clause}", params)[1][0][0])
+
+    def unknown_calls(self, *, session: str | None = None, since: Any = None, until: Any = None,
+                      **equals: str | None) -> int:
+        """How many matching rows have no known price (their cost is not in `spend`)."""
+        clause, params = where(session, since, until, **equals)
+        clause += (" AND " if clause else " WHERE ") + "price_known = 0"
         return self.query(f"SELECT count(*) FROM calls{clause}", params)[1][0][0]
 
     def close(self) -> None:

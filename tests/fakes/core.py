@@ -116,10 +116,13 @@ class FakeServer:
         """Write pre-rendered stream events, honouring chunk_delay, cut_after (abort) and end_early."""
         response = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
         await response.prepare(request)
-        for event in events:
-            await response.write(event.encode())
-            if script.chunk_delay:
-                await asyncio.sleep(script.chunk_delay)
+        try:
+            for event in events:
+                await response.write(event.encode())
+                if script.chunk_delay:
+                    await asyncio.sleep(script.chunk_delay)
+        except ConnectionResetError:  # the client hung up (a cancelled stream): nothing left to send
+            return response
         if script.cut_after is not None:
             await asyncio.sleep(0.05)
             request.transport.abort() if request.transport else None

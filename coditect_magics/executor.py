@@ -5,8 +5,10 @@ every attempt."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Mapping, Sequence
 
@@ -64,18 +66,22 @@ class Executor:
     def __init__(self, settings: ExecutorSettings | None = None, *, ledger: Any = None, cache: Any = None,
                  session_id: str | None = None) -> None:
         self.settings = settings or ExecutorSettings()
-        self.session_id = session_id or uuid.uuid4().hex[:12]
+        if session_id is None:
+            from coditect_magics.costs import session_id as current_session
+            session_id = current_session()
+        self.session_id = session_id
         self._ledger = ledger
         self._cache = cache
         self._handles: dict[str, LLM] = {}
         self._limiter: Any = None
+        self._ledger_warned = False
 
     # parts made on first use
     @property
     def ledger(self) -> Any:
         if self._ledger is None:
             from coditect_magics.costs import Ledger
-            self._ledger = Ledger(self.settings.ledger_path)
+            self._ledger = Ledger(self.settings.ledger_path, log_prompts=self.settings.log_prompts)
         return self._ledger
 
     @property
@@ -165,7 +171,7 @@ class Executor:
         else:
             priced = price(provider, model, usage)
             cost, known = priced.usd, priced.known
-        prompt = redact("\n\n".join(f"{m.role}: {m.text}" for m in request.messages)) if self.settings.log_prompts else None
+        prompt = "\n\n".join(f"{m.role}: {m.text}" for m in request.messages) if self.settings.log_prompts else None
         row = CallRecord(
             call_id=call_id, attempt=attempt, parent_call_id=context.parent_call_id, run_id=context.run_id,
             session_id=self.session_id, provider=provider, model=(reply.model if reply else None) or model,
@@ -173,8 +179,14 @@ class Executor:
             cached_tokens=usage.cached_tokens, cost_usd=cost, price_known=known,
             latency_s=latency_s if latency_s is not None else (reply.latency_s if reply else None),
             ttft_s=ttft_s if ttft_s is not None else (reply.ttft_s if reply else None), status=status,
-            error_class=type(error).__name__ if error else None, prompt=prompt)
-        self.ledger.record(row)
+            error_class=type(error).__name__ if error else None, error_message=str(error) if error else None,
+            prompt=prompt)
+        try:
+            self.ledger.record(row)
+        except (OSError, sqlite3.Error) as exc:  # a ledger problem must not fail the user's call
+            if not self._ledger_warned:
+                self._ledger_warned = True
+                warnings.warn(f"the cost ledger could not be written ({exc}); calls go on unrecorded", stacklevel=2)
         return row
 
     # the calls

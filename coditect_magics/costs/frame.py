@@ -136,22 +136,20 @@ class CostFrame(pd.DataFrame):
             return repr(shown)
 
 
-def _column(name: str, values: tuple[Any, ...]) -> Any:
-    """A typed column from a tuple of SQLite values."""
-    if name == "ts":
-        return np.fromiter(values, "float64", count=len(values))
+def _column(name: str, values: np.ndarray) -> Any:
+    """A typed column from an object array of SQLite values."""
+    if name == "ts" or name in FLOAT_COLUMNS:
+        return values.astype("float64")  # None -> NaN
     if name in INT_COLUMNS or name.startswith("_"):
-        return np.fromiter(values, "int64", count=len(values))
-    if name in FLOAT_COLUMNS:
-        return np.array(values, dtype="float64")  # None -> NaN
+        return values.astype("int64")
     if name == "price_known":
-        return np.fromiter(values, bool, count=len(values))
-    return pd.Series(np.array(values, dtype=object), dtype="str").array  # None -> NaN
+        return values.astype(bool)
+    return pd.Series(values, dtype="str").array  # None -> NaN
 
 
 def _frame(names: list[str], rows: list[tuple[Any, ...]]) -> CostFrame:
-    columns = zip(*rows) if rows else [()] * len(names)
-    data = {name: _column(name, values) for name, values in zip(names, columns)}
+    table = np.array(rows, dtype=object).reshape(len(rows), len(names))  # one C pass over the row tuples
+    data = {name: _column(name, table[:, i]) for i, name in enumerate(names)}
     if "ts" in data:
         ts = data["ts"]
         if len(ts) > 1 and (ts[1:] < ts[:-1]).any():  # rows come in storage order; sort only when needed

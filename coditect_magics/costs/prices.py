@@ -106,6 +106,8 @@ def price(provider: str, model: str, usage: Any, *, when: datetime | None = None
     or any provider id genai-prices knows). `when` picks historical prices (default: now)."""
     provider = (provider or "").lower()
     model = model or ""
+    if provider == "search" and ":" in model:  # the search wrapper is priced as the model it wraps
+        provider, model = model.split(":", 1)
     tokens = _tokens(usage)
     inp, out, cached = tokens
     override = _override(provider, model)

@@ -47,18 +47,29 @@ def _check_thread() -> asyncio.AbstractEventLoop:
     return kit_loop
 
 
-def _cancel(future: Future[Any]) -> None:
-    """Cancel the task and give it a moment to finish its bookkeeping (ledger row, partial text)."""
+def _submit(coro: Awaitable[T]) -> tuple[Future[T], threading.Event]:
+    """Schedule on the kit's loop; the event is set once the task has really finished (also after a cancel)."""
+    finished = threading.Event()
+
+    async def tracked() -> T:
+        try:
+            return await coro
+        finally:
+            finished.set()
+
+    return asyncio.run_coroutine_threadsafe(tracked(), _check_thread()), finished
+
+
+def _cancel(future: Future[Any], finished: threading.Event) -> None:
+    """Cancel the task and give it a moment to finish its bookkeeping (ledger row, partial text): the future
+    reports cancelled at once, before the task has run its cleanup."""
     future.cancel()
-    try:
-        future.result(timeout=_CANCEL_GRACE_S)
-    except BaseException:
-        pass
+    finished.wait(_CANCEL_GRACE_S)
 
 
 def run(coro: Awaitable[T]) -> T:
     """Run a coroutine on the kit's loop and wait for it; KeyboardInterrupt cancels it and is re-raised."""
-    future = asyncio.run_coroutine_threadsafe(coro, _check_thread())  # type: ignore[arg-type]
+    future, finished = _submit(coro)
     try:
         while True:
             try:
@@ -66,7 +77,7 @@ def run(coro: Awaitable[T]) -> T:
             except FutureTimeout:
                 continue
     except KeyboardInterrupt:
-        _cancel(future)
+        _cancel(future, finished)
         raise
     except FutureCancelled:
         raise KeyboardInterrupt from None
@@ -86,7 +97,7 @@ def iterate(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
             raise
         items.put(("end", None))
 
-    future = asyncio.run_coroutine_threadsafe(pump(), _check_thread())
+    future, task_finished = _submit(pump())
     finished = False
     try:
         while True:
@@ -106,4 +117,4 @@ def iterate(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
                 return
     finally:
         if not finished:
-            _cancel(future)
+            _cancel(future, task_finished)

@@ -114,6 +114,11 @@ class Executor:
             base = Request.build(ids[0], messages if messages is not None else [], **params)
         return [replace(base, model=self.handle(i).id) for i in ids]
 
+    async def aclose(self) -> None:
+        """Close the SDK clients of every handle this executor made (on the loop they were used on)."""
+        for llm in self._handles.values():
+            await llm.aclose()
+
     # policies
     def _cache_on(self, request: Request, override: bool | None) -> bool:
         if override is not None:

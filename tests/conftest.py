@@ -1,14 +1,28 @@
-"""Shared fixtures: a loopback provider server per test and an environment with no real keys or endpoints."""
+"""Shared fixtures: a loopback provider server per test and an environment with no real keys or endpoints; the test
+key, messages and helpers the provider test files have in common."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
+from coditect_magics import providers
 from tests.fakes import FakeServer
 
 PROVIDER_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY",
                 "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_API_VERSION", "HF_TOKEN",
                 "HUGGING_FACE_HUB_TOKEN", "HF_BASE_URL", "HF_TOKEN_PATH", "HF_HOME", "HF_HUB_OFFLINE", "OLLAMA_HOST", "LMSTUDIO_BASE_URL", "LMSTUDIO_API_KEY")
+
+KEY = "sk-test-SECRET-123456"
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +41,19 @@ async def server():
     await fake.start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+async def handles():
+    """`handles(model, **kw)` is `providers.get(model, **kw)`, and every handle made so is closed when the test ends,
+    on the test's own loop (a dropped SDK client closes itself later on whatever loop is running then, which logs
+    'Event loop is closed')."""
+    made: list[providers.LLM] = []
+
+    def get(model: str, **kw) -> providers.LLM:
+        made.append(providers.get(model, **kw))
+        return made[-1]
+
+    yield get
+    while made:
+        await made.pop().aclose()

@@ -6,35 +6,25 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
-import traceback
 
 import aiohttp
 import pytest
 
 from coditect_magics import providers
 from coditect_magics.providers import ImagePart, Message, TextPart, ToolResult, ToolSpec, errors
+from tests.conftest import KEY, MESSAGES, closed_port
 from tests.fakes import Script
 from tests.fakes.gemini_api import GeminiScript
 
 pytest.importorskip("google.genai")  # imported once at collection (~0.6-1 s), not inside the first test
 
-KEY = "sk-test-SECRET-123456"
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
-
 
 def gemini(server, model: str = "gemini:gemini-2.5-flash", **kw) -> providers.LLM:
     kw.setdefault("api_key", KEY)
     return providers.get(model, base_url=server.url if server else None, **kw)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # what the SDK sends
@@ -135,38 +125,6 @@ def test_importing_the_module_does_not_import_the_sdk():
 
 # what comes back
 
-async def test_whole_reply(server):
-    server.script(Script(text="Hello, notebook.", input_tokens=21, output_tokens=4))
-    reply = await gemini(server).complete(MESSAGES)
-    assert reply.text == "Hello, notebook."
-    assert reply.usage == providers.Usage(21, 4, 0)
-    assert (reply.provider, reply.model, reply.finish_reason) == ("gemini", "gemini-2.5-flash", "stop")
-    assert reply.latency_s > 0
-    assert len(server.requests) == 1
-
-
-async def test_server_reported_model(server):
-    server.script(Script(model="gemini-2.5-flash-preview-09-2025"), Script(model="gemini-2.5-flash-preview-09-2025"))
-    llm = gemini(server)
-    reply = await llm.complete("Hi")
-    assert reply.model == "gemini-2.5-flash-preview-09-2025"
-    stream = llm.stream("Hi")
-    chunks = [c async for c in stream]
-    assert stream.reply.model == chunks[-1].model == "gemini-2.5-flash-preview-09-2025"
-
-
-async def test_stream(server):
-    text = "Streaming works, one word at a time."
-    server.script(Script(text=text, input_tokens=9, output_tokens=8))
-    stream = gemini(server).stream(MESSAGES)
-    chunks = [chunk async for chunk in stream]
-    assert [c.text for c in chunks if c.text] == ["Streaming ", "works, ", "one ", "word ", "at ", "a ", "time."]
-    assert chunks[-1].usage == providers.Usage(9, 8) and chunks[-1].finish_reason == "stop"
-    assert all(c.usage is None and c.finish_reason is None for c in chunks[:-1])
-    assert stream.reply.text == text and stream.reply.usage == providers.Usage(9, 8)
-    assert stream.reply.finish_reason == "stop" and stream.reply.ttft_s is not None
-
-
 async def test_thoughts_are_left_out_of_the_text_and_counted_as_output(server):
     script = GeminiScript(text="Paris.", thought="The capital of France is...", input_tokens=30, output_tokens=2,
                           thoughts_tokens=40, cached_tokens=16)
@@ -181,8 +139,7 @@ async def test_thoughts_are_left_out_of_the_text_and_counted_as_output(server):
     assert stream.reply.usage == reply.usage
 
 
-@pytest.mark.parametrize("scripted, expected", [("length", "length"), ("content_filter", "content_filter"),
-                                                ("recitation", "content_filter"),
+@pytest.mark.parametrize("scripted, expected", [("content_filter", "content_filter"), ("recitation", "content_filter"),
                                                 ("prohibited_content", "content_filter"), ("spii", "content_filter"),
                                                 ("other", "other"), ("malformed_function_call",
                                                                      "malformed_function_call")])
@@ -209,28 +166,6 @@ async def test_blocked_prompt(server):
 
 # faults
 
-@pytest.mark.parametrize("status, error", [(401, errors.AuthenticationFailed), (403, errors.AuthenticationFailed),
-                                           (404, errors.ModelNotFound), (400, errors.BadRequest),
-                                           (500, errors.ServerError), (503, errors.ServerError),
-                                           (504, errors.Timeout)])
-async def test_status_errors(server, status, error):
-    server.script(Script(status=status, error_message=f"scripted {status}"))
-    with pytest.raises(error) as caught:
-        await gemini(server).complete(MESSAGES)
-    assert f"scripted {status}" in str(caught.value)
-    assert len(server.requests) == 1, "the SDK's own retries must be off"
-
-
-async def test_status_errors_in_stream(server):
-    server.script(Script(status=503), Script(status=404))
-    llm = gemini(server)
-    with pytest.raises(errors.ServerError):
-        [c async for c in llm.stream(MESSAGES)]
-    with pytest.raises(errors.ModelNotFound):
-        [c async for c in llm.stream(MESSAGES)]
-    assert len(server.requests) == 2
-
-
 async def test_invalid_key_is_a_400_that_means_authentication(server):
     server.script(Script(status=400, error_message="API key not valid. Please pass a valid API key."))
     with pytest.raises(errors.AuthenticationFailed, match="API key not valid"):
@@ -244,20 +179,10 @@ async def test_prompt_too_long(server):
         await gemini(server).complete("Hi")
 
 
-async def test_rate_limit_carries_retry_after(server):
+async def test_rate_limit_names_resource_exhausted(server):
     server.script(Script(status=429, retry_after="2"))
-    with pytest.raises(errors.RateLimited, match="RESOURCE_EXHAUSTED") as caught:
+    with pytest.raises(errors.RateLimited, match="RESOURCE_EXHAUSTED"):
         await gemini(server).complete(MESSAGES)
-    assert caught.value.retry_after == 2.0
-    assert len(server.requests) == 1
-
-
-async def test_rate_limit_in_stream(server):
-    server.script(Script(status=429, retry_after="1"))
-    with pytest.raises(errors.RateLimited) as caught:
-        [c async for c in gemini(server).stream(MESSAGES)]
-    assert caught.value.retry_after == 1.0
-    assert len(server.requests) == 1
 
 
 def test_rate_limit_retry_delay_from_the_body():
@@ -271,17 +196,6 @@ def test_rate_limit_retry_delay_from_the_body():
     assert "Quota exceeded" in str(mapped)
 
 
-@pytest.mark.parametrize("stream", [False, True])
-async def test_timeout(server, stream):
-    server.script(Script(delay=0.8))
-    llm = gemini(server, timeout=0.5)
-    with pytest.raises(errors.Timeout):
-        if stream:
-            [c async for c in llm.stream(MESSAGES)]
-        else:
-            await llm.complete(MESSAGES)
-
-
 async def test_long_stream_with_timely_chunks_is_not_cut(server):
     """The SDK's timeout is aiohttp's total one; a stream is bounded between chunks instead, like other providers."""
     llm = gemini(server, timeout=0.4)
@@ -292,35 +206,6 @@ async def test_long_stream_with_timely_chunks_is_not_cut(server):
     [c async for c in stream]
     assert time.perf_counter() - start > 0.4
     assert stream.reply.text == "one two three four five six"
-
-
-async def test_cut_stream_keeps_partial_text(server):
-    server.script(Script(text="one two three four five", cut_after=2))
-    received = []
-    with pytest.raises(errors.StreamCut) as caught:
-        async for chunk in gemini(server).stream(MESSAGES):
-            received.append(chunk.text)
-    assert caught.value.partial == "one two " == "".join(received)
-    assert len(server.requests) == 1, "no automatic continuation without a continuation token"
-
-
-async def test_stream_without_final_event_is_cut(server):
-    server.script(Script(text="one two three", end_early=True))
-    with pytest.raises(errors.StreamCut) as caught:
-        [c async for c in gemini(server).stream(MESSAGES)]
-    assert caught.value.partial == "one two three"
-
-
-@pytest.mark.parametrize("stream", [False, True])
-async def test_bad_json(server, stream):
-    server.script(Script(bad_json=True))
-    llm = gemini(server)
-    with pytest.raises(errors.BadResponse):
-        if stream:
-            [c async for c in llm.stream(MESSAGES)]
-        else:
-            await llm.complete(MESSAGES)
-    assert len(server.requests) == 1
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -337,31 +222,11 @@ async def test_unreachable(stream):
     assert time.perf_counter() - start < 0.9
 
 
-async def test_missing_key_names_the_variable(server):
+async def test_missing_key_names_the_model(server):
+    """Both variables, the status row and no request are in the conformance suite; the model name is gemini's own."""
     with pytest.raises(errors.MissingCredentials) as caught:
         await gemini(server, api_key=None).complete(MESSAGES)
-    assert "GEMINI_API_KEY or GOOGLE_API_KEY" in str(caught.value)
-    assert caught.value.variables == ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     assert caught.value.model == "gemini-2.5-flash"
-    assert not server.requests
-    row = providers.status("gemini")
-    assert not row.usable and row.reason == "GEMINI_API_KEY or GOOGLE_API_KEY not set"
-
-
-async def test_key_echoed_by_server_never_shows(server):
-    server.script(Script(status=401, echo_key=True), Script(status=400, echo_key=True),
-                  Script(status=429, echo_key=True))
-    llm = gemini(server)
-    for stream in (False, False, True):
-        with pytest.raises(errors.ProviderError) as caught:
-            if stream:
-                [c async for c in llm.stream(MESSAGES)]
-            else:
-                await llm.complete(MESSAGES)
-        err = caught.value
-        assert server.last.credential == KEY, "the test server must really have received the key"
-        shown = str(err) + repr(err) + "".join(traceback.format_exception(err))
-        assert KEY not in shown and "***" in shown
 
 
 async def test_aclose_then_reuse(server):

@@ -3,3 +3,9 @@
 This module imports nothing heavy: every part imports its SDK or store on first use."""
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext coditect_magics`: register %llm, %%llm, %%agent, %agent and %cmd."""
+    from .magics import load
+    load(ipython)

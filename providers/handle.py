@@ -56,8 +56,8 @@ class LLM:
 
     def map_error(self, exc: BaseException, adapter: Provider | None = None) -> BaseException:
         if isinstance(exc, errors.ProviderError):
-            if not exc.provider:
-                exc.provider, exc.model = self.provider, self.model
+            exc.provider = exc.provider or self.provider
+            exc.model = exc.model or (self.model if exc.provider == self.provider else "")
             return exc
         mapped = (adapter.map_error(exc) if adapter else None) or map_transport_error(exc, self.provider, self.model)
         if mapped is None:

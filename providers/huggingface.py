@@ -7,14 +7,15 @@ Two ways in: serverless by model id (the Hugging Face router picks an inference 
 from __future__ import annotations
 
 import os
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, Settings, normalize_finish, require_sdk
-from .openai import openai_messages, openai_usage
+from .openai import openai_arguments, openai_chunks, openai_usage
 from .secrets import remember
-from .types import Chunk, Reply, Request, Usage
+from .types import Chunk, Reply, Request
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,7 @@ class HuggingFaceProvider(Provider):
     def arguments(self, request: Request) -> dict[str, Any]:
         if request.tools:
             raise errors.BadRequest("tools are not supported by the huggingface provider yet")
-        args: dict[str, Any] = {"model": request.model_name, "messages": openai_messages(request)}
-        if request.temperature is not None:
-            args["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            args["max_tokens"] = request.max_tokens
-        if request.stop:
-            args["stop"] = list(request.stop)
-        return args
+        return openai_arguments(request)
 
     async def complete(self, request: Request) -> Reply:
         arguments = self.arguments(request)
@@ -114,17 +108,9 @@ class HuggingFaceProvider(Provider):
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
         arguments = self.arguments(request)
         events = await self.client.chat_completion(**arguments, stream=True, stream_options={"include_usage": True})
-        finish, usage, model = None, None, None
-        async for event in events:
-            model = getattr(event, "model", None) or model
-            if getattr(event, "usage", None):
-                usage = openai_usage(event.usage)
-            for choice in getattr(event, "choices", None) or ():
-                if choice.delta and choice.delta.content:
-                    yield Chunk(text=choice.delta.content)
-                finish = normalize_finish(choice.finish_reason) or finish
-        if finish:
-            yield Chunk(usage=usage or Usage(), finish_reason=finish, model=model)
+        async with aclosing(openai_chunks(events)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     def map_error(self, exc: BaseException) -> errors.ProviderError | None:
         response = getattr(exc, "response", None)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, AsyncIterator
+from contextlib import aclosing
+from typing import Any, AsyncIterable, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, normalize_finish, require_sdk
@@ -43,6 +44,35 @@ def openai_usage(usage: Any) -> Usage:
                  (getattr(details, "cached_tokens", 0) or 0) if details else 0)
 
 
+def openai_arguments(request: Request, max_tokens_field: str = "max_tokens") -> dict[str, Any]:
+    """Model, messages and the sampling parameters that are set, as Chat Completions arguments."""
+    args: dict[str, Any] = {"model": request.model_name, "messages": openai_messages(request)}
+    if request.temperature is not None:
+        args["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        args[max_tokens_field] = request.max_tokens
+    if request.stop:
+        args["stop"] = list(request.stop)
+    return args
+
+
+async def openai_chunks(events: AsyncIterable[Any]) -> AsyncIterator[Chunk]:
+    """Chunks from Chat Completions stream events (the openai SDK's and huggingface_hub's alike): the text as it
+    comes, then one last chunk with the usage, finish reason and model the server reported. No finish reason, no
+    last chunk: the stream was cut."""
+    finish, usage, model = None, None, None
+    async for event in events:
+        model = getattr(event, "model", None) or model
+        if getattr(event, "usage", None):
+            usage = openai_usage(event.usage)
+        for choice in getattr(event, "choices", None) or ():
+            if choice.delta and choice.delta.content:
+                yield Chunk(text=choice.delta.content)
+            finish = normalize_finish(choice.finish_reason) or finish
+    if finish:
+        yield Chunk(usage=usage or Usage(), finish_reason=finish, model=model)
+
+
 class OpenAIProvider(Provider):
     spec = SPEC
     max_tokens_field = "max_completion_tokens"
@@ -59,14 +89,7 @@ class OpenAIProvider(Provider):
         return self._client
 
     def arguments(self, request: Request) -> dict[str, Any]:
-        args: dict[str, Any] = {"model": request.model_name, "messages": openai_messages(request)}
-        if request.temperature is not None:
-            args["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            args[self.max_tokens_field] = request.max_tokens
-        if request.stop:
-            args["stop"] = list(request.stop)
-        return args
+        return openai_arguments(request, self.max_tokens_field)
 
     async def complete(self, request: Request) -> Reply:
         response = await self.client.chat.completions.create(**self.arguments(request))
@@ -79,18 +102,9 @@ class OpenAIProvider(Provider):
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
         stream = await self.client.chat.completions.create(**self.arguments(request), stream=True,
                                                            stream_options={"include_usage": True})
-        finish, usage, model = None, None, None
-        async with stream:
-            async for event in stream:
-                model = event.model or model
-                if event.usage:
-                    usage = openai_usage(event.usage)
-                for choice in event.choices:
-                    if choice.delta and choice.delta.content:
-                        yield Chunk(text=choice.delta.content)
-                    finish = normalize_finish(choice.finish_reason) or finish
-        if finish:
-            yield Chunk(usage=usage or Usage(), finish_reason=finish, model=model)
+        async with stream, aclosing(openai_chunks(stream)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     def map_error(self, exc: BaseException) -> errors.ProviderError | None:
         status = getattr(exc, "status_code", None)

@@ -31,7 +31,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    (tmp_path / "home").mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CODITECT_LEDGER", str(tmp_path / "ledger.sqlite3"))
+    monkeypatch.setenv("CODITECT_CACHE", str(tmp_path / "cache.sqlite3"))
 
 
 @pytest.fixture
@@ -57,3 +60,29 @@ async def handles():
     yield get
     while made:
         await made.pop().aclose()
+
+
+@pytest.fixture
+def thread_server():
+    """A loopback server on its own thread, for sync code (magics, notebooks) that runs on the kit's loop."""
+    fake = FakeServer()
+    fake.start_in_thread()
+    yield fake
+    fake.stop_thread()
+
+
+@pytest.fixture
+def shell(thread_server, monkeypatch):
+    """A real IPython InteractiveShell with the extension loaded, every provider pointed at `thread_server`."""
+    from IPython.core.interactiveshell import InteractiveShell
+    url = thread_server.url
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-magics-openai")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-magics-anthropic")
+    InteractiveShell.clear_instance()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "coditect_magics")
+    ip.run_line_magic("config", f"CoditectMagics.base_urls = {{'openai': '{url}/v1', 'anthropic': '{url}', "
+                                f"'ollama': '{url}', 'lmstudio': '{url}/v1'}}")
+    ip.run_line_magic("config", "CoditectMagics.stream_interval = 0")
+    yield ip
+    InteractiveShell.clear_instance()

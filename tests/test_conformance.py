@@ -50,12 +50,12 @@ def target(request) -> Target:
     return TARGETS[request.param]
 
 
-async def call(llm: providers.LLM, stream: bool, messages=MESSAGES, **params) -> None:
+async def call(llm: providers.LLM, stream: bool) -> None:
     """One whole reply, or one stream read to its end."""
     if stream:
-        [c async for c in llm.stream(messages, **params)]
+        [c async for c in llm.stream(MESSAGES)]
     else:
-        await llm.complete(messages, **params)
+        await llm.complete(MESSAGES)
 
 
 async def test_whole_reply(server, target):
@@ -99,7 +99,8 @@ async def test_length_finish_reason(server, target, stream):
     llm = target.get(server.url)
     if stream:
         replying = llm.stream(MESSAGES, max_tokens=2)
-        [c async for c in replying]
+        chunks = [c async for c in replying]
+        assert chunks[-1].finish_reason == "length"
         reply = replying.reply
     else:
         reply = await llm.complete(MESSAGES, max_tokens=2)
@@ -188,8 +189,8 @@ async def test_key_echoed_by_server_never_shows(server, target):
     server.script(Script(status=401, echo_key=True), Script(status=400, echo_key=True),
                   Script(status=429, echo_key=True))
     llm = target.get(server.url, api_key=KEY)
-    for stream in (False, False, True):
-        with pytest.raises(errors.ProviderError) as caught:
+    for stream, error in ((False, errors.AuthenticationFailed), (False, errors.BadRequest), (True, errors.RateLimited)):
+        with pytest.raises(error) as caught:
             await call(llm, stream)
         err = caught.value
         assert server.last.credential == KEY, "the test server must really have received the key"

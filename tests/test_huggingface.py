@@ -120,12 +120,6 @@ async def test_offline_mode_is_named_in_the_error(router, monkeypatch):
     assert not router.requests
 
 
-async def test_server_reported_model(server):
-    server.script(Script(model="tgi"))
-    reply = await providers.get(f"huggingface:{MODEL}", base_url=server.url).complete("Hi")
-    assert reply.model == "tgi"
-
-
 async def test_image_part_as_data_url(server):
     png = b"\x89PNG\r\n\x1a\nfake"
     message = Message("user", (TextPart("What is this?"), ImagePart("image/png", png)))

@@ -1,0 +1,94 @@
+"""`CoditectMagics`: the configurable (traitlets) magics class. `%config CoditectMagics.default_model = "..."`
+or `c.CoditectMagics.default_model` in ipython_config.py; keys and endpoints also come from environment variables.
+Each magic parses its line and hands over to a front module; nothing heavy is imported at load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, observe
+
+FORMATS = ("markdown", "code", "text", "json", "html")
+
+
+@magics_class
+class CoditectMagics(Magics):
+    """LLMs in the notebook: `%llm`, `%%llm`, `%%agent`, `%agent`, `%cmd`."""
+
+    default_model = Unicode("", help="Model for %llm when none is named: provider:model or an alias.").tag(config=True)
+    aliases = Dict({}, help="Your model aliases: name -> provider:model (added to the kit's own).").tag(config=True)
+    model_aliases = Dict({}, help="Agent model names (sonnet, opus, haiku...) -> provider:model; adds to the "
+                                  "kit's table.").tag(config=True)
+    temperature = Float(None, allow_none=True, help="Default temperature (None: the provider's).").tag(config=True)
+    max_tokens = Int(None, allow_none=True, help="Default max output tokens.").tag(config=True)
+    format = Enum(FORMATS, default_value="markdown", help="How replies are shown.").tag(config=True)
+    base_urls = Dict({}, help="Endpoint per provider, e.g. {'ollama': 'http://127.0.0.1:11434'}.").tag(config=True)
+    timeout = Float(60.0, help="Seconds a call (or the gap between stream events) may take.").tag(config=True)
+    attempts = Int(4, help="Tries per provider on rate limits, 5xx, timeouts and connection errors.").tag(config=True)
+    max_wait = Float(30.0, help="Seconds of backoff a provider may cost before falling back.").tag(config=True)
+    rate_limits = Dict({}, help="Requests per period per provider, e.g. {'openai': '60/minute'}.").tag(config=True)
+    cache = Enum(("auto", "on", "off"), default_value="auto",
+                 help="Response cache: auto answers repeated temperature-0 requests from the cache.").tag(config=True)
+    budget_session_usd = Float(None, allow_none=True, help="Spend limit for this session (USD).").tag(config=True)
+    budget_agent_usd = Float(None, allow_none=True, help="Spend limit per agent (USD).").tag(config=True)
+    budget_total_usd = Float(None, allow_none=True, help="Spend limit over the whole ledger (USD).").tag(config=True)
+    ledger_path = Unicode("", help="Ledger file (default: CODITECT_LEDGER or the user data dir).").tag(config=True)
+    cache_path = Unicode("", help="Cache file (default: CODITECT_CACHE or the user data dir).").tag(config=True)
+    log_prompts = Bool(False, help="Keep prompt text in the ledger.").tag(config=True)
+    agent_dirs = List(Unicode(), [], help="More directories of agent files (*.md).").tag(config=True)
+    command_dirs = List(Unicode(), [], help="More directories of command templates (*.md).").tag(config=True)
+    bindings_path = Unicode(".claude/config/agent-llm-bindings.yaml",
+                            help="YAML file binding agents to provider, model and settings.").tag(config=True)
+    stream_interval = Float(0.05, help="Seconds between display updates while a reply streams.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._executor: Any = None
+        self.announced = False
+
+    @observe("timeout", "attempts", "max_wait", "rate_limits", "cache", "budget_session_usd", "budget_agent_usd",
+             "budget_total_usd", "ledger_path", "cache_path", "log_prompts", "base_urls")
+    def _settings_changed(self, change: Any) -> None:
+        self._executor = None
+
+    @property
+    def executor(self) -> Any:
+        """The executor built from these settings (rebuilt when one changes)."""
+        if self._executor is None:
+            from coditect_magics.budgets import Budgets
+            from coditect_magics.executor import Executor, ExecutorSettings
+            settings = ExecutorSettings(
+                attempts=self.attempts, max_wait_s=self.max_wait, timeout_s=self.timeout,
+                rate_limits=dict(self.rate_limits), cache=self.cache, log_prompts=self.log_prompts,
+                budgets=Budgets(self.budget_session_usd, self.budget_agent_usd, self.budget_total_usd),
+                provider_options={p: {"base_url": url} for p, url in self.base_urls.items()},
+                ledger_path=self.ledger_path or None, cache_path=self.cache_path or None)
+            self._executor = Executor(settings)
+        return self._executor
+
+    @line_cell_magic
+    @no_var_expand
+    @magic_arguments()
+    @argument("-f", "--format", choices=FORMATS, help="How to show the reply (default: markdown).")
+    @argument("-s", "--system", help="System prompt.")
+    @argument("-t", "--temperature", type=float, help="Sampling temperature.")
+    @argument("--max-tokens", type=int, help="Most output tokens.")
+    @argument("-o", "--out", help="Also store the reply in this variable.")
+    @argument("--no-stream", action="store_true", help="Show the reply when it is complete.")
+    @argument("--no-cache", action="store_true", help="Do not answer from (or write to) the response cache.")
+    @argument("--fallback", help="Comma-separated ids to try in order if the model fails.")
+    @argument("--compare", help="Comma-separated ids: ask each and show the replies side by side.")
+    def llm(self, line: str, cell: str | None = None) -> Any:
+        """Prompt any model: `%llm [model] prompt` or `%%llm [model] [options]` with the cell as the prompt.
+
+        The model is provider:model (anthropic:claude-sonnet-4-6, openai:gpt-4.1-mini, gemini, ollama:llama3.2,
+        lmstudio:..., huggingface:..., search:openai:gpt-4.1-mini), an alias, or omitted for the default.
+        {name} in the prompt is replaced by that variable's value ({{ for a literal brace); unknown names
+        and JSON are left alone. The reply streams in as Markdown and is kept in `_llm` (and -o VAR).
+
+        Subcommands: %llm list | alias NAME ID | default ID | costs [--by provider|model|agent|day] | error | help
+        """
+        from . import llm
+        return llm.run(self, line, cell)

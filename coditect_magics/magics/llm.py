@@ -1,0 +1,209 @@
+"""The `%llm` / `%%llm` front: parse, fill `{vars}`, run through the executor, stream into the cell."""
+
+from __future__ import annotations
+
+import re
+import sys
+import traceback
+from typing import Any
+
+from coditect_magics import bridge
+from coditect_magics.budgets import BudgetExceeded
+from coditect_magics.context import interpolate
+from coditect_magics.executor import CallContext
+from coditect_magics.providers import errors, registry
+from coditect_magics.providers.secrets import redact
+
+from .args import UsageError, parser_of, split_options
+from .output import LLMResult, StreamView, show_error
+
+EXPECTED = (UsageError, errors.ProviderError, BudgetExceeded)
+
+
+def run(magics: Any, line: str, cell: str | None) -> Any:
+    """Entry point of the magic: every expected failure is one line on stderr, never a traceback."""
+    try:
+        if cell is None:
+            words = line.split()
+            handler = SUBCOMMANDS.get(words[0]) if words else None
+            if handler and _subcommand_fits(words):
+                return handler(magics, words[1:])
+        args, rest = split_options(parser_of(type(magics).llm), line)
+        model, prompt = _model_and_prompt(magics, rest, cell)
+        prompt = interpolate(prompt, magics.shell.user_ns)
+        if not prompt.strip():
+            raise UsageError("no prompt: write it after the model (%llm [model] prompt) or in the cell (%%llm)")
+        messages = ([{"role": "system", "content": args.system}] if args.system else []) + \
+            [{"role": "user", "content": prompt}]
+        params = _params(magics, args)
+        if args.compare:
+            return compare(magics, messages, _ids(args.compare), params)
+        return ask(magics, model or default_model(magics), messages, params=params,
+                   fallbacks=_ids(args.fallback) if args.fallback else (), fmt=args.format or magics.format,
+                   stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out)
+    except EXPECTED as exc:
+        show_error(str(exc))
+        return None
+
+
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _params(magics: Any, args: Any) -> dict[str, Any]:
+    temperature = args.temperature if args.temperature is not None else magics.temperature
+    max_tokens = args.max_tokens if args.max_tokens is not None else magics.max_tokens
+    return {k: v for k, v in {"temperature": temperature, "max_tokens": max_tokens}.items() if v is not None}
+
+
+_MODEL_ID = re.compile(r"^[a-z][a-z0-9_.-]*:(?!//)\S+$")
+
+
+def is_model(magics: Any, word: str) -> bool:
+    """Whether a word names a model: an alias, a provider, or anything shaped like provider:model (an unknown
+    provider then fails loudly instead of becoming part of the prompt)."""
+    if word in magics.aliases or word in registry.ALIASES or word in registry.names():
+        return True
+    return bool(_MODEL_ID.match(word))
+
+
+def _model_and_prompt(magics: Any, rest: str, cell: str | None) -> tuple[str | None, str]:
+    first, _, after = rest.partition(" ")
+    if cell is not None:
+        if rest and not (" " not in rest and is_model(magics, rest)):
+            raise UsageError(f"unexpected text on the %%llm line: {rest!r}; write %%llm [model] [options] and the "
+                             "prompt in the cell")
+        return (rest or None), cell
+    if first and is_model(magics, first) and after.strip():
+        return first, after
+    return None, rest
+
+
+def resolve_alias(magics: Any, model: str) -> str:
+    return magics.aliases.get(model, model)
+
+
+def default_model(magics: Any) -> str:
+    """The configured default, else the first usable provider (said once), else a clear way to set one."""
+    if magics.default_model:
+        return magics.default_model
+    from coditect_magics import providers
+    usable = [row for row in providers.available() if row.usable and row.name != "search"]
+    if not usable:
+        raise UsageError("no provider is usable: set an API key (e.g. OPENAI_API_KEY) or run a local server, then "
+                         "%config CoditectMagics.default_model = 'provider:model'; %llm list shows what each needs")
+    chosen = f"{usable[0].name}:{usable[0].default_model}"
+    if not magics.announced:
+        magics.announced = True
+        print(f"coditect: using {chosen} (set %config CoditectMagics.default_model = '...' to choose)",
+              file=sys.stderr)
+    return chosen
+
+
+def ask(magics: Any, model: str, messages: list[dict[str, Any]], *, params: dict[str, Any], fallbacks: Any = (),
+        fmt: str = "markdown", stream: bool = True, cache: bool | None = None, out: str | None = None,
+        context: CallContext = CallContext()) -> LLMResult:
+    """Run one call through the executor, streaming into one display handle; keep the reply in `_llm`."""
+    model = resolve_alias(magics, model)
+    fallbacks = [resolve_alias(magics, f) for f in fallbacks]
+    execution = magics.executor.stream(model, messages, fallbacks=fallbacks, context=context, cache=cache,
+                                       stream=stream, **params)
+    result = LLMResult(text="", model=model, format=fmt)
+    view = StreamView(result, magics.stream_interval if stream else float("inf"))
+    failure: BaseException | None = None
+    try:
+        for chunk in bridge.iterate(execution.__aiter__):
+            view.add(chunk.text)
+    except KeyboardInterrupt:
+        result.status = "cancelled"
+    except EXPECTED as exc:
+        result.status, failure = "error", exc
+    reply, row = execution.reply, execution.row
+    result.text = execution.text
+    result.model = execution.model
+    if reply is not None:
+        result.usage, result.latency_s, result.ttft_s = reply.usage, reply.latency_s, reply.ttft_s
+        result.cached, result.note, result.reply = reply.cached, reply.note, reply
+        result.model = f"{reply.provider}:{reply.model}" if reply.provider else result.model
+    result.cost = getattr(row, "cost_usd", None) if row is not None else None
+    if failure is not None and not result.text:
+        view.handle.update({"text/plain": ""}, raw=True)
+        raise failure
+    view.finish()
+    if failure is not None:
+        show_error(f"{failure} (the partial reply is kept)")
+    magics.shell.user_ns["_llm"] = result
+    if out:
+        magics.shell.user_ns[out] = result
+    return result
+
+
+def compare(magics: Any, messages: list[dict[str, Any]], ids: list[str], params: dict[str, Any]) -> Any:
+    """The same prompt to several models at once; a table of replies, tokens, cost and latency."""
+    ids = [resolve_alias(magics, i) for i in ids]
+    table = bridge.run(magics.executor.compare_table(messages, ids, **params))
+    magics.shell.user_ns["_llm"] = table
+    return table
+
+
+# subcommands
+def _subcommand_fits(words: list[str]) -> bool:
+    arity = {"list": (1,), "alias": (3,), "default": (2,), "error": (1, 2), "help": (1,), "costs": (1, 3)}
+    return len(words) in arity.get(words[0], ())
+
+
+def _list(magics: Any, words: list[str]) -> Any:
+    from IPython.display import Markdown
+    from coditect_magics import providers
+    lines = ["| provider | usable | default model | reason | known models |", "|---|---|---|---|---|"]
+    for row in providers.available():
+        spec = registry.entry(row.name).spec
+        lines.append(f"| {row.name} | {'yes' if row.usable else 'no'} | {row.default_model} | {row.reason} | "
+                     f"{', '.join(spec.models)} |")
+    aliases = {**registry.ALIASES, **magics.aliases}
+    lines += ["", "Aliases: " + ", ".join(f"`{k}` → {v}" for k, v in sorted(aliases.items()))]
+    if magics.default_model:
+        lines.append(f"\nDefault: {magics.default_model}")
+    return Markdown("\n".join(lines))
+
+
+def _alias(magics: Any, words: list[str]) -> None:
+    name, target = words
+    registry.resolve(resolve_alias(magics, target))  # refuse an alias to nothing
+    magics.aliases = {**magics.aliases, name: target}
+    print(f"coditect: alias {name} → {target}")
+
+
+def _default(magics: Any, words: list[str]) -> None:
+    registry.resolve(resolve_alias(magics, words[0]))
+    magics.default_model = words[0]
+    print(f"coditect: default model is {words[0]}")
+
+
+def _costs(magics: Any, words: list[str]) -> Any:
+    from coditect_magics.costs import costs
+    by = None
+    if words:
+        if words[0] != "--by":
+            raise UsageError("write %llm costs [--by provider|model|agent|day]")
+        by = words[1]
+    return costs(by=by, ledger=magics.executor.ledger)
+
+
+def _error(magics: Any, words: list[str]) -> Any:
+    value = getattr(sys, "last_value", None)
+    if value is None:
+        raise UsageError("no exception to explain yet: %llm error explains the last one raised in this kernel")
+    text = redact("".join(traceback.format_exception(type(value), value, value.__traceback__)))
+    messages = [{"role": "system", "content": "You explain Python errors from a Jupyter notebook: say what went "
+                                              "wrong in one or two sentences, then show the fix as code."},
+                {"role": "user", "content": f"Explain this error and how to fix it:\n\n```\n{text}\n```"}]
+    model = words[0] if words else default_model(magics)
+    return ask(magics, model, messages, params={})
+
+
+def _help(magics: Any, words: list[str]) -> None:
+    print(type(magics).llm.__doc__)
+
+
+SUBCOMMANDS = {"list": _list, "alias": _alias, "default": _default, "costs": _costs, "error": _error, "help": _help}

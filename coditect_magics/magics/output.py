@@ -1,0 +1,120 @@
+"""What a magic shows: a reply streamed into one display handle (updates coalesced), the reply object kept as a
+Python value with rich reprs, and errors as one clear line."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from coditect_magics.providers import Reply, Usage
+
+_FENCE = re.compile(r"^\s*```[\w+-]*\n(.*?)\n?```\s*$", re.S)
+
+
+@dataclass
+class LLMResult:
+    """A reply as the notebook keeps it: `.text`, `.usage`, `.cost`, `.model`, shown in the chosen format."""
+
+    text: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    status: str = "ok"
+    format: str = "markdown"
+    cached: bool = False
+    note: str = ""
+    reply: Reply | None = field(default=None, repr=False)
+    shown_in: int | None = field(default=None, repr=False)  # the cell whose output already shows this reply
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def footer(self) -> str:
+        """One line: model, tokens, cost, time — what each call costs, where the user looks."""
+        if self.cost is None:
+            cost = "cost unknown"
+        else:
+            cost = f"${self.cost:.4f}" if self.cost >= 0.0001 or self.cost == 0 else f"${self.cost:.6f}"
+        parts = [self.model, f"{self.usage.input_tokens} in / {self.usage.output_tokens} out", cost]
+        if self.latency_s is not None:
+            parts.append(f"{self.latency_s:.2f} s")
+        if self.cached:
+            parts.append("cached")
+        if self.status != "ok":
+            parts.append(self.status)
+        if self.note:
+            parts.append(self.note)
+        return " · ".join(parts)
+
+    def bundle(self, text: str | None = None, final: bool = True) -> dict[str, Any]:
+        """The MIME bundle for the current text (and the footer once final)."""
+        return render(self.text if text is None else text, self.format, self.footer if final else "")
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import publish_display_data
+        shell = get_ipython()
+        if shell is not None and self.shown_in == shell.execution_count:
+            return  # streamed into this very cell already: the Out echo would repeat it
+        publish_display_data(self.bundle())
+
+
+def render(text: str, fmt: str, footer: str = "") -> dict[str, Any]:
+    """A MIME bundle for `text` in a format; the plain-text entry is always there."""
+    small = f"\n\n<sub>{html.escape(footer)}</sub>" if footer else ""
+    plain = f"{text}\n\n[{footer}]" if footer else text
+    if fmt == "markdown":
+        return {"text/markdown": text + small, "text/plain": plain}
+    if fmt == "code":
+        match = _FENCE.match(text)
+        code = match.group(1) if match else text
+        return {"text/markdown": f"```\n{code}\n```" + small, "text/plain": code}
+    if fmt == "html":
+        return {"text/html": text + (f"<div><small>{html.escape(footer)}</small></div>" if footer else ""),
+                "text/plain": plain}
+    if fmt == "json":
+        match = _FENCE.match(text)
+        try:
+            data = json.loads(match.group(1) if match else text)
+        except json.JSONDecodeError:
+            return {"text/plain": plain}
+        return {"application/json": data, "text/plain": json.dumps(data, indent=2)}
+    return {"text/plain": plain}
+
+
+class StreamView:
+    """One display handle that a stream updates in place, at most every `interval` seconds."""
+
+    def __init__(self, result: LLMResult, interval: float = 0.05) -> None:
+        from IPython.display import display
+        self.result = result
+        self.interval = interval
+        self.text = ""
+        self._last = 0.0
+        self.handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def add(self, text: str) -> None:
+        self.text += text
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.handle.update(self.result.bundle(self.text, final=False), raw=True)
+
+    def finish(self) -> None:
+        from IPython import get_ipython
+        shell = get_ipython()
+        self.result.shown_in = shell.execution_count if shell is not None else None
+        self.handle.update(self.result.bundle(), raw=True)
+
+
+def show_error(message: str) -> None:
+    """One line on stderr, no traceback."""
+    print(f"coditect: {message}", file=sys.stderr)

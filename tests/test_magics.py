@@ -1,0 +1,170 @@
+"""%llm and %%llm in a real IPython InteractiveShell against the loopback server: what the user sees (display
+outputs and stderr), what the server received, and what the ledger kept."""
+
+from __future__ import annotations
+
+import _thread
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from tests.fakes import Script
+
+
+def final_markdown(captured) -> str:
+    """The last text/markdown the cell showed (a streamed reply updates one display in place)."""
+    shown = [o.data["text/markdown"] for o in captured.outputs if "text/markdown" in o.data]
+    return shown[-1] if shown else ""
+
+
+def test_line_magic_streams_markdown_with_tokens_and_cost(shell, thread_server):
+    thread_server.script(Script(text="**Hello** from the model.", input_tokens=1000, output_tokens=500))
+    with capture_output() as captured:
+        result = shell.run_line_magic("llm", "openai:gpt-4o Say hello")
+    shown = final_markdown(captured)
+    assert shown.startswith("**Hello** from the model.")
+    assert "openai:gpt-4o · 1000 in / 500 out · $0.0075" in shown
+    assert result.text == "**Hello** from the model." and result.usage.output_tokens == 500
+    assert shell.user_ns["_llm"] is result
+    sent = thread_server.last.body
+    assert sent["model"] == "gpt-4o" and sent["messages"] == [{"role": "user", "content": "Say hello"}]
+    assert sent["stream"] is True
+    assert captured.stderr == ""
+
+
+def test_stream_updates_one_display_in_place(shell, thread_server):
+    thread_server.script(Script(text="one two three four five six", chunk_delay=0.02))
+    with capture_output() as captured:
+        shell.run_line_magic("llm", "openai:gpt-4o count")
+    updates = [o for o in captured.outputs if o.update]
+    assert len(updates) >= 3, "the reply must appear piece by piece"
+    partial = [o.data.get("text/markdown", "") for o in updates]
+    assert any(p.startswith("one two") and "six" not in p for p in partial)
+    assert final_markdown(captured).startswith("one two three four five six")
+
+
+def test_cell_magic_options_reach_the_server(shell, thread_server):
+    thread_server.script(Script(text="42"))
+    shell.run_cell_magic("llm", '-s "Answer with a number." -t 0.2 --max-tokens 50 -o answer openai:gpt-4o',
+                         "What is six times seven?")
+    sent = thread_server.last.body
+    assert sent["messages"] == [{"role": "system", "content": "Answer with a number."},
+                                {"role": "user", "content": "What is six times seven?"}]
+    assert (sent["temperature"], sent["max_completion_tokens"]) == (0.2, 50)
+    assert shell.user_ns["answer"].text == "42"
+
+
+def test_interpolation_leaves_json_and_unknown_names_alone(shell, thread_server):
+    shell.run_cell("rows = 3\nname = 'sales'", store_history=True)
+    shell.run_cell("%llm openai:gpt-4o Count {rows} rows of {name} as {\"rows\": n}, not {{rows}}, {missing} "
+                   "or {In[1]}", store_history=True)
+    prompt = thread_server.last.body["messages"][-1]["content"]
+    assert prompt == ("Count 3 rows of sales as {\"rows\": n}, not {rows}, {missing} or "
+                      "rows = 3\nname = 'sales'")
+
+
+def test_no_stream_shows_the_whole_reply_once(shell, thread_server):
+    thread_server.script(Script(text="all at once"))
+    with capture_output() as captured:
+        shell.run_line_magic("llm", "--no-stream openai:gpt-4o hi")
+    assert "stream" not in thread_server.last.body
+    assert len([o for o in captured.outputs if "text/markdown" in o.data]) == 1
+    assert final_markdown(captured).startswith("all at once")
+
+
+@pytest.mark.parametrize("fmt, text, key, expected", [
+    ("code", "```python\nprint(1)\n```", "text/markdown", "```\nprint(1)\n```"),
+    ("json", '{"a": 1}', "application/json", {"a": 1}),
+    ("html", "<b>bold</b>", "text/html", "<b>bold</b>"),
+    ("text", "plain words", "text/plain", "plain words"),
+])
+def test_formats(shell, thread_server, fmt, text, key, expected):
+    thread_server.script(Script(text=text))
+    with capture_output() as captured:
+        shell.run_line_magic("llm", f"-f {fmt} openai:gpt-4o go")
+    data = captured.outputs[-1].data
+    assert data[key] == expected or str(data[key]).startswith(str(expected))
+
+
+def test_errors_are_one_line_without_traceback(shell, thread_server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with capture_output() as captured:
+        assert shell.run_line_magic("llm", "openai:gpt-4o hi") is None
+    assert captured.stderr.strip() == "coditect: openai:gpt-4o: OPENAI_API_KEY not set (or pass api_key=)"
+    with capture_output() as captured:
+        shell.run_line_magic("llm", "--temprature 2 openai:gpt-4o hi")
+    assert captured.stderr.count("\n") == 1 and "unknown option --temprature" in captured.stderr
+    with capture_output() as captured:
+        shell.run_cell("%llm antropic:claude hi")
+    assert "unknown provider 'antropic'" in captured.stderr and "Traceback" not in captured.stdout + captured.stderr
+    assert not thread_server.requests
+
+
+def test_fallback_option(shell, thread_server):
+    thread_server.script(*[Script(status=503)] * 4, Script(text="from anthropic"))
+    result = shell.run_line_magic("llm", "--fallback anthropic:claude-sonnet-4-6 openai:gpt-4o hi")
+    assert result.text == "from anthropic" and result.model.startswith("anthropic:")
+
+
+def test_compare_table(shell, thread_server):
+    thread_server.default = Script(text="same")
+    table = shell.run_line_magic("llm", "--compare openai:gpt-4o,anthropic:claude-sonnet-4-6,ollama:llama3.2 hi")
+    assert list(table["id"]) == ["openai:gpt-4o", "anthropic:claude-sonnet-4-6", "ollama:llama3.2"]
+    assert list(table["text"]) == ["same"] * 3
+    assert table["cost_usd"].iloc[2] == 0
+
+
+def test_alias_default_and_costs(shell, thread_server):
+    shell.run_line_magic("llm", "alias fast openai:gpt-4o-mini")
+    shell.run_line_magic("llm", "fast hello")
+    assert thread_server.last.body["model"] == "gpt-4o-mini"
+    shell.run_line_magic("llm", "default ollama:llama3.2")
+    shell.run_line_magic("llm", "hello again")
+    assert thread_server.last.path == "/api/chat"
+    frame = shell.run_line_magic("llm", "costs")
+    assert list(frame["provider"]) == ["openai", "ollama"]
+    by = shell.run_line_magic("llm", "costs --by provider")
+    assert set(by.index) == {"openai", "ollama"} and list(by["calls"]) == [1, 1]
+
+
+def test_list_names_every_provider_and_why(shell):
+    listing = shell.run_line_magic("llm", "list").data
+    for name in ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "search"):
+        assert f"| {name} |" in listing
+    assert "GEMINI_API_KEY or GOOGLE_API_KEY not set" in listing
+
+
+def test_llm_error_sends_the_last_traceback(shell, thread_server):
+    shell.run_cell("def f():\n    return 1 / 0\nf()")
+    thread_server.script(Script(text="Division by zero: guard the denominator."))
+    shell.run_line_magic("llm", "error openai:gpt-4o")
+    asked = thread_server.last.body["messages"][-1]["content"]
+    assert "ZeroDivisionError" in asked and "return 1 / 0" in asked
+
+
+def test_interrupt_cancels_and_keeps_the_partial_reply(shell, thread_server):
+    thread_server.script(Script(text=" ".join(["word"] * 60), chunk_delay=0.05))
+    threading.Timer(0.6, _thread.interrupt_main).start()
+    result = shell.run_line_magic("llm", "openai:gpt-4o go on")
+    assert result.status == "cancelled" and 0 < len(result.text.split()) < 60
+    frame = shell.run_line_magic("llm", "costs")
+    assert list(frame["status"]) == ["cancelled"]
+
+
+def test_load_ext_imports_no_sdk_pandas_or_chromadb():
+    code = textwrap.dedent("""
+        import sys
+        from IPython.core.interactiveshell import InteractiveShell
+        ip = InteractiveShell.instance()
+        ip.run_line_magic("load_ext", "coditect_magics")
+        heavy = ("anthropic", "openai", "google.genai", "huggingface_hub", "aiohttp", "pandas", "chromadb",
+                 "genai_prices", "ddgs")
+        print([m for m in heavy if m in sys.modules])
+        print("llm" in ip.magics_manager.magics["line"], "llm" in ip.magics_manager.magics["cell"])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "True True"

@@ -79,7 +79,7 @@ class CoditectMagics(Magics):
     @argument("--no-stream", action="store_true", help="Show the reply when it is complete.")
     @argument("--no-cache", action="store_true", help="Do not answer from (or write to) the response cache.")
     @argument("--fallback", help="Comma-separated ids to try in order if the model fails.")
-    @argument("--compare", help="Comma-separated ids: ask each and show the replies side by side.")
+    @argument("--compare", help="Comma-separated ids, or all (every usable provider): ask each, side by side.")
     def llm(self, line: str, cell: str | None = None) -> Any:
         """Prompt any model: `%llm [model] prompt` or `%%llm [model] [options]` with the cell as the prompt.
 

@@ -87,12 +87,11 @@ def default_model(magics: Any) -> str:
     """The configured default, else the first usable provider (said once), else a clear way to set one."""
     if magics.default_model:
         return magics.default_model
-    from coditect_magics import providers
-    usable = [row for row in providers.available() if row.usable and row.name != "search"]
+    usable = usable_models()
     if not usable:
         raise UsageError("no provider is usable: set an API key (e.g. OPENAI_API_KEY) or run a local server, then "
                          "%config CoditectMagics.default_model = 'provider:model'; %llm list shows what each needs")
-    chosen = f"{usable[0].name}:{usable[0].default_model}"
+    chosen = usable[0]
     if not magics.announced:
         magics.announced = True
         print(f"coditect: using {chosen} (set %config CoditectMagics.default_model = '...' to choose)",
@@ -138,9 +137,16 @@ def ask(magics: Any, model: str, messages: list[dict[str, Any]], *, params: dict
     return result
 
 
+def usable_models() -> list[str]:
+    """The default model of every provider that can be called now (the search wrapper aside)."""
+    from coditect_magics import providers
+    return [f"{row.name}:{row.default_model}" for row in providers.available() if row.usable and row.name != "search"]
+
+
 def compare(magics: Any, messages: list[dict[str, Any]], ids: list[str], params: dict[str, Any]) -> Any:
-    """The same prompt to several models at once; a table of replies, tokens, cost and latency."""
-    ids = [resolve_alias(magics, i) for i in ids]
+    """The same prompt to several models at once (`all`: every usable provider); a table of replies, tokens,
+    cost and latency."""
+    ids = usable_models() if ids == ["all"] else [resolve_alias(magics, i) for i in ids]
     table = bridge.run(magics.executor.compare_table(messages, ids, **params))
     magics.shell.user_ns["_llm"] = table
     return table

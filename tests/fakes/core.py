@@ -10,7 +10,7 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -54,6 +54,18 @@ class Recorded:
             return auth[7:]
         return self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or self.query.get("key", "")
 
+    @property
+    def prompt(self) -> str:
+        """The last user turn's text, whichever protocol carried it (messages or Gemini's contents)."""
+        body = self.body if isinstance(self.body, dict) else {}
+        turns = [m for m in body.get("messages") or body.get("contents") or [] if m.get("role") == "user"]
+        if not turns:
+            return ""
+        content = turns[-1].get("content", turns[-1].get("parts"))
+        if isinstance(content, str):
+            return content
+        return "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+
 
 def pieces(text: str) -> list[str]:
     """Split text into word-sized stream deltas that join back to exactly `text`."""
@@ -67,6 +79,7 @@ class FakeServer:
         self.latency = latency
         self.scripts: deque[Script] = deque()
         self.default = Script()
+        self.responder: Callable[[Recorded], Script] | None = None  # answers unscripted requests from their content
         self.requests: list[Recorded] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -90,7 +103,10 @@ class FakeServer:
             body = raw.decode(errors="replace")
         recorded = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
         self.requests.append(recorded)
-        script = self.scripts.popleft() if self.scripts else self.default
+        if self.scripts:
+            script = self.scripts.popleft()
+        else:
+            script = self.responder(recorded) if self.responder else self.default
         delay = script.delay + self.latency
         if delay:
             await asyncio.sleep(delay)

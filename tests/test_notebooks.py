@@ -1,0 +1,65 @@
+"""The example notebooks, executed headless with nbclient in a real kernel against the loopback servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.fakes import Script
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.fixture
+def everywhere(thread_server, monkeypatch):
+    """Every provider's endpoint variable points at the loopback server; each reply repeats its prompt."""
+    url = thread_server.url
+    for name, value in {"ANTHROPIC_API_KEY": "sk-ant-nb-test-1", "ANTHROPIC_BASE_URL": url,
+                        "OPENAI_API_KEY": "sk-nb-test-1", "OPENAI_BASE_URL": f"{url}/v1",
+                        "GEMINI_API_KEY": "nb-gemini-test-1", "GOOGLE_GEMINI_BASE_URL": url,
+                        "HF_BASE_URL": url, "OLLAMA_HOST": url, "LMSTUDIO_BASE_URL": f"{url}/v1"}.items():
+        monkeypatch.setenv(name, value)
+    thread_server.responder = lambda recorded: Script(text=f"You asked: {recorded.prompt}", input_tokens=40,
+                                                      output_tokens=12)
+    return thread_server
+
+
+def execute(name: str, tmp_path: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return notebook
+
+
+def text_of(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", ""))
+        for value in output.get("data", {}).values():
+            parts.append(value if isinstance(value, str) else str(value))
+    return "\n".join(parts)
+
+
+def cell_with(notebook: nbformat.NotebookNode, source_start: str) -> nbformat.NotebookNode:
+    return next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(source_start))
+
+
+def test_quickstart(everywhere, tmp_path):
+    notebook = execute("quickstart.ipynb", tmp_path)
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    assert "| openai | yes |" in text_of(cell_with(notebook, "%llm list"))
+    closure = text_of(cell_with(notebook, "%llm What is a closure"))
+    assert "You asked: What is a closure in Python?" in closure and "40 in / 12 out" in closure
+    kept = text_of(cell_with(notebook, "answer.text"))
+    assert "You asked: Explain Python generators" in kept
+    interpolated = text_of(cell_with(notebook, "%llm List {count}"))
+    assert 'You asked: List 3 uses of Python decorators' in interpolated and '{"uses": [...]}' in interpolated
+    compared = text_of(cell_with(notebook, "%llm --compare all"))
+    for provider in ("anthropic:", "openai:", "gemini:", "ollama:", "lmstudio:", "huggingface:"):
+        assert provider in compared
+    assert "gemini" in text_of(cell_with(notebook, "%llm costs --by model"))
+    systems = [r.body.get("system") for r in everywhere.requests if r.path == "/v1/messages"]
+    assert any(s and "terse teacher" in str(s) for s in systems)

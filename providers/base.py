@@ -59,6 +59,10 @@ class ProviderSpec:
         remember(key)
         return key
 
+    def unusable_reason(self, settings: Settings) -> str | None:
+        """Why the provider cannot run beyond a missing SDK or key (e.g. a missing model file); None if it can."""
+        return None
+
     def needs_key(self, settings: Settings) -> bool:
         return self.key_required
 

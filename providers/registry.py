@@ -15,7 +15,7 @@ from . import errors
 from .base import Provider, ProviderSpec, Settings
 from .handle import LLM
 
-BUILTIN = ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "search")
+BUILTIN = ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "local", "search")
 ENTRY_POINT_GROUP = "coditect_magics.providers"
 
 ALIASES: dict[str, str] = {
@@ -153,6 +153,9 @@ def status(name: str, settings: Settings | None = None) -> Availability:
     missing = spec.missing_modules()
     if missing:
         return row(False, f"{', '.join(missing)} not installed: {spec.install_hint()}")
+    reason = spec.unusable_reason(settings)
+    if reason:
+        return row(False, reason)
     if spec.needs_key(settings) and not spec.key(settings):
         return row(False, f"{' or '.join(spec.key_env)} not set")
     if spec.probe_server:

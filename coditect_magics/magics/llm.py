@@ -94,7 +94,9 @@ def default_model(magics: Any) -> str:
     chosen = usable[0]
     if not magics.announced:
         magics.announced = True
-        print(f"coditect: using {chosen} (set %config CoditectMagics.default_model = '...' to choose)",
+        better = " (the embedded model; set an API key such as OPENAI_API_KEY, or" if chosen.startswith("local:") \
+            else " (to choose another, set"
+        print(f"coditect: using {chosen}{better} %config CoditectMagics.default_model = 'provider:model')",
               file=sys.stderr)
     return chosen
 

@@ -9,3 +9,9 @@ def load_ipython_extension(ipython: object) -> None:
     """`%load_ext coditect_magics`: register %llm, %%llm, %%agent, %agent and %cmd."""
     from .magics import load
     load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """`%unload_ext coditect_magics`: close the SDK clients the magics opened."""
+    from .magics import unload
+    unload(ipython)

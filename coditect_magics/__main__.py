@@ -1,9 +1,11 @@
-"""Command line: `python -m coditect_magics doctor` prints which providers are usable and why not."""
+"""Command line: `python -m coditect_magics doctor` prints which providers are usable and why not;
+`python -m coditect_magics quickstart` runs the quickstart notebook headless and saves it as HTML."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def doctor() -> int:
@@ -18,14 +20,29 @@ def doctor() -> int:
     return 0 if any(r.usable for r in rows) else 1
 
 
+def quickstart(source: Path, out_dir: Path) -> int:
+    """Execute the quickstart notebook headless and say what it produced; exit status 1 if a cell failed."""
+    from coditect_magics.quickstart import run
+
+    print(f"executing {source} ...", flush=True)
+    summary = run(source, out_dir)
+    print(f"{summary.cells} code cells, {summary.errors} errors; {summary.calls} replies "
+          f"({summary.output_tokens} output tokens) from {', '.join(summary.models) or 'no model'}")
+    print(f"executed notebook: {summary.notebook}\nHTML copy: {summary.html}")
+    return 1 if summary.errors or not summary.calls else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="coditect-magics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="show which providers are usable and what each needs")
+    start = sub.add_parser("quickstart", help="execute the quickstart notebook headless and save it as HTML")
+    start.add_argument("notebook", nargs="?", type=Path, default=Path("notebooks/quickstart.ipynb"))
+    start.add_argument("--out", type=Path, default=Path("quickstart-output"), help="where to write the results")
     args = parser.parse_args(argv)
-    if args.command == "doctor":
-        return doctor()
-    return 2
+    if args.command == "quickstart":
+        return quickstart(args.notebook, args.out)
+    return doctor()
 
 
 if __name__ == "__main__":

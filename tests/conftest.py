@@ -85,4 +85,5 @@ def shell(thread_server, monkeypatch):
                                 f"'ollama': '{url}', 'lmstudio': '{url}/v1'}}")
     ip.run_line_magic("config", "CoditectMagics.stream_interval = 0")
     yield ip
+    ip.run_line_magic("unload_ext", "coditect_magics")
     InteractiveShell.clear_instance()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -55,11 +59,26 @@ def test_quickstart(everywhere, tmp_path):
     assert "You asked: What is a closure in Python?" in closure and "40 in / 12 out" in closure
     kept = text_of(cell_with(notebook, "answer.text"))
     assert "You asked: Explain Python generators" in kept
-    interpolated = text_of(cell_with(notebook, "%llm List {count}"))
-    assert 'You asked: List 3 uses of Python decorators' in interpolated and '{"uses": [...]}' in interpolated
+    assert "You asked: List 3 uses of Python decorators, one line each." in text_of(
+        cell_with(notebook, "%llm List {count}"))
+    assert 'You asked: Fill in and return only this JSON: {"language": "Python", "uses": 3}' in text_of(
+        cell_with(notebook, "%llm Fill in"))
     compared = text_of(cell_with(notebook, "%llm --compare all"))
     for provider in ("anthropic:", "openai:", "gemini:", "ollama:", "lmstudio:", "huggingface:"):
         assert provider in compared
     assert "gemini" in text_of(cell_with(notebook, "%llm costs --by model"))
     systems = [r.body.get("system") for r in everywhere.requests if r.path == "/v1/messages"]
     assert any(s and "terse teacher" in str(s) for s in systems)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="the local extra is not installed")
+def test_main_job_runs_the_quickstart_on_the_embedded_model(tmp_path):
+    """The README's first command, with no key and no server: the quickstart runs on local:smollm2."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_TOKEN"))}
+    env.update(OLLAMA_HOST="http://127.0.0.1:9", LMSTUDIO_BASE_URL="http://127.0.0.1:9/v1")
+    done = subprocess.run([sys.executable, "-m", "coditect_magics", "quickstart", "--out", str(tmp_path / "out")],
+                          cwd=NOTEBOOKS.parent, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 errors" in done.stdout and "from local:smollm2" in done.stdout
+    html = (tmp_path / "out" / "quickstart.html").read_text()
+    assert "local:smollm2" in html and "What is a closure" in html

@@ -12,3 +12,13 @@ def load(shell: Any) -> Any:
     shell.register_magics(magics)
     shell.configurables.append(magics)
     return magics
+
+
+def unload(shell: Any) -> None:
+    """Close the executor's SDK clients on the kit's loop."""
+    from coditect_magics import bridge
+    from .core import CoditectMagics
+    for magics in [c for c in shell.configurables if isinstance(c, CoditectMagics)]:
+        if magics._executor is not None:
+            bridge.run(magics._executor.aclose())
+        shell.configurables.remove(magics)

@@ -13,7 +13,7 @@ from typing import Any
 
 from coditect_magics.providers import Reply, Usage
 
-_FENCE = re.compile(r"^\s*```[\w+-]*\n(.*?)\n?```\s*$", re.S)
+_FENCE = re.compile(r"```[\w+-]*\n(.*?)\n?```", re.S)
 
 
 @dataclass
@@ -42,7 +42,7 @@ class LLMResult:
         if self.cost is None:
             cost = "cost unknown"
         else:
-            cost = f"${self.cost:.4f}" if self.cost >= 0.0001 or self.cost == 0 else f"${self.cost:.6f}"
+            cost = "$0" if self.cost == 0 else f"${self.cost:.4f}" if self.cost >= 0.0001 else f"${self.cost:.6f}"
         parts = [self.model, f"{self.usage.input_tokens} in / {self.usage.output_tokens} out", cost]
         if self.latency_s is not None:
             parts.append(f"{self.latency_s:.2f} s")
@@ -74,14 +74,14 @@ def render(text: str, fmt: str, footer: str = "") -> dict[str, Any]:
     if fmt == "markdown":
         return {"text/markdown": text + small, "text/plain": plain}
     if fmt == "code":
-        match = _FENCE.match(text)
+        match = _FENCE.search(text)  # the first fenced block, when the model wrapped its code in prose
         code = match.group(1) if match else text
         return {"text/markdown": f"```\n{code}\n```" + small, "text/plain": code}
     if fmt == "html":
         return {"text/html": text + (f"<div><small>{html.escape(footer)}</small></div>" if footer else ""),
                 "text/plain": plain}
     if fmt == "json":
-        match = _FENCE.match(text)
+        match = _FENCE.search(text)
         try:
             data = json.loads(match.group(1) if match else text)
         except json.JSONDecodeError:

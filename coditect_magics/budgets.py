@@ -21,16 +21,19 @@ class Budgets:
     agent_usd: float | None = None
     total_usd: float | None = None
 
-    def check(self, spend: Callable[..., float], session_id: str, agent: str | None) -> None:
-        """Raise BudgetExceeded if any configured limit is already reached. `spend(session=, agent=)` sums the ledger."""
+    def check(self, spend: Callable[..., float], session_id: str, agent: str | None,
+              agent_limit: float | None = None) -> None:
+        """Raise BudgetExceeded if any configured limit is already reached. `spend(session=, agent=)` sums the ledger;
+        `agent_limit` (an agent's own budget, from its binding) replaces the general per-agent one."""
         if self.session_usd is not None:
             spent = spend(session=session_id)
             if spent >= self.session_usd:
                 raise BudgetExceeded("session", self.session_usd, spent)
-        if self.agent_usd is not None and agent:
+        limit = agent_limit if agent_limit is not None else self.agent_usd
+        if limit is not None and agent:
             spent = spend(agent=agent)
-            if spent >= self.agent_usd:
-                raise BudgetExceeded(f"agent {agent!r}", self.agent_usd, spent)
+            if spent >= limit:
+                raise BudgetExceeded(f"agent {agent!r}", limit, spent)
         if self.total_usd is not None:
             spent = spend()
             if spent >= self.total_usd:

@@ -44,6 +44,7 @@ class CallContext:
     agent: str | None = None
     run_id: str | None = None
     parent_call_id: str | None = None
+    agent_budget_usd: float | None = None   # this agent's own limit (its binding), else the general one
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class Executor:
         return mode == "on" or (mode == "auto" and request.temperature == 0)
 
     def _check_budget(self, context: CallContext) -> None:
-        self.settings.budgets.check(self.ledger.spend, self.session_id, context.agent)
+        self.settings.budgets.check(self.ledger.spend, self.session_id, context.agent, context.agent_budget_usd)
 
     async def _acquire(self, provider: str) -> None:
         """Wait for a slot under the provider's requests-per-period limit (limits' moving window)."""

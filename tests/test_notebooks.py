@@ -82,3 +82,19 @@ def test_main_job_runs_the_quickstart_on_the_embedded_model(tmp_path):
     assert "0 errors" in done.stdout and "from local:smollm2" in done.stdout
     html = (tmp_path / "out" / "quickstart.html").read_text()
     assert "local:smollm2" in html and "What is a closure" in html
+
+
+def test_agents_notebook(everywhere, tmp_path):
+    notebook = execute("agents.ipynb", tmp_path)
+    assert not [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert "| code-reviewer |" in text_of(cell_with(notebook, "%agent list"))
+    assert "You asked: Explain list comprehensions." in text_of(cell_with(notebook, "%%agent explainer"))
+    assert "You asked: Review this function:" in text_of(cell_with(notebook, "%%agent code-reviewer"))
+    assert "You asked: Give a one-sentence summary of Python's GIL." in text_of(cell_with(notebook, "%cmd tldr"))
+    by_agent = text_of(cell_with(notebook, "%llm costs --by agent"))
+    assert "explainer" in by_agent and "code-reviewer" in by_agent
+    explainer = [r.body for r in everywhere.requests if r.prompt == "Explain list comprehensions."]
+    assert len(explainer) == 1, [r.prompt for r in everywhere.requests]
+    assert "You explain Python ideas" in str(explainer[0]["system"]) and explainer[0]["max_tokens"] == 200
+    reviewer = [r for r in everywhere.requests if r.prompt.startswith("Review this function")]
+    assert reviewer[0].path == "/v1/messages" and reviewer[0].body["model"] == "claude-sonnet-4-6"

@@ -92,3 +92,38 @@ class CoditectMagics(Magics):
         """
         from . import llm
         return llm.run(self, line, cell)
+
+    @line_cell_magic
+    @no_var_expand
+    @magic_arguments()
+    @argument("-m", "--model", help="Model for this run (over the binding and the agent file).")
+    @argument("-t", "--temperature", type=float, help="Sampling temperature.")
+    @argument("--max-tokens", type=int, help="Most output tokens.")
+    @argument("-f", "--format", choices=FORMATS, help="How to show the reply.")
+    @argument("-o", "--out", help="Also store the reply in this variable.")
+    @argument("--fallback", help="Comma-separated ids to try in order if the model fails.")
+    @argument("--search", action="store_true", help="Wrap the model in web search.")
+    @argument("--no-stream", action="store_true", help="Show the reply when it is complete.")
+    @argument("--no-cache", action="store_true", help="Do not answer from the response cache.")
+    def agent(self, line: str, cell: str | None = None) -> Any:
+        """Run a named agent: `%%agent NAME [options]` with the cell as the task; `%agent list`, `%agent show NAME`.
+
+        Agents are Markdown files with YAML front matter (name, description, tools, model; the body is the system
+        prompt) in ./.claude/agents, ~/.claude/agents, CoditectMagics.agent_dirs and the kit's examples. A bindings
+        YAML (CoditectMagics.bindings_path) maps agents to provider, model, temperature, max_tokens, fallbacks,
+        search and budget_usd. Precedence: these options > binding > agent file > default model.
+        """
+        from . import agent
+        return agent.run(self, line, cell)
+
+    @line_magic
+    @no_var_expand
+    def cmd(self, line: str) -> Any:
+        """Run a command template: `%cmd NAME args...`; `%cmd list`.
+
+        Commands are Markdown prompt templates in ./.claude/commands, ~/.claude/commands and
+        CoditectMagics.command_dirs; $ARGUMENTS is the argument string, $1 $2 ... the arguments, $ARGUMENTS[0] the
+        first. Front matter may name an `agent` or a `model` to run it.
+        """
+        from . import agent
+        return agent.run_command(self, line)

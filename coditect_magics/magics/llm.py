@@ -30,8 +30,8 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
                 return handler(magics, words[1:])
         args, rest = split_options(parser_of(type(magics).llm), line)
         model, prompt = _model_and_prompt(magics, rest, cell)
-        prompt = interpolate(prompt, magics.shell.user_ns)
-        if not prompt.strip():
+        prompt = interpolate(prompt, magics.shell.user_ns).strip()
+        if not prompt:
             raise UsageError("no prompt: write it after the model (%llm [model] prompt) or in the cell (%%llm)")
         messages = ([{"role": "system", "content": args.system}] if args.system else []) + \
             [{"role": "user", "content": prompt}]
@@ -51,9 +51,15 @@ def _ids(text: str) -> list[str]:
 
 
 def _params(magics: Any, args: Any) -> dict[str, Any]:
-    temperature = args.temperature if args.temperature is not None else magics.temperature
-    max_tokens = args.max_tokens if args.max_tokens is not None else magics.max_tokens
-    return {k: v for k, v in {"temperature": temperature, "max_tokens": max_tokens}.items() if v is not None}
+    """The magic's options over the configured defaults."""
+    chosen = {"temperature": args.temperature, "max_tokens": args.max_tokens}
+    return {k: v for k, v in {**_params_of(magics), **{k: v for k, v in chosen.items() if v is not None}}.items()}
+
+
+def _params_of(magics: Any) -> dict[str, Any]:
+    """The configured default temperature and max tokens, where set."""
+    return {k: v for k, v in {"temperature": magics.temperature, "max_tokens": magics.max_tokens}.items()
+            if v is not None}
 
 
 _MODEL_ID = re.compile(r"^[a-z][a-z0-9_.-]*:(?!//)\S+$")

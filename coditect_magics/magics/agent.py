@@ -1,0 +1,137 @@
+"""The `%%agent`, `%agent` and `%cmd` fronts: find the agent or command, resolve its model and settings, and run
+it through the same path as `%llm`, attributed to the agent in the ledger."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from coditect_magics.agents import (AgentFileError, Library, ResolvedAgent, UnknownName, load_agent, load_bindings,
+                                    load_command, resolve_agent)
+from coditect_magics.context import interpolate
+from coditect_magics.executor import CallContext
+
+from . import llm
+from .args import UsageError, parser_of, split_options
+from .output import show_error
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "agents" / "examples"
+EXPECTED = llm.EXPECTED + (UnknownName, AgentFileError)
+
+
+def agents(magics: Any) -> Library:
+    """The agent search path: the project's, the user's, configured directories, then the kit's examples."""
+    dirs = [Path(".claude/agents"), Path("~/.claude/agents"), *map(Path, magics.agent_dirs), EXAMPLES]
+    library = getattr(magics, "_agents", None)
+    if library is None or library.dirs != [d.expanduser() for d in dirs]:
+        library = magics._agents = Library("agent", dirs, load_agent, lambda a: a.name)
+    return library
+
+
+def commands(magics: Any) -> Library:
+    dirs = [Path(".claude/commands"), Path("~/.claude/commands"), *map(Path, magics.command_dirs)]
+    library = getattr(magics, "_commands", None)
+    if library is None or library.dirs != [d.expanduser() for d in dirs]:
+        library = magics._commands = Library("command", dirs, load_command, lambda c: c.name)
+    return library
+
+
+def resolved(magics: Any, name: str, options: dict[str, Any]) -> ResolvedAgent:
+    """The agent with its binding and the magic's options applied; unreadable binding entries are said once.
+    The default model is looked up only when neither the options, the binding nor the agent file name one."""
+    definition = agents(magics).get(name)
+    bindings, errors = load_bindings(magics.bindings_path)
+    for error in errors:
+        show_error(str(error))
+    binding = bindings.get(name)
+    named = options.get("model") or (binding and binding.model) or definition.model not in (None, "inherit")
+    default = magics.default_model if named else llm.default_model(magics)
+    return resolve_agent(definition, binding, options, default, magics.model_aliases)
+
+
+def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, stream: bool = True,
+              cache: bool | None = None, out: str | None = None) -> Any:
+    messages = [{"role": "system", "content": agent.system_prompt}, {"role": "user", "content": prompt}]
+    params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
+              if v is not None}
+    context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd)
+    return llm.ask(magics, agent.model_id, messages, params=params, fallbacks=agent.fallbacks, fmt=fmt,
+                   stream=stream, cache=cache, out=out, context=context)
+
+
+def run(magics: Any, line: str, cell: str | None) -> Any:
+    """`%%agent NAME [options]` (the cell is the prompt), `%agent NAME prompt`, `%agent list`, `%agent show NAME`."""
+    try:
+        name, _, rest = line.strip().partition(" ")
+        if cell is None and name == "list" and not rest.strip():
+            return listing(magics)
+        if cell is None and name == "show" and rest.strip():
+            return show(magics, rest.strip())
+        if not name:
+            raise UsageError("name the agent: %%agent NAME [options] (%agent list shows them)")
+        args, prompt = split_options(parser_of(type(magics).agent), rest)
+        if cell is not None:
+            if prompt:
+                raise UsageError(f"unexpected text on the %%agent line: {prompt!r}; the prompt goes in the cell")
+            prompt = cell
+        prompt = interpolate(prompt, magics.shell.user_ns).strip()
+        if not prompt:
+            raise UsageError(f"no prompt for agent {name!r}: write it in the cell")
+        options = {"model": args.model, "temperature": args.temperature, "max_tokens": args.max_tokens,
+                   "fallbacks": llm._ids(args.fallback) if args.fallback else None,
+                   "search": True if args.search else None}
+        agent = resolved(magics, name, options)
+        return run_agent(magics, agent, prompt, fmt=args.format or magics.format, stream=not args.no_stream,
+                         cache=False if args.no_cache else None, out=args.out)
+    except EXPECTED as exc:
+        show_error(str(exc))
+        return None
+
+
+def listing(magics: Any) -> Any:
+    from IPython.display import Markdown
+    library = agents(magics)
+    bindings, _ = load_bindings(magics.bindings_path)
+    lines = ["| agent | description | model | source |", "|---|---|---|---|"]
+    for name, agent in sorted(library.items.items()):
+        bound = bindings.get(name)
+        model = (bound.model if bound and bound.model else None) or agent.model or "default"
+        summary = agent.description.splitlines()[0][:100] if agent.description else ""
+        lines.append(f"| {name} | {summary.replace('|', '/')} | {model} | {agent.source} |")
+    lines += [f"\n**Not loaded:** `{error}`" for error in library.errors]
+    return Markdown("\n".join(lines))
+
+
+def show(magics: Any, name: str) -> Any:
+    from IPython.display import Markdown
+    agent = agents(magics).get(name)
+    extra = "".join(f"\n- {k}: {v}" for k, v in agent.extra.items())
+    return Markdown(f"### {agent.name}\n\n{agent.description}\n\n- model: {agent.model or 'default'}\n"
+                    f"- tools: {', '.join(agent.tools) or 'none'}\n- source: {agent.source}{extra}\n\n"
+                    f"```\n{agent.system_prompt}\n```")
+
+
+def run_command(magics: Any, line: str) -> Any:
+    """`%cmd NAME args...` fills the template and runs it through its agent (or its model, or the default)."""
+    try:
+        name, _, args = line.strip().partition(" ")
+        if name in ("", "list"):
+            from IPython.display import Markdown
+            library = commands(magics)
+            lines = ["| command | description | agent | arguments |", "|---|---|---|---|"]
+            lines += [f"| {c.name} | {c.description[:100]} | {c.agent or ''} | {c.argument_hint} |"
+                      for _, c in sorted(library.items.items())]
+            lines += [f"\n**Not loaded:** `{error}`" for error in library.errors]
+            return Markdown("\n".join(lines))
+        template = commands(magics).get(name)
+        prompt = interpolate(template.render(args), magics.shell.user_ns)
+        if template.agent:
+            agent = resolved(magics, template.agent, {"model": template.model})
+            return run_agent(magics, agent, prompt, fmt=magics.format)
+        model = template.model or llm.default_model(magics)
+        return llm.ask(magics, model, [{"role": "user", "content": prompt}], params=llm._params_of(magics),
+                       fmt=magics.format)
+    except EXPECTED as exc:
+        show_error(str(exc))
+        return None

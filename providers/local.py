@@ -126,16 +126,12 @@ class LocalProvider(Provider):
         stop = threading.Event()
         prompt_tokens: list[int] = []
 
-        def count_prompt(input_ids: Any, scores: Any) -> Any:  # llama.cpp calls it before each sampled token
-            if not prompt_tokens:
-                prompt_tokens.append(len(input_ids))
-            return scores
-
         def generate() -> None:
             try:
                 with lock:
-                    for event in model.create_chat_completion(**arguments, stream=True,
-                                                              logits_processor=[count_prompt]):
+                    for event in model.create_chat_completion(**arguments, stream=True):
+                        if not prompt_tokens:  # the prompt is evaluated, its first sampled token not yet
+                            prompt_tokens.append(model.n_tokens)
                         if stop.is_set():
                             break
                         loop.call_soon_threadsafe(queue.put_nowait, ("event", event))

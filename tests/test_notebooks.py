@@ -12,6 +12,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from coditect_magics.agents import MODEL_ALIASES
+
 from tests.fakes import Script
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -97,4 +99,4 @@ def test_agents_notebook(everywhere, tmp_path):
     assert len(explainer) == 1, [r.prompt for r in everywhere.requests]
     assert "You explain Python ideas" in str(explainer[0]["system"]) and explainer[0]["max_tokens"] == 200
     reviewer = [r for r in everywhere.requests if r.prompt.startswith("Review this function")]
-    assert reviewer[0].path == "/v1/messages" and reviewer[0].body["model"] == "claude-sonnet-4-6"
+    assert reviewer[0].path == "/v1/messages" and "anthropic:" + reviewer[0].body["model"] == MODEL_ALIASES["sonnet"]

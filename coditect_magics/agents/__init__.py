@@ -1,11 +1,29 @@
-"""Agents, bindings and commands in the Claude Code file formats: Markdown with YAML front matter."""
+"""Agents, bindings and commands in Claude Code's file formats (Markdown with YAML front matter), for the magics.
 
-from .bindings import Binding, BindingFileError, load_bindings
-from .commands import CommandTemplate, load_command
-from .definitions import AgentDefinition, AgentFileError, load_agent
-from .library import Library, UnknownName
-from .resolve import MODEL_ALIASES, ResolvedAgent, resolve_agent
+    library = AgentLibrary(configured_dirs)          # ./.claude/agents, ~/.claude/agents, dirs, shipped examples
+    agent = library.get("code-reviewer")             # UnknownAgent lists the known names
+    bindings = load_bindings()                       # ./.claude/config/agent-llm-bindings.yaml
+    run = resolve_agent(agent, bindings.get(agent.name), vars(args), default_model, aliases,
+                        defaults=bindings.defaults)
+    commands = CommandLibrary(configured_dirs)
+    prompt = commands.get("review").render("src/app.py --strict")
 
-__all__ = ["AgentDefinition", "AgentFileError", "Binding", "BindingFileError", "CommandTemplate", "Library",
-           "MODEL_ALIASES", "ResolvedAgent", "UnknownName", "load_agent", "load_bindings", "load_command",
-           "resolve_agent"]
+Nothing here imports IPython or a provider SDK; PyYAML is imported on first read.
+"""
+
+from .bindings import DEFAULT_PATH as DEFAULT_BINDINGS_PATH
+from .bindings import Binding, Bindings, load_bindings, parse_bindings
+from .commands import CommandLibrary, CommandTemplate, command_dirs, load_command, split_arguments
+from .definitions import AgentDefinition, load_agent, parse_agent
+from .errors import (AgentFileError, BindingFileError, CommandFileError, FileError, UnknownAgent, UnknownCommand,
+                     UnknownName)
+from .library import EXAMPLES_DIR, AgentLibrary, agent_dirs
+from .resolve import MODEL_ALIASES, ResolvedAgent, qualify, resolve_agent
+
+__all__ = [
+    "AgentDefinition", "AgentFileError", "AgentLibrary", "Binding", "BindingFileError", "Bindings",
+    "CommandFileError", "CommandLibrary", "CommandTemplate", "DEFAULT_BINDINGS_PATH", "EXAMPLES_DIR", "FileError",
+    "MODEL_ALIASES", "ResolvedAgent", "UnknownAgent", "UnknownCommand", "UnknownName", "agent_dirs", "command_dirs",
+    "load_agent", "load_bindings", "load_command", "parse_agent", "parse_bindings", "qualify", "resolve_agent",
+    "split_arguments",
+]

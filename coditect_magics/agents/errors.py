@@ -28,7 +28,14 @@ class CommandFileError(FileError):
 
 
 class BindingFileError(FileError):
-    """A bindings file, or one entry of it, that cannot be read."""
+    """A bindings file, or one entry of it, that cannot be read; `agent` names the entry (None: the whole file)."""
+
+    def __init__(self, path: Path | str, line: int, message: str, agent: str | None = None) -> None:
+        super().__init__(path, line, message)
+        self.agent = agent
+
+    def __reduce__(self):
+        return type(self), (self.path, self.line, self.message, self.agent)
 
 
 class UnknownName(LookupError):
@@ -37,16 +44,19 @@ class UnknownName(LookupError):
     kind = "item"
 
     def __init__(self, name: str, known: Iterable[str], searched: Iterable[Path | str] = ()) -> None:
-        self.name, self.known = name, sorted(known)
+        self.name, self.known, self.searched = name, sorted(known), [str(d) for d in searched]
         close = difflib.get_close_matches(name, self.known, n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
         known_text = ", ".join(self.known) if self.known else "none"
-        where = ", ".join(str(d) for d in searched)
+        where = ", ".join(self.searched)
         super().__init__(f"no {self.kind} named {name!r}{hint}; known {self.kind}s: {known_text}"
                          + (f" (searched {where})" if where else ""))
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+    def __reduce__(self):
+        return type(self), (self.name, self.known, self.searched)
 
 
 class UnknownAgent(UnknownName):

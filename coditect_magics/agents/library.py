@@ -1,57 +1,56 @@
-"""A search path of Markdown files (agents or commands): earlier directories win, one bad file is reported and
-skipped, and the files are read again when the directory listing or a file's mtime changes."""
+"""The agents a notebook can run: agent files found on a search path (see `search_path` for ordering, lenient
+reading and re-scanning when files change)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Any, Iterable, Mapping
 
-from .frontmatter_text import FrontMatterError
+from .definitions import AgentDefinition, load_agent
+from .errors import AgentFileError, UnknownAgent
+from .front_matter import first_line
+from .search_path import MarkdownLibrary
 
-T = TypeVar("T")
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+PROJECT_AGENTS = Path(".claude/agents")
+USER_AGENTS = Path("~/.claude/agents")
 
 
-class UnknownName(LookupError):
-    """No agent or command of that name; the message lists the known ones."""
+def agent_dirs(configured: Iterable[Path | str] = (), *, examples: bool = True) -> list[Path]:
+    """The standard search path: `./.claude/agents`, `~/.claude/agents`, the configured directories, then the
+    kit's shipped examples."""
+    return [PROJECT_AGENTS, USER_AGENTS, *(Path(d) for d in configured), *([EXAMPLES_DIR] if examples else [])]
 
 
-class Library(Generic[T]):
-    def __init__(self, kind: str, dirs: Iterable[Path | str], load: Callable[[Path], T],
-                 name_of: Callable[[T], str]) -> None:
-        self.kind = kind
-        self.dirs = [Path(d).expanduser() for d in dirs]
-        self._load, self._name_of = load, name_of
-        self._items: dict[str, T] = {}
-        self.errors: list[FrontMatterError] = []
-        self._seen: tuple = ()
+class AgentLibrary(MarkdownLibrary[AgentDefinition]):
+    """`AgentLibrary(["~/my-agents"])` searches the standard path with the given directories in it (see
+    `agent_dirs`); `standard=False` searches exactly `dirs`; `examples=False` leaves out the shipped examples."""
 
-    def _files(self) -> list[Path]:
-        return [f for d in self.dirs if d.is_dir() for f in sorted(d.glob("*.md"))]
+    kind = "agent"
+    unknown = UnknownAgent
+    file_error = AgentFileError
+
+    def __init__(self, dirs: Iterable[Path | str] = (), *, standard: bool = True, examples: bool = True) -> None:
+        dirs = tuple(dirs)
+        self.configured = dirs  # as given, so a caller can tell when its configuration changed
+        super().__init__(agent_dirs(dirs, examples=examples) if standard else dirs)
+
+    def load(self, path: Path) -> AgentDefinition:
+        return load_agent(path)
 
     @property
-    def items(self) -> dict[str, T]:
-        """Name → item, read again only when a file was added, removed or changed."""
-        files = self._files()
-        seen = tuple((str(f), f.stat().st_mtime_ns) for f in files)
-        if seen != self._seen:
-            self._seen = seen
-            self._items, self.errors = {}, []
-            for path in files:
-                try:
-                    item = self._load(path)
-                except FrontMatterError as exc:
-                    self.errors.append(exc)
-                    continue
-                except OSError as exc:
-                    self.errors.append(FrontMatterError(path, 1, f"cannot read it: {exc.strerror}"))
-                    continue
-                self._items.setdefault(self._name_of(item), item)
-        return self._items
+    def agents(self) -> Mapping[str, AgentDefinition]:
+        """Name → AgentDefinition (read-only view), current with the files."""
+        return self.items
 
-    def get(self, name: str) -> T:
-        items = self.items
-        if name not in items:
-            known = ", ".join(sorted(items)) or "none"
-            where = ", ".join(str(d) for d in self.dirs)
-            raise UnknownName(f"no {self.kind} named {name!r}; known: {known} (searched {where})")
-        return items[name]
+    def rows(self, bindings: Mapping[str, Any] | None = None, width: int = 80) -> list[dict[str, str]]:
+        """One dict per agent, by name: name, description (its first line, cut to `width`), model (as the file
+        says, "" if none), binding (the bound model id from `bindings`, "" if unbound), source (the file)."""
+        rows, items = [], self.items
+        for name in sorted(items):
+            agent = items[name]
+            bound = bindings.get(name) if bindings is not None else None
+            rows.append({"name": name, "description": first_line(agent.description, width),
+                         "model": agent.model or "", "binding": getattr(bound, "model_id", None) or "",
+                         "source": str(agent.source or "")})
+        return rows

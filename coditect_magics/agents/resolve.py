@@ -1,38 +1,44 @@
-"""Which model and settings an agent runs with: magic options > binding > front matter > the default."""
+"""Which model and settings an agent runs with.
+
+Precedence, highest first: the magic's options > the agent's binding > the agent's front matter > the bindings
+file's `defaults` entry > the kit's default model. Only `model` exists at every level; temperature, max_tokens,
+fallbacks, search and budget come from options, binding or defaults.
+
+Model names: an alias (`sonnet`, `opus`, `haiku`, `fable`, or one of `model_aliases`) maps through the table;
+`inherit` (and an empty value) means "not set here"; a bare Anthropic, OpenAI or Gemini model name as Claude Code
+files write it (`claude-opus-4-8`, `gpt-4.1`, `gemini-2.5-pro`) gets its provider; a full `provider:model` id
+passes through. With search on, the id and the fallbacks are wrapped as `search:<id>`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .bindings import Binding
 from .definitions import AgentDefinition
 
-MODEL_ALIASES = {
-    "sonnet": "anthropic:claude-sonnet-4-6",
-    "opus": "anthropic:claude-opus-4-8",
-    "haiku": "anthropic:claude-haiku-4-5",
-    "fable": "anthropic:claude-fable-5",
+# Claude Code's model names → the current ids (the newest of each family in genai-prices 0.2.3's bundled data and
+# in the anthropic SDK's model list, November 2026). Override or extend with `model_aliases`.
+MODEL_ALIASES: dict[str, str] = {
+    "sonnet": "anthropic:claude-sonnet-5-5",
+    "opus": "anthropic:claude-opus-5-5",
+    "haiku": "anthropic:claude-haiku-5-5",
+    "fable": "anthropic:claude-fable-5-2",
 }
-
-
-# a bare model id in an agent file (Claude Code writes Anthropic ids without a provider): whose it is
-_BARE_ID_PROVIDERS = (("claude-", "anthropic"), ("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"),
-                      ("o4", "openai"), ("gemini-", "gemini"))
-
-
-def model_id(model: str, aliases: Mapping[str, str]) -> str:
-    """An alias, a full `provider:model` id, or a bare id whose provider its prefix tells."""
-    model = aliases.get(model, model)
-    if ":" not in model:
-        provider = next((p for prefix, p in _BARE_ID_PROVIDERS if model.startswith(prefix)), None)
-        if provider:
-            return f"{provider}:{model}"
-    return model
+INHERIT = ("inherit", "default")
+_BARE_MODELS = ((re.compile(r"^claude-"), "anthropic"), (re.compile(r"^(gpt-|chatgpt-|o\d)"), "openai"),
+                (re.compile(r"^gemini-"), "gemini"))
+_OPTION_KEYS = ("model", "temperature", "max_tokens", "fallbacks", "search", "budget_usd")
 
 
 @dataclass(frozen=True)
 class ResolvedAgent:
+    """What a run of the agent uses. `model_id` is "" when nothing named a model and there is no default (the
+    caller then picks the first usable provider). `origin` says where each setting came from: "options",
+    "binding", "front matter", "defaults", "default"."""
+
     name: str
     model_id: str
     system_prompt: str
@@ -42,25 +48,82 @@ class ResolvedAgent:
     search: bool = False
     budget_usd: float | None = None
     tools: tuple[str, ...] = ()
+    origin: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
-def resolve_agent(definition: AgentDefinition, binding: Binding | None, options: Mapping[str, Any],
-                  default_model: str, model_aliases: Mapping[str, str] | None = None) -> ResolvedAgent:
-    """`options` holds the magic's own choices (model, temperature, max_tokens, fallbacks, search); None = unset."""
-    binding = binding or Binding()
+def qualify(model: str, model_aliases: Mapping[str, str] | None = None) -> str:
+    """An alias, a bare vendor model name or a full id → the id to call (see the module's docstring). A name it
+    does not know passes unchanged (the provider registry has its own aliases, e.g. `claude`, `gpt`)."""
     aliases = {**MODEL_ALIASES, **(model_aliases or {})}
+    model = model.strip()
+    for _ in range(5):  # an alias may name another alias
+        if model not in aliases:
+            break
+        model = aliases[model].strip()
+    if ":" not in model:
+        for pattern, provider in _BARE_MODELS:
+            if pattern.match(model):
+                return f"{provider}:{model}"
+    return model
 
-    def first(*values: Any) -> Any:
-        return next((v for v in values if v is not None), None)
 
-    front_model = None if definition.model in (None, "inherit") else definition.model
-    model = model_id(first(options.get("model"), binding.model, front_model) or default_model, aliases)
-    search = bool(first(options.get("search"), binding.search, False))
-    if search and not model.startswith("search:"):
-        model = f"search:{model}"
+def resolve_agent(definition: AgentDefinition, binding: Binding | None = None,
+                  options: Mapping[str, Any] | None = None, default_model: str | None = None,
+                  model_aliases: Mapping[str, str] | None = None, *,
+                  defaults: Binding | None = None) -> ResolvedAgent:
+    """The settings for one run. `options` holds the magic's choices (model, temperature, max_tokens, fallbacks
+    as a list or a comma string, search, budget_usd; None or absent = not given; other keys are ignored, so
+    `vars(parsed_args)` will do). `defaults` is the bindings file's `defaults` entry (`bindings.defaults`)."""
+    options = {k: v for k, v in (options or {}).items() if k in _OPTION_KEYS and v is not None}
+    levels: list[tuple[str, Mapping[str, Any]]] = [("options", options)]
+    if binding is not None:
+        levels.append(("binding", _settings(binding)))
+    levels.append(("front matter", {"model": definition.model}))
+    if defaults is not None:
+        levels.append(("defaults", _settings(defaults)))
+    levels.append(("default", {"model": default_model}))
+    origin: dict[str, str] = {}
+
+    def pick(key: str, skip: tuple[Any, ...] = (None,)) -> Any:
+        for where, values in levels:
+            value = values.get(key)
+            if value not in skip and not (isinstance(value, str) and value.strip().lower() in INHERIT + ("",)):
+                origin[key] = where
+                return value
+        return None
+
+    model, prefixed = _unwrap(str(pick("model") or ""))
+    search = pick("search")
+    if search is None and prefixed:  # `search:<id>` given as the model turns search on at that level
+        search, origin["search"] = True, origin.get("model", "")
+    fallbacks = pick("fallbacks", skip=(None, (), [], ""))
+    if isinstance(fallbacks, str):
+        fallbacks = [f for f in fallbacks.split(",") if f.strip()]
+    fallback_ids = tuple(_wrap(qualify(_unwrap(str(f))[0], model_aliases), bool(search)) for f in fallbacks or ())
+    model_id = _wrap(qualify(model, model_aliases), bool(search)) if model else ("search" if search else "")
     return ResolvedAgent(
-        name=definition.name, model_id=model, system_prompt=definition.system_prompt,
-        temperature=first(options.get("temperature"), binding.temperature),
-        max_tokens=first(options.get("max_tokens"), binding.max_tokens),
-        fallbacks=tuple(first(options.get("fallbacks"), binding.fallbacks) or ()),
-        search=search, budget_usd=first(options.get("budget_usd"), binding.budget_usd), tools=definition.tools)
+        name=definition.name, model_id=model_id, system_prompt=definition.system_prompt,
+        temperature=_maybe(float, pick("temperature")), max_tokens=_maybe(int, pick("max_tokens")),
+        fallbacks=fallback_ids, search=bool(search), budget_usd=_maybe(float, pick("budget_usd")),
+        tools=definition.tools, origin=origin)
+
+
+def _settings(binding: Binding) -> dict[str, Any]:
+    return {"model": binding.model_id, "temperature": binding.temperature, "max_tokens": binding.max_tokens,
+            "fallbacks": binding.fallbacks, "search": binding.search, "budget_usd": binding.budget_usd}
+
+
+def _unwrap(model: str) -> tuple[str, bool]:
+    """(`model` without `search:` prefixes, whether it had one)."""
+    model, prefixed = model.strip(), False
+    while model.startswith("search:"):
+        model, prefixed = model[len("search:"):], True
+    return model, prefixed
+
+
+def _wrap(model: str, search: bool) -> str:
+    return f"search:{model}" if search and model else model
+
+
+def _maybe(kind: type, value: Any) -> Any:
+    return None if value is None else kind(value)

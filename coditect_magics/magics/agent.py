@@ -4,11 +4,10 @@ it through the same path as `%llm`, attributed to the agent in the ledger."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
-from coditect_magics.agents import (AgentFileError, Library, ResolvedAgent, UnknownName, load_agent, load_bindings,
-                                    load_command, resolve_agent)
+from coditect_magics.agents import (AgentLibrary, CommandLibrary, FileError, ResolvedAgent, UnknownName,
+                                    load_bindings, resolve_agent)
 from coditect_magics.context import interpolate
 from coditect_magics.executor import CallContext
 
@@ -16,24 +15,21 @@ from . import llm
 from .args import UsageError, parser_of, split_options
 from .output import show_error
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "agents" / "examples"
-EXPECTED = llm.EXPECTED + (UnknownName, AgentFileError)
+EXPECTED = llm.EXPECTED + (UnknownName, FileError)
 
 
-def agents(magics: Any) -> Library:
+def agents(magics: Any) -> AgentLibrary:
     """The agent search path: the project's, the user's, configured directories, then the kit's examples."""
-    dirs = [Path(".claude/agents"), Path("~/.claude/agents"), *map(Path, magics.agent_dirs), EXAMPLES]
     library = getattr(magics, "_agents", None)
-    if library is None or library.dirs != [d.expanduser() for d in dirs]:
-        library = magics._agents = Library("agent", dirs, load_agent, lambda a: a.name)
+    if library is None or library.configured != tuple(magics.agent_dirs):
+        library = magics._agents = AgentLibrary(magics.agent_dirs)
     return library
 
 
-def commands(magics: Any) -> Library:
-    dirs = [Path(".claude/commands"), Path("~/.claude/commands"), *map(Path, magics.command_dirs)]
+def commands(magics: Any) -> CommandLibrary:
     library = getattr(magics, "_commands", None)
-    if library is None or library.dirs != [d.expanduser() for d in dirs]:
-        library = magics._commands = Library("command", dirs, load_command, lambda c: c.name)
+    if library is None or library.configured != tuple(magics.command_dirs):
+        library = magics._commands = CommandLibrary(magics.command_dirs)
     return library
 
 
@@ -41,13 +37,17 @@ def resolved(magics: Any, name: str, options: dict[str, Any]) -> ResolvedAgent:
     """The agent with its binding and the magic's options applied; unreadable binding entries are said once.
     The default model is looked up only when neither the options, the binding nor the agent file name one."""
     definition = agents(magics).get(name)
-    bindings, errors = load_bindings(magics.bindings_path)
-    for error in errors:
+    bindings = load_bindings(magics.bindings_path)
+    broken = bindings.error_for(name)
+    if broken is not None:  # running unbound would silently drop its settings (a budget, say)
+        raise broken
+    for error in bindings.errors:
         show_error(str(error))
-    binding = bindings.get(name)
-    named = options.get("model") or (binding and binding.model) or definition.model not in (None, "inherit")
+    binding, defaults = bindings.get(name), bindings.defaults
+    named = (options.get("model") or (binding and binding.model_id) or definition.model not in (None, "inherit")
+             or (defaults and defaults.model_id))
     default = magics.default_model if named else llm.default_model(magics)
-    return resolve_agent(definition, binding, options, default, magics.model_aliases)
+    return resolve_agent(definition, binding, options, default, magics.model_aliases, defaults=defaults)
 
 
 def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, stream: bool = True,
@@ -92,13 +92,10 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
 def listing(magics: Any) -> Any:
     from IPython.display import Markdown
     library = agents(magics)
-    bindings, _ = load_bindings(magics.bindings_path)
     lines = ["| agent | description | model | source |", "|---|---|---|---|"]
-    for name, agent in sorted(library.items.items()):
-        bound = bindings.get(name)
-        model = (bound.model if bound and bound.model else None) or agent.model or "default"
-        summary = agent.description.splitlines()[0][:100] if agent.description else ""
-        lines.append(f"| {name} | {summary.replace('|', '/')} | {model} | {agent.source} |")
+    for row in library.rows(load_bindings(magics.bindings_path), width=100):
+        model = row["binding"] or row["model"] or "default"
+        lines.append(f"| {row['name']} | {row['description'].replace('|', '/')} | {model} | {row['source']} |")
     lines += [f"\n**Not loaded:** `{error}`" for error in library.errors]
     return Markdown("\n".join(lines))
 
@@ -120,8 +117,8 @@ def run_command(magics: Any, line: str) -> Any:
             from IPython.display import Markdown
             library = commands(magics)
             lines = ["| command | description | agent | arguments |", "|---|---|---|---|"]
-            lines += [f"| {c.name} | {c.description[:100]} | {c.agent or ''} | {c.argument_hint} |"
-                      for _, c in sorted(library.items.items())]
+            lines += [f"| {r['name']} | {r['description']} | {r['agent']} | {r['argument_hint']} |"
+                      for r in library.rows(width=100)]
             lines += [f"\n**Not loaded:** `{error}`" for error in library.errors]
             return Markdown("\n".join(lines))
         template = commands(magics).get(name)

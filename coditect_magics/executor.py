@@ -220,7 +220,7 @@ class Executor:
                 execution = self.stream(model_id, prompt, **params)
                 async for _ in execution:
                     pass
-            except (errors.ProviderError, Exception) as exc:  # one column's failure must not stop the others
+            except Exception as exc:  # one column's failure must not stop the others
                 return Comparison(model_id, error=f"{type(exc).__name__}: {redact(str(exc))}",
                                   latency_s=time.perf_counter() - start)
             reply = execution.reply

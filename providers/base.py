@@ -18,7 +18,7 @@ from .types import Chunk, Reply, Request
 if sys.version_info >= (3, 11):
     from asyncio import timeout
 else:  # pragma: no cover - Python 3.10
-    from async_timeout import timeout
+    from async_timeout import timeout  # noqa: F401 - used by handle.py
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def no_saved_token(monkeypatch, tmp_path):
 
 @pytest.fixture
 def router(server, monkeypatch):
-    """The serverless router (https://router.huggingface.co) pointed at the loopback server, offline mode off."""
+    """The serverless router pointed at the loopback server, offline mode off."""
     import huggingface_hub.constants
     from huggingface_hub.inference import _providers
     monkeypatch.setattr(_providers.CONVERSATIONAL_AUTO_ROUTER, "base_url", server.url)

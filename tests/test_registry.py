@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from coditect_magics import providers
-from coditect_magics.providers import Chunk, Provider, Reply, Settings, errors
+from coditect_magics.providers import Chunk, Provider, Reply, errors
 from coditect_magics.providers.base import ProviderSpec, require_sdk
 
 SDKS = ("anthropic", "openai", "google.genai", "huggingface_hub", "aiohttp", "ddgs")

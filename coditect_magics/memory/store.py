@@ -1,0 +1,219 @@
+"""The memory store: texts with metadata in a Chroma collection, searched by meaning.
+
+Embedded by default (a `chromadb.PersistentClient` in the user data dir, or `path=` / $CODITECT_MEMORY_DIR); against
+a Chroma server when `url=` or $CODITECT_CHROMA_URL (host:port) is set. Chroma and the embedder are imported on first
+use. Ids are content hashes, so adding the same text again adds nothing. Texts and metadata pass through
+`providers.secrets.redact` before they are embedded or stored."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from ..providers.secrets import redact
+from . import embedders
+from .errors import EmbedderError, StoreError
+
+DIR_ENV = "CODITECT_MEMORY_DIR"
+URL_ENV = "CODITECT_CHROMA_URL"
+KINDS = ("message", "note", "file")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: score is the cosine similarity clamped to 0..1 (higher is closer)."""
+
+    id: str
+    text: str
+    score: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return str(self.metadata.get("source", ""))
+
+
+def normalise(text: str) -> str:
+    """Whitespace collapsed and trimmed: what the content hash is taken over."""
+    return _SPACE.sub(" ", text).strip()
+
+
+def item_id(text: str, kind: str = "note") -> str:
+    """The stable id of a text of a kind: sha256 of the kind and the normalised text."""
+    return hashlib.sha256(f"{kind}\0{normalise(text)}".encode("utf-8")).hexdigest()
+
+
+def default_dir() -> str:
+    """$CODITECT_MEMORY_DIR, else `platformdirs.user_data_dir("coditect-magics")/memory`."""
+    env = os.environ.get(DIR_ENV)
+    if env:
+        return os.path.expanduser(env)
+    import platformdirs
+    return os.path.join(platformdirs.user_data_dir("coditect-magics"), "memory")
+
+
+def _metadata(meta: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """Chroma takes str, int, float and bool values: None is dropped, other values become redacted strings."""
+    out: dict[str, Any] = {"kind": kind}
+    for key, value in meta.items():
+        if value is None or key in ("text", "kind"):
+            continue
+        if isinstance(value, str):
+            value = redact(value)
+        elif not isinstance(value, (bool, int, float)):
+            value = redact(str(value))
+        out[str(key)] = value
+    out.setdefault("timestamp", time.time())
+    return out
+
+
+class Memory:
+    """`Memory(path=None, *, url=None, embedder=None, collection="coditect")`.
+
+    embedder: a name (see `embedders.known()`), an Embedder, or None for $CODITECT_EMBEDDER else "local". A collection
+    remembers the embedder that built it; opening it with another one is an error (vectors would not compare)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, url: str | None = None,
+                 embedder: str | embedders.Embedder | None = None, collection: str = "coditect") -> None:
+        self.url = url or os.environ.get(URL_ENV) or None
+        self.path = None if self.url else os.fspath(path) if path is not None else default_dir()
+        self.embedder = embedders.get(embedder)
+        self.collection_name = collection
+        self._client: Any = None
+        self._collection: Any = None
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        where = f"url={self.url}" if self.url else f"path={self.path}"
+        return f"Memory({where}, embedder={self.embedder.name}, collection={self.collection_name})"
+
+    # -- the Chroma side, opened on first use -------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                try:
+                    import chromadb
+                    from chromadb.config import Settings
+                except ImportError:
+                    raise StoreError("chromadb is not installed: pip install 'coditect-magics[memory]'") from None
+                settings = Settings(anonymized_telemetry=False)
+                if self.url:
+                    parts = urlsplit(self.url if "://" in self.url else f"http://{self.url}")
+                    try:
+                        self._client = chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=parts.port or 8000,
+                                                           ssl=parts.scheme == "https", settings=settings)
+                    except Exception as exc:
+                        raise StoreError(f"cannot reach the Chroma server at {self.url} ({type(exc).__name__}: {exc});"
+                                         f" unset {URL_ENV} to use the embedded store") from exc
+                else:
+                    os.makedirs(self.path, exist_ok=True)
+                    self._client = chromadb.PersistentClient(path=self.path, settings=settings)
+            return self._client
+
+    @property
+    def collection(self) -> Any:
+        with self._lock:
+            if self._collection is None:
+                # embeddings are always computed here and passed in, so Chroma's own default is never invoked
+                coll = self.client.get_or_create_collection(
+                    self.collection_name, embedding_function=None,
+                    metadata={"hnsw:space": "cosine", "embedder": self.embedder.name})
+                built_with = (coll.metadata or {}).get("embedder")
+                if built_with and built_with != self.embedder.name:
+                    raise StoreError(f"collection {self.collection_name!r} was built with embedder {built_with!r}, "
+                                     f"not {self.embedder.name!r}: open it with embedder={built_with!r} or use "
+                                     "another collection=")
+                self._collection = coll
+            return self._collection
+
+    # -- writing ------------------------------------------------------------------------------------------------------
+    def add(self, text: str, **meta: Any) -> str:
+        """Remember one text; returns its id (the same id, and nothing added, if it is already there)."""
+        return self.add_many([{"text": text, **meta}])[0]
+
+    def add_many(self, items: Iterable[str | Mapping[str, Any]]) -> list[str]:
+        """Remember many: each a text or a mapping with "text" and metadata. Returns the ids in order."""
+        ids: list[str] = []
+        fresh: dict[str, tuple[str, dict[str, Any]]] = {}
+        for item in items:
+            meta: Mapping[str, Any] = {} if isinstance(item, str) else item
+            text = item if isinstance(item, str) else item.get("text")
+            if not isinstance(text, str) or not normalise(text):
+                raise ValueError(f"an item needs non-empty text, got {item!r:.80}")
+            kind = str(meta.get("kind") or "note")
+            if kind not in KINDS:
+                raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+            text = redact(text)
+            ids.append(item_id(text, kind))
+            fresh.setdefault(ids[-1], (text, _metadata(meta, kind)))
+        if not fresh:
+            return ids
+        with self._lock:
+            existing = set(self.collection.get(ids=list(fresh), include=[])["ids"])
+            new = [(i, t, m) for i, (t, m) in fresh.items() if i not in existing]
+            if new:
+                vectors = self.embedder([t for _, t, _ in new])
+                self.collection.add(ids=[i for i, _, _ in new], documents=[t for _, t, _ in new],
+                                    metadatas=[m for _, _, m in new], embeddings=vectors)
+        return ids
+
+    def forget(self, id: str | Iterable[str] | None = None, *, where: Mapping[str, Any] | None = None) -> int:
+        """Drop items by id (one or many) or by a metadata filter; returns how many were there."""
+        if id is None and not where:
+            raise ValueError("forget needs an id or a where= filter")
+        ids = None if id is None else [id] if isinstance(id, str) else list(id)
+        with self._lock:
+            found = self.collection.get(ids=ids, where=_where(where), include=[])["ids"]
+            if found:
+                self.collection.delete(ids=found)
+        return len(found)
+
+    # -- reading ------------------------------------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.collection.count()
+
+    def get(self, id: str) -> Hit | None:
+        got = self.collection.get(ids=[id], include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        return Hit(got["ids"][0], got["documents"][0], 1.0, dict(got["metadatas"][0] or {}))
+
+    def search(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        """The k items closest in meaning to `query`, best first; `where` is a Chroma metadata filter
+        (e.g. {"kind": "note"}, {"source": "notes.md"}, {"timestamp": {"$gte": t}})."""
+        if not query.strip() or k < 1:
+            return []
+        with self._lock:
+            total = self.collection.count()
+            if not total:
+                return []
+            vector = self.embedder([query])
+            result = self.collection.query(query_embeddings=vector, n_results=min(k, total),
+                                           where=_where(where), include=["documents", "metadatas", "distances"])
+        return [Hit(i, doc, max(0.0, min(1.0, 1.0 - dist)), dict(meta or {}))
+                for i, doc, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
+                                              result["distances"][0])]
+
+    def stats(self) -> dict[str, Any]:
+        return {"items": self.count(), "embedder": self.embedder.name, "collection": self.collection_name,
+                "where": self.url or self.path}
+
+
+def _where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Chroma wants several conditions joined by $and: {"kind": "note", "source": "a"} is turned into that."""
+    if not where:
+        return None
+    if len(where) > 1 and not any(k.startswith("$") for k in where):
+        return {"$and": [{k: v} for k, v in where.items()]}
+    return dict(where)
+
+
+__all__ = ["Memory", "Hit", "item_id", "normalise", "default_dir", "EmbedderError", "StoreError"]

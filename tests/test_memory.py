@@ -340,3 +340,20 @@ def test_memory_dir_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     memory = Memory()
     memory.add("stored where the setting says")
     assert memory.path == str(tmp_path / "from-env") and (tmp_path / "from-env" / "chroma.sqlite3").exists()
+
+
+def test_memory_magic_adds_searches_indexes_and_forgets(shell, tmp_path):
+    from IPython.utils.capture import capture_output
+    shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
+    first = shell.run_line_magic("memory", "add Reverse a Python string with the slice s[::-1].")
+    shell.run_line_magic("memory", "add The team meets on Thursdays at ten.")
+    assert shell.run_line_magic("memory", "add Reverse a Python string with the slice s[::-1].") == first
+    table = shell.run_line_magic("memory", "search -k 1 how do I reverse text in python").data
+    assert "s[::-1]" in table and "Thursdays" not in table and first[:12] in table
+    report = shell.run_line_magic("memory", f"index {DATA / 'guide.md'}")
+    assert report.added > 0
+    assert shell.run_line_magic("memory", f"forget {first}") == 1
+    assert "s[::-1]" not in shell.run_line_magic("memory", "search -k 1 --kind note reverse a string").data
+    with capture_output() as captured:
+        shell.run_line_magic("memory", "search")
+    assert captured.stderr.startswith("coditect: nothing to search for")

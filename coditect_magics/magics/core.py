@@ -41,17 +41,27 @@ class CoditectMagics(Magics):
     command_dirs = List(Unicode(), [], help="More directories of command templates (*.md).").tag(config=True)
     bindings_path = Unicode(".claude/config/agent-llm-bindings.yaml",
                             help="YAML file binding agents to provider, model and settings.").tag(config=True)
+    memory_dir = Unicode("", help="Memory store directory (default: CODITECT_MEMORY_DIR or the user data dir).").tag(
+        config=True)
+    chroma_url = Unicode("", help="A Chroma server (host:port) for memory instead of the local store.").tag(config=True)
+    embedder = Unicode("", help="Memory embedder: local, chroma-default, openai[:model], ollama[:model], ... "
+                                "(default: CODITECT_EMBEDDER or local).").tag(config=True)
     stream_interval = Float(0.05, help="Seconds between display updates while a reply streams.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._executor: Any = None
+        self._memory: Any = None
         self.announced = False
 
     @observe("timeout", "attempts", "max_wait", "rate_limits", "cache", "budget_session_usd", "budget_agent_usd",
              "budget_total_usd", "ledger_path", "cache_path", "log_prompts", "base_urls")
     def _settings_changed(self, change: Any) -> None:
         self._executor = None
+
+    @observe("memory_dir", "chroma_url", "embedder")
+    def _memory_changed(self, change: Any) -> None:
+        self._memory = None
 
     @property
     def executor(self) -> Any:
@@ -127,3 +137,15 @@ class CoditectMagics(Magics):
         """
         from . import agent
         return agent.run_command(self, line)
+
+    @line_magic
+    @no_var_expand
+    @magic_arguments()
+    @argument("-k", type=int, default=5, help="How many results.")
+    @argument("--kind", help="Only this kind: message, note or file.")
+    def memory(self, line: str) -> Any:
+        """Memory search over what you said, wrote and indexed (ChromaDB):
+        `%memory add TEXT`, `%memory search [-k N] [--kind K] QUERY`, `%memory index PATH` (Markdown, text, .ipynb,
+        JSONL message logs), `%memory forget ID`, `%memory stats`."""
+        from . import memory
+        return memory.run(self, line)

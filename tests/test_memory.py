@@ -357,3 +357,23 @@ def test_memory_magic_adds_searches_indexes_and_forgets(shell, tmp_path):
     with capture_output() as captured:
         shell.run_line_magic("memory", "search")
     assert captured.stderr.startswith("coditect: nothing to search for")
+
+
+def test_memory_reaches_an_agent_request(shell, thread_server, tmp_path, monkeypatch):
+    """What memory holds about a task joins the agent's system prompt, as the provider server receives it."""
+    monkeypatch.chdir(tmp_path)
+    agents = tmp_path / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "helper.md").write_text("---\nname: helper\nmodel: openai:gpt-4o\n---\nYou help.\n")
+    shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
+    shell.run_cell_magic("agent", "helper", "What is the project codename?")
+    assert thread_server.last.body["messages"][0]["content"] == "You help.", "an empty memory adds nothing"
+    shell.run_line_magic("memory", "add The project codename is Bluebird; it ships in March.")
+    shell.run_line_magic("memory", "add The office plants need water on Mondays.")
+    shell.run_cell_magic("agent", "helper", "What is the project codename?")
+    system = thread_server.last.body["messages"][0]["content"]
+    assert system.startswith("You help.\n\nRelevant notes from the user's memory")
+    assert "codename is Bluebird" in system and "plants" not in system
+    shell.run_line_magic("config", "CoditectMagics.memory_context = 0")
+    shell.run_cell_magic("agent", "helper", "What is the project codename?")
+    assert thread_server.last.body["messages"][0]["content"] == "You help."

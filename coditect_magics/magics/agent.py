@@ -52,7 +52,10 @@ def resolved(magics: Any, name: str, options: dict[str, Any]) -> ResolvedAgent:
 
 def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, stream: bool = True,
               cache: bool | None = None, out: str | None = None) -> Any:
-    messages = [{"role": "system", "content": agent.system_prompt}, {"role": "user", "content": prompt}]
+    """Run the agent on a prompt; what memory holds about the prompt joins its system prompt."""
+    from .memory import context_for
+    system = "\n\n".join(part for part in (agent.system_prompt, context_for(magics, prompt)) if part)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
     params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
               if v is not None}
     context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd)

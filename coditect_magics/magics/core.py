@@ -46,6 +46,8 @@ class CoditectMagics(Magics):
     chroma_url = Unicode("", help="A Chroma server (host:port) for memory instead of the local store.").tag(config=True)
     embedder = Unicode("", help="Memory embedder: local, chroma-default, openai[:model], ollama[:model], ... "
                                 "(default: CODITECT_EMBEDDER or local).").tag(config=True)
+    memory_context = Int(3, help="Memories added to an agent's system prompt when they match its task (0: off)."
+                         ).tag(config=True)
     stream_interval = Float(0.05, help="Seconds between display updates while a reply streams.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:

@@ -19,6 +19,29 @@ def store(magics: Any) -> Any:
     return magics._memory
 
 
+def in_use(magics: Any) -> bool:
+    """Whether this kernel has a memory to draw on: a Chroma server, or a local store that holds something.
+    Checked without importing Chroma or the embedder, so agents that never touch memory stay fast."""
+    import os
+    from coditect_magics.memory.store import URL_ENV, default_dir
+    if magics.chroma_url or os.environ.get(URL_ENV):
+        return True
+    path = magics.memory_dir or default_dir()
+    return os.path.isdir(path) and bool(os.listdir(path))
+
+
+def context_for(magics: Any, prompt: str) -> str:
+    """The memory block for an agent's system prompt ("" when memory is off, empty or failing: said in one line)."""
+    if magics.memory_context <= 0 or not in_use(magics):
+        return ""
+    from coditect_magics.memory import MemoryError_, context_block
+    try:
+        return context_block(store(magics), prompt, k=magics.memory_context)
+    except MemoryError_ as exc:
+        show_error(f"memory context skipped: {exc}")
+        return ""
+
+
 def run(magics: Any, line: str) -> Any:
     from coditect_magics.memory import MemoryError_
     try:

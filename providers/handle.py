@@ -70,6 +70,7 @@ class LLM:
         request = self.request(messages, **params)
         start = time.perf_counter()
         failure: BaseException | None = None
+        adapter: Provider | None = None
         try:
             adapter = self.adapter()
             async with timeout(self.settings.timeout):
@@ -77,7 +78,7 @@ class LLM:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # mapped below, outside the except block, so the SDK error is not chained
-            failure = self.map_error(exc, locals().get("adapter"))
+            failure = self.map_error(exc, adapter)
         if failure is not None:
             raise failure
         return replace(reply, provider=self.provider, latency_s=time.perf_counter() - start)

@@ -53,7 +53,7 @@ def _ids(text: str) -> list[str]:
 def _params(magics: Any, args: Any) -> dict[str, Any]:
     """The magic's options over the configured defaults."""
     chosen = {"temperature": args.temperature, "max_tokens": args.max_tokens}
-    return {k: v for k, v in {**_params_of(magics), **{k: v for k, v in chosen.items() if v is not None}}.items()}
+    return {**_params_of(magics), **{k: v for k, v in chosen.items() if v is not None}}
 
 
 def _params_of(magics: Any) -> dict[str, Any]:

@@ -45,6 +45,7 @@ class CallContext:
     run_id: str | None = None
     parent_call_id: str | None = None
     agent_budget_usd: float | None = None   # this agent's own limit (its binding), else the general one
+    memory_items: int = 0                   # memories added to the request's context
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class Executor:
             latency_s=latency_s if latency_s is not None else (reply.latency_s if reply else None),
             ttft_s=ttft_s if ttft_s is not None else (reply.ttft_s if reply else None), status=status,
             error_class=type(error).__name__ if error else None, error_message=str(error) if error else None,
-            prompt=prompt)
+            prompt=prompt, memory_items=context.memory_items)
         try:
             self.ledger.record(row)
         except (OSError, sqlite3.Error) as exc:  # a ledger problem must not fail the user's call

@@ -84,6 +84,8 @@ def shell(thread_server, monkeypatch):
     ip.run_line_magic("config", f"CoditectMagics.base_urls = {{'openai': '{url}/v1', 'anthropic': '{url}', "
                                 f"'ollama': '{url}', 'lmstudio': '{url}/v1'}}")
     ip.run_line_magic("config", "CoditectMagics.stream_interval = 0")
+    # remembering loads Chroma and the embedder on a worker thread: the memory tests turn it on where they test it
+    ip.run_line_magic("config", "CoditectMagics.remember = False")
     yield ip
     ip.run_line_magic("unload_ext", "coditect_magics")
     InteractiveShell.clear_instance()

@@ -374,3 +374,39 @@ def test_importing_costs_is_cheap() -> None:
             "print(sorted(m for m in ('pandas', 'genai_prices', 'platformdirs') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_ledger_written_before_memory_items_gains_the_column(tmp_path: Path) -> None:
+    """A ledger file from the first schema opens, keeps its rows and takes rows with the new column."""
+    import sqlite3
+    path = tmp_path / "old.sqlite3"
+    old_schema = ledger_module.SCHEMA.replace(",\n    memory_items INTEGER NOT NULL DEFAULT 0", "").replace(
+        "user_version = 2", "user_version = 1")
+    assert "memory_items" not in old_schema
+    with sqlite3.connect(path) as conn:
+        conn.executescript(old_schema)
+        conn.execute("INSERT INTO calls (id, call_id, ts, session_id, provider, model, status) "
+                     "VALUES ('a', 'c', 1.0, 's', 'openai', 'gpt-4o', 'ok')")
+    ledger = costs.Ledger(path)
+    ledger.record(costs.CallRecord(provider="openai", model="gpt-4o", memory_items=3))
+    assert [r.memory_items for r in ledger.rows()] == [0, 3]
+    assert "memory_items" in costs.costs(ledger=ledger, columns="all").columns
+    ledger.close()
+    assert [r.memory_items for r in costs.Ledger(path).rows()] == [0, 3], "a second open changes nothing"
+
+
+@pytest.mark.parametrize("text, seconds_ago", [("30m", 1800), ("12h", 43200), ("7d", 604800), ("2w", 1209600),
+                                               ("1.5h", 5400)])
+def test_spans_back_from_now(text: str, seconds_ago: int) -> None:
+    import time
+    from coditect_magics.when import epoch
+    assert abs(epoch(text) - (time.time() - seconds_ago)) < 5
+
+
+def test_times_that_cannot_be_read_say_how_to_write_them() -> None:
+    from coditect_magics.when import epoch
+    assert epoch("2026-11-25T00:00:00+00:00") == datetime(2026, 11, 25, tzinfo=timezone.utc).timestamp()
+    with pytest.raises(ValueError, match="span back from now"):
+        epoch("last tuesday")
+    with pytest.raises(TypeError, match="span such as"):
+        epoch([1])

@@ -342,21 +342,88 @@ def test_memory_dir_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert memory.path == str(tmp_path / "from-env") and (tmp_path / "from-env" / "chroma.sqlite3").exists()
 
 
+def magics_of(shell):
+    return shell.magics_manager.registry["CoditectMagics"]
+
+
 def test_memory_magic_adds_searches_indexes_and_forgets(shell, tmp_path):
     from IPython.utils.capture import capture_output
     shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
     first = shell.run_line_magic("memory", "add Reverse a Python string with the slice s[::-1].")
     shell.run_line_magic("memory", "add The team meets on Thursdays at ten.")
     assert shell.run_line_magic("memory", "add Reverse a Python string with the slice s[::-1].") == first
-    table = shell.run_line_magic("memory", "search -k 1 how do I reverse text in python").data
-    assert "s[::-1]" in table and "Thursdays" not in table and first[:12] in table
+    hits = shell.run_line_magic("memory", "search -k 1 how do I reverse text in python")
+    assert list(hits.columns) == ["score", "text", "kind", "role", "source", "time", "id"]
+    assert len(hits) == 1 and "s[::-1]" in hits.text[0] and hits.id[0] == first[:12]
+    assert hits.kind[0] == "note" and 0.3 < hits.score[0] <= 1 and str(hits.time.dtype).startswith("datetime64")
     report = shell.run_line_magic("memory", f"index {DATA / 'guide.md'}")
     assert report.added > 0
-    assert shell.run_line_magic("memory", f"forget {first}") == 1
-    assert "s[::-1]" not in shell.run_line_magic("memory", "search -k 1 --kind note reverse a string").data
+    assert shell.run_line_magic("memory", f"forget {hits.id[0]}") == 1, "the id a search shows is enough to forget"
+    assert not shell.run_line_magic("memory", "search --kind note reverse a string").text.str.contains(
+        "s[::-1]", regex=False).any()
     with capture_output() as captured:
         shell.run_line_magic("memory", "search")
-    assert captured.stderr.startswith("coditect: nothing to search for")
+        shell.run_line_magic("memory", "search --since yesterday-ish reverse")
+    lines = captured.stderr.splitlines()
+    assert lines[0].startswith("coditect: nothing to search for") and "span back from now" in lines[1]
+
+
+def test_memory_search_filters_by_kind_source_and_time(shell, tmp_path):
+    shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
+    memory = magics_of(shell)._memory or __import__("coditect_magics.magics.memory", fromlist=["store"]).store(
+        magics_of(shell))
+    now = time.time()
+    memory.add("Deploys go out on Tuesdays after the standup.", kind="note", source="ops.md", timestamp=now - 86400 * 10)
+    memory.add("Deploys are frozen during the holiday week.", kind="note", source="calendar.md", timestamp=now - 3600)
+    memory.add("When do deploys happen?", kind="message", role="user", source="chat.ipynb#cell2", timestamp=now)
+    everything = shell.run_line_magic("memory", "search -k 5 when do we deploy")
+    assert len(everything) == 3
+    assert set(shell.run_line_magic("memory", "search --kind message when do we deploy").source) == \
+        {"chat.ipynb#cell2"}
+    assert set(shell.run_line_magic("memory", "search --source ops.md,calendar.md when do we deploy").source) == \
+        {"ops.md", "calendar.md"}
+    assert set(shell.run_line_magic("memory", "search --since 2d when do we deploy").source) == \
+        {"calendar.md", "chat.ipynb#cell2"}
+    assert set(shell.run_line_magic("memory", "search --since 2d --kind note deploys").source) == {"calendar.md"}
+    hits = memory.search("deploys", kind="note", since=now - 86400 * 30)
+    assert {h.source for h in hits} == {"ops.md", "calendar.md"}
+    assert shell.run_line_magic("memory", "forget --source ops.md") == 1
+    assert memory.count() == 2
+    assert shell.run_line_magic("memory", "forget --kind message --since 1h") == 1
+    assert [h.source for h in memory.search("deploys")] == ["calendar.md"]
+
+
+def test_exchanges_are_remembered_with_their_source(shell, thread_server, tmp_path):
+    from tests.fakes import Script
+    shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
+    shell.run_line_magic("config", "CoditectMagics.remember = True")
+    thread_server.script(Script(text="Use the orders_2025 table; revenue is in cents."))
+    shell.execution_count = 7
+    shell.run_line_magic("llm", "openai:gpt-4o Which table holds the revenue figures?")
+    hits = shell.run_line_magic("memory", "search -k 2 where is revenue stored")
+    assert set(hits.role) == {"user", "assistant"} and set(hits.kind) == {"message"}
+    assert set(hits.source) == {"ipython#cell7"}
+    assert "orders_2025" in " ".join(hits.text) and "Which table" in " ".join(hits.text)
+    stored = magics_of(shell)._memory.get(magics_of(shell)._memory.search("revenue table", k=1)[0].id)
+    assert stored.metadata["model"] == "openai:gpt-4o" and stored.metadata["session"]
+    shell.run_line_magic("config", "CoditectMagics.remember = False")
+    count = magics_of(shell)._memory.count()
+    shell.run_line_magic("llm", "openai:gpt-4o A question not to keep")
+    magics_of(shell)._journal.flush()
+    assert magics_of(shell)._memory.count() == count
+
+
+def test_remembering_that_fails_is_said_once(shell, thread_server, tmp_path, monkeypatch):
+    from IPython.utils.capture import capture_output
+    shell.run_line_magic("config", "CoditectMagics.remember = True")
+    shell.run_line_magic("config", "CoditectMagics.embedder = 'no-such-embedder'")
+    with capture_output() as captured:
+        for _ in range(3):
+            shell.run_line_magic("llm", "openai:gpt-4o Hello there")
+            magics_of(shell)._journal.flush()
+    said = [line for line in captured.stderr.splitlines() if "not remembered" in line]
+    assert len(said) == 1 and "unknown embedder" in said[0] and "remember = False" in said[0]
+    assert len(thread_server.requests) == 3, "a memory failure never stops the call"
 
 
 def test_memory_reaches_an_agent_request(shell, thread_server, tmp_path, monkeypatch):
@@ -374,6 +441,35 @@ def test_memory_reaches_an_agent_request(shell, thread_server, tmp_path, monkeyp
     system = thread_server.last.body["messages"][0]["content"]
     assert system.startswith("You help.\n\nRelevant notes from the user's memory")
     assert "codename is Bluebird" in system and "plants" not in system
+    rows = magics_of(shell).executor.ledger.rows(agent="helper")
+    assert [r.memory_items for r in rows] == [0, 1], "the ledger says how many memories each call used"
     shell.run_line_magic("config", "CoditectMagics.memory_context = 0")
     shell.run_cell_magic("agent", "helper", "What is the project codename?")
     assert thread_server.last.body["messages"][0]["content"] == "You help."
+
+
+def test_llm_memory_option_and_agent_binding_limits(shell, thread_server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    agents = tmp_path / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "helper.md").write_text("---\nname: helper\nmodel: openai:gpt-4o\n---\nYou help.\n")
+    (agents / "picky.md").write_text("---\nname: picky\nmodel: openai:gpt-4o\n---\nYou are picky.\n")
+    bindings = tmp_path / ".claude" / "config" / "agent-llm-bindings.yaml"
+    bindings.parent.mkdir(parents=True)
+    bindings.write_text("helper:\n  memory_items: 1\npicky:\n  memory_min_score: 0.99\n")
+    shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
+    for note in ("The staging database is db-stage-3.", "The production database is db-prod-1.",
+                 "Lunch is at noon."):
+        shell.run_line_magic("memory", f"add {note}")
+    shell.run_line_magic("llm", "openai:gpt-4o Which database is staging?")
+    assert thread_server.last.body["messages"][0]["role"] == "user", "plain %llm adds no memory"
+    shell.run_line_magic("llm", "--memory openai:gpt-4o Which database is staging?")
+    system = thread_server.last.body["messages"][0]["content"]
+    assert "<<<MEMORY" in system and "db-stage-3" in system and "Lunch" not in system
+    shell.run_cell_magic("agent", "helper", "Which database is staging?")
+    system = thread_server.last.body["messages"][0]["content"]
+    assert system.count("(source: notebook)") == 1 and "db-stage-3" in system
+    shell.run_cell_magic("agent", "picky", "Which database is staging?")
+    assert thread_server.last.body["messages"][0]["content"] == "You are picky."
+    rows = magics_of(shell).executor.ledger.rows()
+    assert [(r.agent, r.memory_items) for r in rows] == [(None, 0), (None, 2), ("helper", 1), ("picky", 0)]

@@ -10,6 +10,8 @@ Two layouts are read. Flat:
       fallbacks: [openai:gpt-4.1, ollama:llama3.2]
       search: false
       budget_usd: 0.50
+      memory_items: 5                       # memories added to its system prompt (0: none)
+      memory_min_score: 0.35                # only those at least this close (0..1)
     researcher: gemini:gemini-2.5-flash      # shorthand: just a model id
 
 and CODITECT's own, with the entries under `agents:` and optional `defaults:` (provider names such as
@@ -17,7 +19,8 @@ and CODITECT's own, with the entries under `agents:` and optional `defaults:` (p
 `base_provider`, `search_enabled: true` or `metadata: {search_augmented: true}` turn search on). A top-level
 `defaults:` entry applies to every agent, below the agent's own front matter (see `resolve`).
 
-Keys other than provider, model, temperature, max_tokens, fallbacks, search and budget_usd are kept in `extra`.
+Keys other than provider, model, temperature, max_tokens, fallbacks, search, budget_usd, memory_items and
+memory_min_score are kept in `extra`.
 YAML that does not parse raises BindingFileError naming the file and line; an entry with a bad value (temperature
 "hot") is left out and reported in `errors` with its file, line and key, and the other entries still load.
 """
@@ -33,7 +36,8 @@ from typing import Any, Iterator, Mapping
 from .errors import BindingFileError
 
 DEFAULT_PATH = Path(".claude/config/agent-llm-bindings.yaml")
-KNOWN_KEYS = ("provider", "model", "temperature", "max_tokens", "fallbacks", "search", "budget_usd")
+KNOWN_KEYS = ("provider", "model", "temperature", "max_tokens", "fallbacks", "search", "budget_usd", "memory_items",
+              "memory_min_score")
 # The kit's providers (kept in step with coditect_magics.providers.registry.BUILTIN; a test checks), so that this
 # module does not import the provider layer.
 PROVIDERS = ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "local", "search")
@@ -54,6 +58,8 @@ class Binding:
     fallbacks: tuple[str, ...] = ()
     search: bool | None = None
     budget_usd: float | None = None
+    memory_items: int | None = None
+    memory_min_score: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
     source: Path | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
@@ -243,6 +249,13 @@ def _check(key: str, value: Any) -> Any:
     if key == "budget_usd":
         number = _number(value.strip().lstrip("$") if isinstance(value, str) else value)
         return number if number is not None and number >= 0 else _Bad("must be an amount in dollars (0 or more)")
+    if key == "memory_items":
+        number = _number(value)
+        ok = number is not None and number == int(number) and number >= 0
+        return int(number) if ok else _Bad("must be a whole number, 0 or more")  # type: ignore[arg-type]
+    if key == "memory_min_score":
+        number = _number(value)
+        return number if number is not None and 0 <= number <= 1 else _Bad("must be a number from 0 to 1")
     if key == "search":
         flag = _flag(value)
         return flag if flag is not None else _Bad("must be true or false")
@@ -296,5 +309,6 @@ def _normalize(agent: str, values: dict[str, Any], path: Path, line: int) -> Bin
     return Binding(agent=agent, provider=provider, model=model, temperature=values.get("temperature"),
                    max_tokens=values.get("max_tokens"), fallbacks=values.get("fallbacks") or (),
                    search=search if search is not None else (True if implied else None),
-                   budget_usd=values.get("budget_usd"), extra={k: v for k, v in values.items() if k not in KNOWN_KEYS},
+                   budget_usd=values.get("budget_usd"), memory_items=values.get("memory_items"),
+                   memory_min_score=values.get("memory_min_score"), extra={k: v for k, v in values.items() if k not in KNOWN_KEYS},
                    source=path, line=line)

@@ -13,10 +13,11 @@ from .ledger import Ledger, where
 # Raw rows in reading order: what happened first, identifiers last. READING_COLUMNS is what `costs()` shows
 # unless asked for `columns="all"`: what a person reads inline (and each column fetched from SQLite costs time).
 ALL_COLUMNS = ("ts", "provider", "model", "agent", "status", "input_tokens", "output_tokens", "cached_tokens",
-               "cost_usd", "price_known", "latency_s", "ttft_s", "error_class", "attempt", "error_message",
+               "cost_usd", "price_known", "latency_s", "ttft_s", "error_class", "attempt", "memory_items",
+               "error_message",
                "session_id", "run_id", "call_id", "parent_call_id", "id", "prompt")
 READING_COLUMNS = ALL_COLUMNS[:ALL_COLUMNS.index("error_message")]
-INT_COLUMNS = {"input_tokens", "output_tokens", "cached_tokens", "attempt", "calls", "unknown_price", "errors"}
+INT_COLUMNS = {"input_tokens", "output_tokens", "cached_tokens", "attempt", "memory_items", "calls", "unknown_price", "errors"}
 FLOAT_COLUMNS = {"cost_usd", "latency_s", "ttft_s", "mean_latency_s", "mean_ttft_s"}
 
 #: `costs(by=...)` keys and the SQL that groups by them. "model" groups by the kit's full `provider:model` id.

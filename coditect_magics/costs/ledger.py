@@ -6,17 +6,17 @@ only when prompt logging is on."""
 
 from __future__ import annotations
 
-import numbers
 import os
 import sqlite3
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..when import epoch as _epoch
 from .prices import price
 
 STATUSES = ("ok", "error", "cancelled", "cached")
@@ -99,6 +99,7 @@ class CallRecord:
     session_id: str = field(default_factory=session_id)
     ts: float = field(default_factory=time.time)
     prompt: str | None = None
+    memory_items: int = 0                # memories added to the call's context
     id: str = field(default_factory=_new_id)
 
     def __post_init__(self) -> None:
@@ -156,34 +157,20 @@ CREATE TABLE IF NOT EXISTS calls (
     status TEXT NOT NULL,
     error_class TEXT,
     error_message TEXT,
-    prompt TEXT
+    prompt TEXT,
+    memory_items INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 CREATE INDEX IF NOT EXISTS calls_session ON calls (session_id, ts);
 CREATE INDEX IF NOT EXISTS calls_call ON calls (call_id);
 CREATE INDEX IF NOT EXISTS calls_agent ON calls (agent, ts);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 """
+# columns added since version 1, for ledgers written by an older kit
+ADDED_COLUMNS = {"memory_items": "INTEGER NOT NULL DEFAULT 0"}
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 # --- time filters ---------------------------------------------------------------------------------------------
-
-
-def _epoch(value: Any) -> float:
-    """Epoch seconds from a datetime (naive = local time), date (local midnight), ISO string, number,
-    pandas Timestamp or a timedelta (meaning that long ago)."""
-    if isinstance(value, timedelta):
-        return time.time() - value.total_seconds()
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day).timestamp()
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp()
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    raise TypeError(f"a time filter must be a datetime, date, ISO string, epoch seconds or timedelta, not "
-                    f"{type(value).__name__}")
 
 
 def where(session: str | None = None, since: Any = None, until: Any = None,
@@ -218,6 +205,20 @@ def default_path() -> Path:
         return Path(env).expanduser()
     import platformdirs
     return Path(platformdirs.user_data_dir("coditect-magics", appauthor=False)) / "ledger.sqlite3"
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Add the columns an older ledger file lacks, in one transaction (another process may be doing the same)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+        for name, kind in ADDED_COLUMNS.items():
+            if name not in have:
+                conn.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 _inherited: list[sqlite3.Connection] = []  # connections opened before a fork: never used or closed in the child
@@ -255,6 +256,7 @@ class Ledger:
                 try:
                     conn.execute("PRAGMA journal_mode = WAL")
                     conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+                    _upgrade(conn)
                     break
                 except sqlite3.OperationalError as exc:
                     if conn.in_transaction:

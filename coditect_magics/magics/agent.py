@@ -11,7 +11,9 @@ from coditect_magics.agents import (AgentLibrary, CommandLibrary, FileError, Res
 from coditect_magics.context import interpolate
 from coditect_magics.executor import CallContext
 
-from . import llm
+from coditect_magics.providers.types import Message
+
+from . import conversation, llm
 from .args import UsageError, parser_of, split_options
 from .output import show_error
 
@@ -51,16 +53,25 @@ def resolved(magics: Any, name: str, options: dict[str, Any]) -> ResolvedAgent:
 
 
 def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, stream: bool = True,
-              cache: bool | None = None, out: str | None = None) -> Any:
-    """Run the agent on a prompt; what memory holds about the prompt joins its system prompt."""
-    from .memory import context_for
-    system = "\n\n".join(part for part in (agent.system_prompt, context_for(magics, prompt)) if part)
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+              cache: bool | None = None, out: str | None = None, new: bool = False) -> Any:
+    """Run the agent on a prompt; what memory holds about the prompt joins its system prompt (how much, and how
+    close, its binding may say: memory_items, memory_min_score)."""
+    from .memory import recall
+    recalled, used = recall(magics, prompt, agent.memory_items, agent.memory_min_score)
+    system = "\n\n".join(part for part in (agent.system_prompt, recalled) if part)
+    thread = conversation.store(magics).thread(conversation.notebook_of(magics), f"agent:{agent.name}")
+    if new:
+        thread.reset()
+    question = Message("user", prompt)
+    messages = conversation.with_history(magics, thread, [Message("system", system)], question)
     params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
               if v is not None}
-    context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd)
-    return llm.ask(magics, agent.model_id, messages, params=params, fallbacks=agent.fallbacks, fmt=fmt,
-                   stream=stream, cache=cache, out=out, context=context)
+    context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd,
+                          memory_items=used)
+    result = llm.ask(magics, agent.model_id, messages, params=params, fallbacks=agent.fallbacks, fmt=fmt,
+                     stream=stream, cache=cache, out=out, context=context)
+    conversation.keep(thread, question, result)
+    return result
 
 
 def run(magics: Any, line: str, cell: str | None) -> Any:
@@ -86,7 +97,7 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
                    "search": True if args.search else None}
         agent = resolved(magics, name, options)
         return run_agent(magics, agent, prompt, fmt=args.format or magics.format, stream=not args.no_stream,
-                         cache=False if args.no_cache else None, out=args.out)
+                         cache=False if args.no_cache else None, out=args.out, new=args.new)
     except EXPECTED as exc:
         show_error(str(exc))
         return None

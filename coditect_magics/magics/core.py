@@ -46,14 +46,23 @@ class CoditectMagics(Magics):
     chroma_url = Unicode("", help="A Chroma server (host:port) for memory instead of the local store.").tag(config=True)
     embedder = Unicode("", help="Memory embedder: local, chroma-default, openai[:model], ollama[:model], ... "
                                 "(default: CODITECT_EMBEDDER or local).").tag(config=True)
-    memory_context = Int(3, help="Memories added to an agent's system prompt when they match its task (0: off)."
-                         ).tag(config=True)
+    memory_context = Int(3, help="Memories added to an agent's system prompt (and %llm --memory's) when they match "
+                                 "its task (0: off); an agent's binding may set its own (memory_items).").tag(config=True)
+    memory_min_score = Float(0.3, help="How close (0..1) a memory must be to join a prompt's context.").tag(config=True)
+    remember = Bool(True, help="Keep every %llm / %%agent exchange in memory (written in the background).").tag(
+        config=True)
+    max_history_tokens = Int(8000, help="Most tokens of earlier turns a thread sends with a prompt (oldest "
+                                        "dropped first; the system prompt always goes).").tag(config=True)
+    threads_path = Unicode("", help="Threads file (default: CODITECT_THREADS, else beside the ledger).").tag(
+        config=True)
+    current_thread = Unicode("", help="The thread %llm -c continues (set by --thread; empty: main).")
     stream_interval = Float(0.05, help="Seconds between display updates while a reply streams.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._executor: Any = None
         self._memory: Any = None
+        self._threads: Any = None
         self.announced = False
 
     @observe("timeout", "attempts", "max_wait", "rate_limits", "cache", "budget_session_usd", "budget_agent_usd",
@@ -92,6 +101,10 @@ class CoditectMagics(Magics):
     @argument("--no-cache", action="store_true", help="Do not answer from (or write to) the response cache.")
     @argument("--fallback", help="Comma-separated ids to try in order if the model fails.")
     @argument("--compare", help="Comma-separated ids, or all (every usable provider): ask each, side by side.")
+    @argument("--memory", action="store_true", help="Add what memory holds about the prompt to the context.")
+    @argument("-c", "--continue", dest="continue_thread", action="store_true",
+              help="Continue the current thread (the one named last, else main) instead of a one-shot call.")
+    @argument("--thread", help="Continue (or start) the thread of this name; it becomes the current one.")
     def llm(self, line: str, cell: str | None = None) -> Any:
         """Prompt any model: `%llm [model] prompt` or `%%llm [model] [options]` with the cell as the prompt.
 
@@ -100,7 +113,11 @@ class CoditectMagics(Magics):
         {name} in the prompt is replaced by that variable's value ({{ for a literal brace); unknown names
         and JSON are left alone. The reply streams in as Markdown and is kept in `_llm` (and -o VAR).
 
-        Subcommands: %llm list | alias NAME ID | default ID | costs [--by provider|model|agent|day] | error | help
+        Threads: a plain %llm is a one-shot call that starts the main thread afresh; `%%llm -c` continues the
+        current thread, `--thread NAME` picks or starts a named one. Threads persist beside the ledger, per notebook.
+
+        Subcommands: %llm list | alias NAME ID | default ID | costs [--by provider|model|agent|day] | error | help |
+        reset [--thread NAME] | history [--thread NAME] | export --thread NAME --to FILE.md|FILE.jsonl
         """
         from . import llm
         return llm.run(self, line, cell)
@@ -117,13 +134,15 @@ class CoditectMagics(Magics):
     @argument("--search", action="store_true", help="Wrap the model in web search.")
     @argument("--no-stream", action="store_true", help="Show the reply when it is complete.")
     @argument("--no-cache", action="store_true", help="Do not answer from the response cache.")
+    @argument("--new", action="store_true", help="Start the agent's thread afresh instead of continuing it.")
     def agent(self, line: str, cell: str | None = None) -> Any:
         """Run a named agent: `%%agent NAME [options]` with the cell as the task; `%agent list`, `%agent show NAME`.
 
         Agents are Markdown files with YAML front matter (name, description, tools, model; the body is the system
         prompt) in ./.claude/agents, ~/.claude/agents, CoditectMagics.agent_dirs and the kit's examples. A bindings
         YAML (CoditectMagics.bindings_path) maps agents to provider, model, temperature, max_tokens, fallbacks,
-        search and budget_usd. Precedence: these options > binding > agent file > default model.
+        search, budget_usd, memory_items and memory_min_score. Precedence: these options > binding > agent file >
+        default model. Each agent keeps its own thread: a run continues the agent's earlier turns unless --new.
         """
         from . import agent
         return agent.run(self, line, cell)
@@ -144,10 +163,16 @@ class CoditectMagics(Magics):
     @no_var_expand
     @magic_arguments()
     @argument("-k", type=int, default=5, help="How many results.")
-    @argument("--kind", help="Only this kind: message, note or file.")
+    @argument("--kind", choices=("message", "note", "file"), help="Only this kind.")
+    @argument("--source", help="Only from these sources (comma-separated, exact: a file, notebook.ipynb#cell3).")
+    @argument("--since", help="Only since then: an ISO date or a span back from now (30m, 12h, 7d, 2w).")
     def memory(self, line: str) -> Any:
-        """Memory search over what you said, wrote and indexed (ChromaDB):
-        `%memory add TEXT`, `%memory search [-k N] [--kind K] QUERY`, `%memory index PATH` (Markdown, text, .ipynb,
-        JSONL message logs), `%memory forget ID`, `%memory stats`."""
+        """Memory search over what you said, wrote and indexed (ChromaDB); every %llm / %%agent exchange is kept
+        unless `%config CoditectMagics.remember = False`.
+
+        `%memory search [-k N] [--kind K] [--source S] [--since 7d] QUERY` shows a DataFrame of hits;
+        `%memory add TEXT`; `%memory index PATH` (Markdown, text, .ipynb, JSONL message logs);
+        `%memory forget ID...` (the id column of a search) or `%memory forget --source S | --kind K | --since T`;
+        `%memory stats`."""
         from . import memory
         return memory.run(self, line)

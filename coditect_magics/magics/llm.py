@@ -13,8 +13,11 @@ from coditect_magics.context import interpolate
 from coditect_magics.executor import CallContext
 from coditect_magics.providers import errors, registry
 from coditect_magics.providers.secrets import redact
+from coditect_magics.providers.types import Message
 
+from . import conversation
 from .args import UsageError, parser_of, split_options
+from .memory import recall, remember
 from .output import LLMResult, StreamView, show_error
 
 EXPECTED = (UsageError, errors.ProviderError, BudgetExceeded)
@@ -28,19 +31,26 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
             handler = SUBCOMMANDS.get(words[0]) if words else None
             if handler and _subcommand_fits(words):
                 return handler(magics, words[1:])
-        args, rest = split_options(parser_of(type(magics).llm), line)
+        args, rest = _parse(magics, line, cell)
         model, prompt = _model_and_prompt(magics, rest, cell)
         prompt = interpolate(prompt, magics.shell.user_ns).strip()
         if not prompt:
             raise UsageError("no prompt: write it after the model (%llm [model] prompt) or in the cell (%%llm)")
-        messages = ([{"role": "system", "content": args.system}] if args.system else []) + \
-            [{"role": "user", "content": prompt}]
+        recalled, used = recall(magics, prompt) if args.memory else ("", 0)
+        system = "\n\n".join(part for part in (args.system, recalled) if part)
+        system_messages = [Message("system", system)] if system else []
+        question = Message("user", prompt)
         params = _params(magics, args)
         if args.compare:
-            return compare(magics, messages, _ids(args.compare), params)
-        return ask(magics, model or default_model(magics), messages, params=params,
-                   fallbacks=_ids(args.fallback) if args.fallback else (), fmt=args.format or magics.format,
-                   stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out)
+            return compare(magics, [*system_messages, question], _ids(args.compare), params)
+        thread = conversation.pick(magics, name=args.thread, continued=args.continue_thread)
+        result = ask(magics, model or default_model(magics),
+                     conversation.with_history(magics, thread, system_messages, question), params=params,
+                     fallbacks=_ids(args.fallback) if args.fallback else (), fmt=args.format or magics.format,
+                     stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out,
+                     context=CallContext(memory_items=used))
+        conversation.keep(thread, question, result)
+        return result
     except EXPECTED as exc:
         show_error(str(exc))
         return None
@@ -71,6 +81,20 @@ def is_model(magics: Any, word: str) -> bool:
     if word in magics.aliases or word in registry.ALIASES or word in registry.names():
         return True
     return bool(_MODEL_ID.match(word))
+
+
+def _parse(magics: Any, line: str, cell: str | None) -> tuple[Any, str]:
+    """Options before the model, and on a %%llm line also after it (`%%llm openai:gpt-4o -c`)."""
+    parser = parser_of(type(magics).llm)
+    args, rest = split_options(parser, line)
+    first, _, after = rest.partition(" ")
+    if cell is not None and after.strip() and is_model(magics, first):
+        later, leftover = split_options(parser, after)
+        for key, value in vars(later).items():
+            if value not in (None, False):
+                setattr(args, key, value)
+        rest = f"{first} {leftover}".strip()
+    return args, rest
 
 
 def _model_and_prompt(magics: Any, rest: str, cell: str | None) -> tuple[str | None, str]:
@@ -142,7 +166,14 @@ def ask(magics: Any, model: str, messages: list[dict[str, Any]], *, params: dict
     magics.shell.user_ns["_llm"] = result
     if out:
         magics.shell.user_ns[out] = result
+    remember(magics, _last_user_text(messages), result, agent=context.agent)
     return result
+
+
+def _last_user_text(messages: list[Any]) -> str:
+    """What the user asked in this call: the text of its last user message."""
+    users = [Message.coerce(m) for m in messages if (m.role if isinstance(m, Message) else m["role"]) == "user"]
+    return users[-1].text if users else ""
 
 
 def usable_models() -> list[str]:
@@ -162,7 +193,8 @@ def compare(magics: Any, messages: list[dict[str, Any]], ids: list[str], params:
 
 # subcommands
 def _subcommand_fits(words: list[str]) -> bool:
-    arity = {"list": (1,), "alias": (3,), "default": (2,), "error": (1, 2), "help": (1,), "costs": (1, 3)}
+    arity = {"list": (1,), "alias": (3,), "default": (2,), "error": (1, 2), "help": (1,), "costs": (1, 3),
+             "reset": (1, 3), "history": (1, 3), "export": (3, 5)}
     return len(words) in arity.get(words[0], ())
 
 
@@ -220,4 +252,5 @@ def _help(magics: Any, words: list[str]) -> None:
     print(type(magics).llm.__doc__)
 
 
-SUBCOMMANDS = {"list": _list, "alias": _alias, "default": _default, "costs": _costs, "error": _error, "help": _help}
+SUBCOMMANDS = {"list": _list, "alias": _alias, "default": _default, "costs": _costs, "error": _error, "help": _help,
+               **conversation.SUBCOMMANDS}

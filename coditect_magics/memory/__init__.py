@@ -17,7 +17,7 @@ from .errors import EmbedderError, MemoryError_, StoreError, UnknownEmbedder
 _LAZY = {
     "Memory": "store", "Hit": "store", "item_id": "store", "default_dir": "store",
     "index": "indexing", "IndexReport": "indexing", "BadLine": "indexing", "chunk": "indexing",
-    "context_block": "context",
+    "context_block": "context", "relevant": "context", "Journal": "journal",
     "Embedder": "embedders", "get_embedder": ("embedders", "get"), "known_embedders": ("embedders", "known"),
 }
 

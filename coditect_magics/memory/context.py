@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
+
+DEFAULT_MIN_SCORE = 0.3  # all-MiniLM cosine: below this, a "hit" is mostly noise
 
 
-def context_block(memory: Any, query: str, k: int = 3, min_score: float = 0.3) -> str:
-    """A system-prompt block with the `k` closest memories scoring at least `min_score`; "" when none does."""
-    hits = [hit for hit in memory.search(query, k=k) if hit.score >= min_score]
+def relevant(memory: Any, query: str, k: int = 3, min_score: float = DEFAULT_MIN_SCORE) -> list[Any]:
+    """The `k` memories closest to `query` that score at least `min_score`, best first."""
+    if k <= 0:
+        return []
+    return [hit for hit in memory.search(query, k=k) if hit.score >= min_score]
+
+
+def context_block(hits: Sequence[Any]) -> str:
+    """A system-prompt block quoting `hits` with their sources ("" for none). Marked as data, so that a stored
+    text cannot pass itself off as an instruction."""
     if not hits:
         return ""
     lines = [f"[{n}] {' '.join(hit.text.split())}" + (f" (source: {hit.source})" if hit.source else "")

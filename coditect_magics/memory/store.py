@@ -165,16 +165,31 @@ class Memory:
                                     metadatas=[m for _, _, m in new], embeddings=vectors)
         return ids
 
-    def forget(self, id: str | Iterable[str] | None = None, *, where: Mapping[str, Any] | None = None) -> int:
-        """Drop items by id (one or many) or by a metadata filter; returns how many were there."""
+    def forget(self, id: str | Iterable[str] | None = None, *, where: Mapping[str, Any] | None = None,
+               kind: str | None = None, source: str | Iterable[str] | None = None, since: Any = None) -> int:
+        """Drop items by id (one or many; a unique prefix of at least 8 characters will do) or by filters as in
+        `search`; returns how many were there."""
+        where = filters(where, kind=kind, source=source, since=since)
         if id is None and not where:
-            raise ValueError("forget needs an id or a where= filter")
+            raise ValueError("forget needs an id or a filter (kind, source, since, where)")
         ids = None if id is None else [id] if isinstance(id, str) else list(id)
+        if ids is not None:
+            ids = [i if len(i) == 64 else self._full_id(i) for i in ids]
         with self._lock:
             found = self.collection.get(ids=ids, where=_where(where), include=[])["ids"]
             if found:
                 self.collection.delete(ids=found)
         return len(found)
+
+    def _full_id(self, prefix: str) -> str:
+        """The id that starts with `prefix` (as `%memory search` shows them, shortened)."""
+        if len(prefix) < 8:
+            raise ValueError(f"an id prefix needs at least 8 characters, got {prefix!r}")
+        with self._lock:
+            ids = [i for i in self.collection.get(include=[])["ids"] if i.startswith(prefix)]
+        if len(ids) > 1:
+            raise ValueError(f"{len(ids)} memories start with {prefix!r}: give more of the id")
+        return ids[0] if ids else prefix
 
     # -- reading ------------------------------------------------------------------------------------------------------
     def count(self) -> int:
@@ -186,11 +201,14 @@ class Memory:
             return None
         return Hit(got["ids"][0], got["documents"][0], 1.0, dict(got["metadatas"][0] or {}))
 
-    def search(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
-        """The k items closest in meaning to `query`, best first; `where` is a Chroma metadata filter
-        (e.g. {"kind": "note"}, {"source": "notes.md"}, {"timestamp": {"$gte": t}})."""
+    def search(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None, *, kind: str | None = None,
+               source: str | Iterable[str] | None = None, since: Any = None) -> list[Hit]:
+        """The k items closest in meaning to `query`, best first. Filters: `kind` (message, note, file), `source`
+        (one or several, exact), `since` (a datetime, ISO date, epoch seconds or a span such as "7d"), and `where`,
+        a Chroma metadata filter for anything else (e.g. {"agent": "reviewer"})."""
         if not query.strip() or k < 1:
             return []
+        where = filters(where, kind=kind, source=source, since=since)
         with self._lock:
             total = self.collection.count()
             if not total:
@@ -207,6 +225,23 @@ class Memory:
                 "where": self.url or self.path}
 
 
+def filters(where: Mapping[str, Any] | None = None, *, kind: str | None = None,
+            source: str | Iterable[str] | None = None, since: Any = None) -> dict[str, Any]:
+    """One metadata filter from the named ones and a Chroma `where`."""
+    out = dict(where or {})
+    if kind is not None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        out["kind"] = kind
+    if source is not None:
+        sources = [source] if isinstance(source, str) else list(source)
+        out["source"] = sources[0] if len(sources) == 1 else {"$in": sources}
+    if since is not None:
+        from ..when import epoch
+        out["timestamp"] = {"$gte": epoch(since)}
+    return out
+
+
 def _where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Chroma wants several conditions joined by $and: {"kind": "note", "source": "a"} is turned into that."""
     if not where:
@@ -216,4 +251,4 @@ def _where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(where)
 
 
-__all__ = ["Memory", "Hit", "item_id", "normalise", "default_dir", "EmbedderError", "StoreError"]
+__all__ = ["Memory", "Hit", "filters", "item_id", "normalise", "default_dir", "EmbedderError", "StoreError"]

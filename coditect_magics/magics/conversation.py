@@ -1,0 +1,106 @@
+"""Threads in the magics: which thread a call continues, its history trimmed to the budget, the new turns kept;
+and `%llm reset | history | export`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from coditect_magics.providers.types import Message
+
+from .args import UsageError
+from .output import show_error
+
+MAIN = "main"
+
+
+def notebook_of(magics: Any) -> str:
+    """The key threads are kept under: the notebook's path when Jupyter says it, else "ipython"."""
+    return str(magics.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME") or "ipython")
+
+
+def store(magics: Any) -> Any:
+    """The thread store: CoditectMagics.threads_path, else $CODITECT_THREADS, else beside the ledger."""
+    from pathlib import Path
+
+    from coditect_magics.threads import ENV, ThreadStore
+    path = magics.threads_path or os.environ.get(ENV) or (
+        Path(magics.ledger_path).with_name("threads.sqlite3") if magics.ledger_path else None)
+    current = getattr(magics, "_threads", None)
+    if current is None or (path is not None and str(current.path) != str(Path(path).expanduser())):
+        current = magics._threads = ThreadStore(path)
+    return current
+
+
+def pick(magics: Any, *, name: str | None, continued: bool) -> Any:
+    """The thread a `%llm` call belongs to: `--thread NAME` (which becomes current), `-c` (the current one), or
+    none given: a one-shot call that starts the main thread afresh, so `-c` can follow it."""
+    if name:
+        magics.current_thread = name
+    elif continued:
+        name = magics.current_thread or MAIN
+    else:
+        name = magics.current_thread = MAIN
+        store(magics).thread(notebook_of(magics), name).reset()
+    return store(magics).thread(notebook_of(magics), name)
+
+
+def with_history(magics: Any, thread: Any, system: Sequence[Message], ask: Message) -> list[Message]:
+    """System messages, as much of the thread's history as fits `max_history_tokens`, then the new turn; says
+    when older turns were left out."""
+    from coditect_magics.threads import fit
+    history = [m for m in thread.messages() if m.role != "system"]
+    kept, dropped = fit([*system, *history, ask], magics.max_history_tokens)
+    if dropped:
+        show_error(f"{dropped} earlier turns left out of thread {thread.name!r} to stay within "
+                   f"{magics.max_history_tokens} tokens (CoditectMagics.max_history_tokens)")
+    return kept
+
+
+def keep(thread: Any, ask: Message, result: Any) -> None:
+    """Add the exchange to the thread once the model has answered (a partial answer counts)."""
+    if thread is not None and result is not None and result.text:
+        thread.add(ask)
+        thread.add(Message("assistant", result.text), model=result.model)
+
+
+# subcommands: %llm reset [--thread NAME] | history [--thread NAME] | export --thread NAME --to FILE
+def _options(words: list[str], allowed: tuple[str, ...], usage: str) -> dict[str, str]:
+    if len(words) % 2 or any(w not in allowed for w in words[::2]):
+        raise UsageError(f"write {usage}")
+    return {key.lstrip("-"): value for key, value in zip(words[::2], words[1::2])}
+
+
+def reset(magics: Any, words: list[str]) -> None:
+    name = _options(words, ("--thread",), "%llm reset [--thread NAME]").get("thread") or magics.current_thread or MAIN
+    gone = store(magics).thread(notebook_of(magics), name).reset()
+    print(f"coditect: thread {name!r} cleared ({gone} turns)")
+
+
+def history(magics: Any, words: list[str]) -> Any:
+    """The thread's turns as a DataFrame: role, text, model, time (local)."""
+    from datetime import datetime
+
+    import pandas as pd
+    name = _options(words, ("--thread",), "%llm history [--thread NAME]").get("thread") or magics.current_thread or MAIN
+    turns = store(magics).thread(notebook_of(magics), name).turns()
+    return pd.DataFrame([{"role": t.message.role, "text": t.message.text, "model": t.model,
+                          "time": datetime.fromtimestamp(t.ts)} for t in turns],
+                        columns=["role", "text", "model", "time"])
+
+
+def export(magics: Any, words: list[str]) -> Any:
+    usage = "%llm export --thread NAME --to FILE.md|FILE.jsonl"
+    options = _options(words, ("--thread", "--to"), usage)
+    if "to" not in options:
+        raise UsageError(f"say where to write: {usage}")
+    name = options.get("thread") or magics.current_thread or MAIN
+    try:
+        path = store(magics).thread(notebook_of(magics), name).export(options["to"])
+    except ValueError as exc:
+        raise UsageError(f"{exc}: {usage}") from None
+    print(f"coditect: thread {name!r} written to {path}")
+    return path
+
+
+SUBCOMMANDS = {"reset": reset, "history": history, "export": export}

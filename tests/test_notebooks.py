@@ -59,6 +59,11 @@ def test_quickstart(everywhere, tmp_path):
     assert "| openai | yes |" in text_of(cell_with(notebook, "%llm list"))
     closure = text_of(cell_with(notebook, "%llm What is a closure"))
     assert "You asked: What is a closure in Python?" in closure and "40 in / 12 out" in closure
+    followed = [r.body["messages"] for r in everywhere.requests
+                if r.prompt == "Show one with a three-line code example."]
+    assert len(followed) == 1 and "What is a closure in Python?" in str(followed[0]), "-c sends the earlier turns"
+    remembered = text_of(cell_with(notebook, "%memory search"))
+    assert "What is a closure in Python?" in remembered and "#cell" in remembered
     kept = text_of(cell_with(notebook, "answer.text"))
     assert "You asked: Explain Python generators" in kept
     assert "You asked: List 3 uses of Python decorators, one line each." in text_of(

@@ -10,6 +10,7 @@ class ProviderError(Exception):
 
     retryable = False
     fallback = False
+    detail = ""  # what the SDK said, redacted: for a "details" section under the one-line message
 
     def __init__(self, message: str, *, provider: str = "", model: str = "") -> None:
         self.message = redact(message)
@@ -23,6 +24,22 @@ class ProviderError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
+
+
+def describe(exc: BaseException, limit: int = 4000) -> str:
+    """An SDK exception and the ones it wraps, one per line with HTTP status and request id where the SDK has
+    them, redacted and bounded: the rest of the story behind a kit error's one line."""
+    lines: list[str] = []
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        extra = [f"{name}={getattr(seen, name)}" for name in ("status_code", "request_id", "code")
+                 if getattr(seen, name, None) not in (None, "")]
+        lines.append(f"{type(seen).__module__}.{type(seen).__name__}: {seen}" + (f" ({', '.join(extra)})" if extra
+                                                                                   else ""))
+        seen = seen.__cause__ or seen.__context__
+    return redact("\n".join(lines))[:limit]
 
 
 class UnknownProvider(ProviderError, LookupError):

@@ -63,6 +63,7 @@ class LLM:
         if mapped is None:
             return exc
         mapped.provider, mapped.model = self.provider, self.model
+        mapped.detail = errors.describe(exc)
         return mapped
 
     async def complete(self, messages: Messages, **params: Any) -> Reply:

@@ -168,3 +168,30 @@ def test_load_ext_imports_no_sdk_pandas_or_chromadb():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "True True"
+
+
+@pytest.mark.parametrize("line, prompt", [("%llm openai:gpt-4o What is a closure?", "What is a closure?"),
+                                          ("  %llm openai:gpt-4o Really??", "Really??")])
+def test_a_question_mark_at_the_end_is_part_of_the_prompt(shell, thread_server, line, prompt):
+    """IPython would read `... closure?` as a help request; the question reaches the model instead."""
+    shell.run_cell(line)
+    assert thread_server.last.body["messages"][-1]["content"] == prompt
+
+
+def test_help_on_the_magic_itself_still_works(shell, thread_server):
+    from IPython.utils.capture import capture_output
+    with capture_output() as captured:
+        shell.run_cell("%llm?")
+    assert "Prompt any model" in captured.stdout and not thread_server.requests
+    with capture_output():
+        shell.run_cell("%%llm openai:gpt-4o\n%llm is this kept as text?")
+    assert thread_server.last.body["messages"][-1]["content"] == "%llm is this kept as text?"
+
+
+def test_llm_help_lists_every_magic_with_examples(shell):
+    from IPython.utils.capture import capture_output
+    with capture_output() as captured:
+        shell.run_line_magic("llm", "help")
+    for usage in ("%llm [-f", "%agent [-m", "%memory [-k", "Run a command template", "%config CoditectMagics"):
+        assert usage in captured.stdout
+    assert captured.stdout.count("Examples:") >= 3 and "--thread" in captured.stdout and "--memory" in captured.stdout

@@ -106,3 +106,34 @@ def test_agents_notebook(everywhere, tmp_path):
     assert "You explain Python ideas" in str(explainer[0]["system"]) and explainer[0]["max_tokens"] == 200
     reviewer = [r for r in everywhere.requests if r.prompt.startswith("Review this function")]
     assert reviewer[0].path == "/v1/messages" and "anthropic:" + reviewer[0].body["model"] == MODEL_ALIASES["sonnet"]
+
+
+def run_cells(sources: list[str], tmp_path: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return notebook
+
+
+def test_saved_outputs_carry_provenance_and_errors_their_details(everywhere, tmp_path):
+    """A saved notebook says what produced each reply; a failed call is one line, with the SDK's story folded."""
+    everywhere.script(Script(text="Fine.", input_tokens=1000, output_tokens=500),
+                      Script(status=401, error_message="invalid api key", echo_key=True))
+    notebook = run_cells(["%load_ext coditect_magics\n%config CoditectMagics.remember = False",
+                          "%llm openai:gpt-4o How are you?", "%llm openai:gpt-4o Again?",
+                          "%config CoditectMagics.footer = False\n%llm openai:gpt-4o Quietly?"], tmp_path)
+    reply = [o for o in notebook.cells[1].outputs if "coditect" in o.get("metadata", {})]
+    assert len(reply) == 1
+    meta = reply[0].metadata["coditect"]
+    assert (meta["provider"], meta["model"], meta["input_tokens"], meta["output_tokens"]) == ("openai", "gpt-4o", 1000, 500)
+    assert meta["cost_usd"] > 0 and meta["latency_s"] > 0 and meta["status"] == "ok" and meta["time"].endswith("Z")
+    assert "1000 in / 500 out" in text_of(notebook.cells[1])
+    failed = notebook.cells[2].outputs
+    assert not [o for o in failed if o.output_type == "error"], "no traceback"
+    lines = [o.text for o in failed if o.output_type == "stream" and o.name == "stderr"]
+    assert len(lines) == 1 and lines[0].startswith("coditect: openai:gpt-4o:") and lines[0].count("\n") == 1
+    folded = [o.data["text/html"] for o in failed if "text/html" in o.get("data", {})]
+    assert len(folded) == 1 and folded[0].startswith("<details>") and "AuthenticationError" in folded[0]
+    assert "status_code=401" in folded[0] and "sk-nb-test-1" not in folded[0] and "sk-nb-test-1" not in lines[0]
+    quiet = text_of(notebook.cells[3])
+    assert "You asked: Quietly?" in quiet and " in / " not in quiet, "footer off"
+    assert any("coditect" in o.get("metadata", {}) for o in notebook.cells[3].outputs), "provenance stays"

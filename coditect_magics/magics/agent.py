@@ -99,7 +99,7 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         return run_agent(magics, agent, prompt, fmt=args.format or magics.format, stream=not args.no_stream,
                          cache=False if args.no_cache else None, out=args.out, new=args.new)
     except EXPECTED as exc:
-        show_error(str(exc))
+        show_error(str(exc), exc)
         return None
 
 
@@ -144,5 +144,5 @@ def run_command(magics: Any, line: str) -> Any:
         return llm.ask(magics, model, [{"role": "user", "content": prompt}], params=llm._params_of(magics),
                        fmt=magics.format)
     except EXPECTED as exc:
-        show_error(str(exc))
+        show_error(str(exc), exc)
         return None

@@ -56,6 +56,8 @@ class CoditectMagics(Magics):
     threads_path = Unicode("", help="Threads file (default: CODITECT_THREADS, else beside the ledger).").tag(
         config=True)
     current_thread = Unicode("", help="The thread %llm -c continues (set by --thread; empty: main).")
+    footer = Bool(True, help="Show the line under each reply: model, tokens, cost, time (the saved notebook keeps "
+                             "the same in the output's metadata either way).").tag(config=True)
     stream_interval = Float(0.05, help="Seconds between display updates while a reply streams.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -118,6 +120,15 @@ class CoditectMagics(Magics):
 
         Subcommands: %llm list | alias NAME ID | default ID | costs [--by provider|model|agent|day] | error | help |
         reset [--thread NAME] | history [--thread NAME] | export --thread NAME --to FILE.md|FILE.jsonl
+
+        Examples:
+          %llm What is a closure in Python?
+          %llm -t 0 -o answer gemini Summarize {report} in three bullets
+          %%llm anthropic:claude-sonnet-4-6 --thread review -s "You review code."
+          %%llm -c                         (the cell continues the conversation)
+          %llm --compare openai:gpt-4.1-mini,ollama:llama3.2 Name one use of asyncio
+          %llm --memory What did we decide about the schema?
+          %llm costs --by model
         """
         from . import llm
         return llm.run(self, line, cell)
@@ -143,6 +154,11 @@ class CoditectMagics(Magics):
         YAML (CoditectMagics.bindings_path) maps agents to provider, model, temperature, max_tokens, fallbacks,
         search, budget_usd, memory_items and memory_min_score. Precedence: these options > binding > agent file >
         default model. Each agent keeps its own thread: a run continues the agent's earlier turns unless --new.
+
+        Examples:
+          %agent list
+          %%agent code-reviewer -m openai:gpt-4.1 --new
+          %agent explainer What does functools.wraps do?
         """
         from . import agent
         return agent.run(self, line, cell)
@@ -155,6 +171,10 @@ class CoditectMagics(Magics):
         Commands are Markdown prompt templates in ./.claude/commands, ~/.claude/commands and
         CoditectMagics.command_dirs; $ARGUMENTS is the argument string, $1 $2 ... the arguments, $ARGUMENTS[0] the
         first. Front matter may name an `agent` or a `model` to run it.
+
+        Examples:
+          %cmd list
+          %cmd tldr Python's GIL
         """
         from . import agent
         return agent.run_command(self, line)

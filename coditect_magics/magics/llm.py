@@ -52,7 +52,7 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         conversation.keep(thread, question, result)
         return result
     except EXPECTED as exc:
-        show_error(str(exc))
+        show_error(str(exc), exc)
         return None
 
 
@@ -139,7 +139,7 @@ def ask(magics: Any, model: str, messages: list[dict[str, Any]], *, params: dict
     fallbacks = [resolve_alias(magics, f) for f in fallbacks]
     execution = magics.executor.stream(model, messages, fallbacks=fallbacks, context=context, cache=cache,
                                        stream=stream, **params)
-    result = LLMResult(text="", model=model, format=fmt)
+    result = LLMResult(text="", model=model, format=fmt, show_footer=magics.footer)
     view = StreamView(result, magics.stream_interval if stream else float("inf"))
     failure: BaseException | None = None
     try:
@@ -162,7 +162,7 @@ def ask(magics: Any, model: str, messages: list[dict[str, Any]], *, params: dict
         raise failure
     view.finish()
     if failure is not None:
-        show_error(f"{failure} (the partial reply is kept)")
+        show_error(f"{failure} (the partial reply is kept)", failure)
     magics.shell.user_ns["_llm"] = result
     if out:
         magics.shell.user_ns[out] = result
@@ -249,7 +249,10 @@ def _error(magics: Any, words: list[str]) -> Any:
 
 
 def _help(magics: Any, words: list[str]) -> None:
-    print(type(magics).llm.__doc__)
+    """Every magic's usage, options and examples, then where the settings are."""
+    for magic in ("llm", "agent", "cmd", "memory"):
+        print(f"{'=' * 100}\n%{magic}\n{getattr(type(magics), magic).__doc__}")
+    print(f"{'=' * 100}\nSettings: %config CoditectMagics lists them; %config CoditectMagics.NAME = VALUE sets one.")
 
 
 SUBCOMMANDS = {"list": _list, "alias": _alias, "default": _default, "costs": _costs, "error": _error, "help": _help,

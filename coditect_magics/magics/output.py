@@ -32,6 +32,8 @@ class LLMResult:
     note: str = ""
     reply: Reply | None = field(default=None, repr=False)
     shown_in: int | None = field(default=None, repr=False)  # the cell whose output already shows this reply
+    show_footer: bool = field(default=True, repr=False)
+    finished_at: float | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         return self.text
@@ -55,8 +57,19 @@ class LLMResult:
         return " · ".join(parts)
 
     def bundle(self, text: str | None = None, final: bool = True) -> dict[str, Any]:
-        """The MIME bundle for the current text (and the footer once final)."""
-        return render(self.text if text is None else text, self.format, self.footer if final else "")
+        """The MIME bundle for the current text (and the footer once final, unless switched off)."""
+        return render(self.text if text is None else text, self.format,
+                      self.footer if final and self.show_footer else "")
+
+    def metadata(self) -> dict[str, Any]:
+        """Provenance kept with the output in the saved notebook: what produced this reply, at what cost."""
+        provider, _, model = self.model.partition(":")
+        return {"coditect": {
+            "provider": provider, "model": model, "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens, "cached_tokens": self.usage.cached_tokens,
+            "cost_usd": self.cost, "latency_s": self.latency_s, "ttft_s": self.ttft_s, "status": self.status,
+            "cached": self.cached, "finish_reason": self.reply.finish_reason if self.reply else None,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.finished_at or time.time()))}}
 
     def _ipython_display_(self) -> None:
         from IPython import get_ipython
@@ -64,7 +77,7 @@ class LLMResult:
         shell = get_ipython()
         if shell is not None and self.shown_in == shell.execution_count:
             return  # streamed into this very cell already: the Out echo would repeat it
-        publish_display_data(self.bundle())
+        publish_display_data(self.bundle(), metadata=self.metadata())
 
 
 def render(text: str, fmt: str, footer: str = "") -> dict[str, Any]:
@@ -112,9 +125,21 @@ class StreamView:
         from IPython import get_ipython
         shell = get_ipython()
         self.result.shown_in = shell.execution_count if shell is not None else None
-        self.handle.update(self.result.bundle(), raw=True)
+        self.result.finished_at = time.time()
+        self.handle.update(self.result.bundle(), raw=True, metadata=self.result.metadata())
 
 
-def show_error(message: str) -> None:
-    """One line on stderr, no traceback."""
+def show_error(message: str, error: BaseException | None = None) -> None:
+    """One line on stderr, no traceback; in a notebook, what the SDK said goes under it in a collapsed section."""
     print(f"coditect: {message}", file=sys.stderr)
+    detail = getattr(error, "detail", "")
+    if detail and _rich_frontend():
+        from IPython.display import display
+        display({"text/html": f"<details><summary>details</summary><pre>{html.escape(detail)}</pre></details>",
+                 "text/plain": ""}, raw=True)
+
+
+def _rich_frontend() -> bool:
+    """A kernel talking to Jupyter (HTML shows), not the terminal IPython (which would print it all)."""
+    from IPython import get_ipython
+    return type(get_ipython()).__name__ == "ZMQInteractiveShell"

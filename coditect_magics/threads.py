@@ -187,6 +187,24 @@ class Thread:
         return path
 
 
+    def import_jsonl(self, path: str | os.PathLike[str]) -> int:
+        """Append the turns of a JSONL file (as `export` writes them, or any `{"role", "content"}` lines); returns
+        how many. A line that is not such a message raises ValueError naming the file and line."""
+        turns: list[tuple[Message, str | None]] = []
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                message = Message.coerce(record)
+            except (json.JSONDecodeError, ValueError, TypeError) as exc:
+                raise ValueError(f"{path}, line {number}: not a message ({exc})") from None
+            turns.append((message, record.get("model")))
+        for message, model in turns:
+            self.add(message, model=model)
+        return len(turns)
+
+
 class ThreadStore:
     """The SQLite file of every thread; safe across threads of one process and across processes (WAL)."""
 

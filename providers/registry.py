@@ -42,6 +42,8 @@ class Availability:
     reason: str
     default_model: str
     description: str
+    endpoint: str = ""       # the base URL calls will use; "" means the SDK's own default
+    endpoint_env: str = ""   # the variable that sets it
 
 
 _lock = threading.Lock()
@@ -149,7 +151,8 @@ def status(name: str, settings: Settings | None = None) -> Availability:
     """Whether one provider can be called now, checked without importing its SDK."""
     settings = settings or Settings()
     spec = entry(name).spec
-    row = lambda usable, reason: Availability(name, usable, reason, spec.default_model, spec.description)  # noqa: E731
+    row = lambda usable, reason: Availability(name, usable, reason, spec.default_model, spec.description,  # noqa: E731
+                                              spec.base_url(settings) or "", spec.base_url_env)
     missing = spec.missing_modules()
     if missing:
         return row(False, f"{', '.join(missing)} not installed: {spec.install_hint()}")
@@ -170,6 +173,7 @@ def status(name: str, settings: Settings | None = None) -> Availability:
     return row(True, "ready")
 
 
-def available() -> list[Availability]:
-    """One row per provider: name, usable, reason (what to install or set when it is not)."""
-    return [status(name) for name in names()]
+def available(settings: dict[str, Settings] | None = None) -> list[Availability]:
+    """One row per provider: name, usable, reason (what to install or set when it is not), endpoint; `settings`
+    gives a provider's connection settings (a base URL set in the notebook, say) by name."""
+    return [status(name, (settings or {}).get(name)) for name in names()]

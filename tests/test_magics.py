@@ -195,3 +195,19 @@ def test_llm_help_lists_every_magic_with_examples(shell):
     for usage in ("%llm [-f", "%agent [-m", "%memory [-k", "Run a command template", "%config CoditectMagics"):
         assert usage in captured.stdout
     assert captured.stdout.count("Examples:") >= 3 and "--thread" in captured.stdout and "--memory" in captured.stdout
+
+
+def test_llm_list_shows_each_endpoint_and_honours_config(shell, thread_server, monkeypatch):
+    """The base URL set by %config is the one `%llm list` probes and shows, as the calls use it."""
+    from tests.conftest import closed_port
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://gateway.internal/v1")
+    table = shell.run_line_magic("llm", "list").data
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    assert f"{thread_server.url}/v1 (%config CoditectMagics.base_urls)" in rows["lmstudio"]
+    assert "| yes |" in rows["lmstudio"] and "| yes |" in rows["ollama"], "probed where the config points"
+    assert "SDK default (GOOGLE_GEMINI_BASE_URL)" in rows["gemini"]
+    shell.run_line_magic("config", f"CoditectMagics.base_urls = {{'ollama': 'http://127.0.0.1:{closed_port()}'}}")
+    rows = {line.split("|")[1].strip(): line for line in shell.run_line_magic("llm", "list").data.splitlines()
+            if line.startswith("| ")}
+    assert "| no |" in rows["ollama"] and "not reachable" in rows["ollama"]
+    assert "http://gateway.internal/v1 (OPENAI_BASE_URL)" in rows["openai"]

@@ -161,6 +161,19 @@ def test_reset_history_and_export(shell, thread_server, tmp_path) -> None:
         shell.run_line_magic("llm", "reset --thread notes")
     assert "4 turns" in captured.stdout
     assert shell.run_line_magic("llm", "history --thread notes").empty
+    assert shell.run_line_magic("llm", f"import --thread notes --from {out}") == 4
+    again = shell.run_line_magic("llm", "history --thread notes")
+    assert list(again.text) == list(history.text) and list(again.model.fillna("")) == list(history.model.fillna(""))
+    thread_server.script(Script(text="Answer three."))
+    shell.run_cell_magic("llm", "openai:gpt-4o --thread notes", "Question three")
+    assert [t for _, t in sent_turns(thread_server)] == ["Question one", "Answer one.", "Question two", "Answer two.",
+                                                         "Question three"], "an imported thread continues"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"role": "user", "content": "fine"}\n{"role": "robot", "content": "no"}\n')
+    with capture_output() as captured:
+        assert shell.run_line_magic("llm", f"import --thread other --from {bad}") is None
+    assert "bad.jsonl, line 2" in captured.stderr
+    assert shell.run_line_magic("llm", "history --thread other").empty, "nothing half-imported"
     with capture_output() as captured:
         shell.run_line_magic("llm", "export --thread notes")
     assert captured.stderr.startswith("coditect: ") and "--to" in captured.stderr

@@ -13,7 +13,8 @@ from IPython.core.completer import CompletionContext, SimpleCompletion, completi
 
 _MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd)\b(.*)$", re.DOTALL)
 MODEL_OPTIONS = ("--model", "-m", "--compare", "--fallback")
-LLM_SUBCOMMANDS = ("list", "alias", "default", "costs", "error", "explain", "help", "reset", "history", "export")
+LLM_SUBCOMMANDS = ("list", "alias", "default", "costs", "error", "explain", "help", "reset", "history", "export",
+                   "import")
 AGENT_SUBCOMMANDS = ("list", "show")
 
 

@@ -1,5 +1,5 @@
 """Threads in the magics: which thread a call continues, its history trimmed to the budget, the new turns kept;
-and `%llm reset | history | export`."""
+and `%llm reset | history | export | import`."""
 
 from __future__ import annotations
 
@@ -103,4 +103,18 @@ def export(magics: Any, words: list[str]) -> Any:
     return path
 
 
-SUBCOMMANDS = {"reset": reset, "history": history, "export": export}
+def import_(magics: Any, words: list[str]) -> int:
+    usage = "%llm import --thread NAME --from FILE.jsonl"
+    options = _options(words, ("--thread", "--from"), usage)
+    if "from" not in options:
+        raise UsageError(f"say which file to read: {usage}")
+    name = options.get("thread") or magics.current_thread or MAIN
+    try:
+        count = store(magics).thread(notebook_of(magics), name).import_jsonl(options["from"])
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"coditect: {count} turns added to thread {name!r}")
+    return count
+
+
+SUBCOMMANDS = {"reset": reset, "history": history, "export": export, "import": import_}

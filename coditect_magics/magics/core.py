@@ -119,7 +119,8 @@ class CoditectMagics(Magics):
         current thread, `--thread NAME` picks or starts a named one. Threads persist beside the ledger, per notebook.
 
         Subcommands: %llm list | alias NAME ID | default ID | costs [--by provider|model|agent|day] | error | help |
-        reset [--thread NAME] | history [--thread NAME] | export --thread NAME --to FILE.md|FILE.jsonl
+        reset [--thread NAME] | history [--thread NAME] | export --thread NAME --to FILE.md|FILE.jsonl |
+        import --thread NAME --from FILE.jsonl
 
         Examples:
           %llm What is a closure in Python?

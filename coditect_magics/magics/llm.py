@@ -194,18 +194,24 @@ def compare(magics: Any, messages: list[dict[str, Any]], ids: list[str], params:
 # subcommands
 def _subcommand_fits(words: list[str]) -> bool:
     arity = {"list": (1,), "alias": (3,), "default": (2,), "error": (1, 2), "help": (1,), "costs": (1, 3),
-             "reset": (1, 3), "history": (1, 3), "export": (3, 5)}
+             "reset": (1, 3), "history": (1, 3), "export": (3, 5), "import": (3, 5)}
     return len(words) in arity.get(words[0], ())
 
 
 def _list(magics: Any, words: list[str]) -> Any:
     from IPython.display import Markdown
     from coditect_magics import providers
-    lines = ["| provider | usable | default model | reason | known models |", "|---|---|---|---|---|"]
-    for row in providers.available():
+    lines = ["| provider | usable | default model | reason | endpoint | known models |", "|---|---|---|---|---|---|"]
+    configured = {name: providers.Settings(base_url=url) for name, url in magics.base_urls.items()}
+    for row in providers.available(configured):
         spec = registry.entry(row.name).spec
+        endpoint = row.endpoint or "SDK default"
+        if row.name in magics.base_urls:
+            endpoint += " (%config CoditectMagics.base_urls)"
+        elif row.endpoint_env:
+            endpoint += f" ({row.endpoint_env})"
         lines.append(f"| {row.name} | {'yes' if row.usable else 'no'} | {row.default_model} | {row.reason} | "
-                     f"{', '.join(spec.models)} |")
+                     f"{endpoint} | {', '.join(spec.models)} |")
     aliases = {**registry.ALIASES, **magics.aliases}
     lines += ["", "Aliases: " + ", ".join(f"`{k}` → {v}" for k, v in sorted(aliases.items()))]
     if magics.default_model:

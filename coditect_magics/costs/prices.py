@@ -98,6 +98,18 @@ def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], whe
         return None
 
 
+def context_window(provider: str, model: str) -> int | None:
+    """The model's input limit in tokens from genai-prices' data, None where it does not say."""
+    target = _genai_target(provider, model)
+    if target is None:
+        return None
+    try:
+        from genai_prices import data_snapshot
+        return data_snapshot.get_snapshot().find_provider_model(target[1], None, target[0], None)[1].context_window
+    except Exception:  # LookupError for unknown models; the data must never break a call
+        return None
+
+
 def price(provider: str, model: str, usage: Any, *, when: datetime | None = None) -> PriceResult:
     """The cost of a call with `usage` (input tokens counting the cached ones too, output, cached tokens).
 

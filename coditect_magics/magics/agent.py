@@ -63,7 +63,8 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
     if new:
         thread.reset()
     question = Message("user", prompt)
-    messages = conversation.with_history(magics, thread, [Message("system", system)], question)
+    messages = conversation.with_history(magics, thread, [Message("system", system)], question,
+                                         model=agent.model_id, reply_tokens=agent.max_tokens)
     params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
               if v is not None}
     context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd,

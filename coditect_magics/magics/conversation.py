@@ -45,15 +45,41 @@ def pick(magics: Any, *, name: str | None, continued: bool) -> Any:
     return store(magics).thread(notebook_of(magics), name)
 
 
-def with_history(magics: Any, thread: Any, system: Sequence[Message], ask: Message) -> list[Message]:
-    """System messages, as much of the thread's history as fits `max_history_tokens`, then the new turn; says
-    when older turns were left out."""
+def budget(magics: Any, model: str | None, reply_tokens: int | None = None) -> tuple[int, str]:
+    """How many tokens a prompt with its history may take, and why: `max_history_tokens`, or less when the
+    model's context window (genai-prices' data; the embedded model's n_ctx) leaves less room beside the reply."""
+    limit, why = magics.max_history_tokens, "CoditectMagics.max_history_tokens"
+    window = _window(magics, model) if model else None
+    if window:
+        room = window - (reply_tokens or 1024)
+        if room < limit:
+            limit, why = max(room, 256), f"the context window of {model}"
+    return limit, why
+
+
+def _window(magics: Any, model: str) -> int | None:
+    from coditect_magics.providers import errors, registry
+    try:
+        provider, name = registry.resolve(magics.aliases.get(model, model))
+    except errors.ProviderError:
+        return None
+    if provider == "local":
+        from coditect_magics.providers.local import DEFAULT_CONTEXT
+        return int(os.environ.get("CODITECT_LOCAL_N_CTX") or DEFAULT_CONTEXT)
+    from coditect_magics.costs.prices import context_window
+    return context_window(provider, name)
+
+
+def with_history(magics: Any, thread: Any, system: Sequence[Message], ask: Message, *, model: str | None = None,
+                 reply_tokens: int | None = None) -> list[Message]:
+    """System messages, as much of the thread's history as fits the budget (see `budget`), then the new turn;
+    says when older turns were left out."""
     from coditect_magics.threads import fit
     history = [m for m in thread.messages() if m.role != "system"]
-    kept, dropped = fit([*system, *history, ask], magics.max_history_tokens)
+    limit, why = budget(magics, model, reply_tokens)
+    kept, dropped = fit([*system, *history, ask], limit)
     if dropped:
-        show_error(f"{dropped} earlier turns left out of thread {thread.name!r} to stay within "
-                   f"{magics.max_history_tokens} tokens (CoditectMagics.max_history_tokens)")
+        show_error(f"{dropped} earlier turns left out of thread {thread.name!r} to stay within {limit} tokens ({why})")
     return kept
 
 

@@ -44,8 +44,10 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         if args.compare:
             return compare(magics, [*system_messages, question], _ids(args.compare), params)
         thread = conversation.pick(magics, name=args.thread, continued=args.continue_thread)
-        result = ask(magics, model or default_model(magics),
-                     conversation.with_history(magics, thread, system_messages, question), params=params,
+        model = model or default_model(magics)
+        messages = conversation.with_history(magics, thread, system_messages, question, model=model,
+                                             reply_tokens=params.get("max_tokens"))
+        result = ask(magics, model, messages, params=params,
                      fallbacks=_ids(args.fallback) if args.fallback else (), fmt=args.format or magics.format,
                      stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out,
                      context=CallContext(memory_items=used))

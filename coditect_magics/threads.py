@@ -51,6 +51,12 @@ def default_path() -> Path:
     return ledger_path().with_name("threads.sqlite3")
 
 
+def notebook_key(namespace: dict[str, Any] | None = None) -> str:
+    """The key a notebook's threads are kept under: its path when Jupyter says it (`__session__` in the user
+    namespace, or $JPY_SESSION_NAME), else "ipython"."""
+    return str((namespace or {}).get("__session__") or os.environ.get("JPY_SESSION_NAME") or "ipython")
+
+
 @dataclass(frozen=True)
 class Turn:
     """One stored turn: the message, the model that said it (assistant turns) and when."""

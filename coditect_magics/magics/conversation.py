@@ -15,8 +15,8 @@ MAIN = "main"
 
 
 def notebook_of(magics: Any) -> str:
-    """The key threads are kept under: the notebook's path when Jupyter says it, else "ipython"."""
-    return str(magics.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME") or "ipython")
+    from coditect_magics.threads import notebook_key
+    return notebook_key(magics.shell.user_ns)
 
 
 def store(magics: Any) -> Any:

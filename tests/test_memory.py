@@ -473,3 +473,22 @@ def test_llm_memory_option_and_agent_binding_limits(shell, thread_server, tmp_pa
     assert thread_server.last.body["messages"][0]["content"] == "You are picky."
     rows = magics_of(shell).executor.ledger.rows()
     assert [(r.agent, r.memory_items) for r in rows] == [(None, 0), (None, 2), ("helper", 1), ("picky", 0)]
+
+
+def test_memories_already_in_the_thread_are_not_sent_twice(shell, thread_server, tmp_path, monkeypatch):
+    """A remembered exchange that the agent's thread already carries stays out of the memory block."""
+    from tests.fakes import Script
+    monkeypatch.chdir(tmp_path)
+    agents = tmp_path / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "helper.md").write_text("---\nname: helper\nmodel: openai:gpt-4o\n---\nYou help.\n")
+    shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
+    shell.run_line_magic("config", "CoditectMagics.remember = True")
+    shell.run_line_magic("memory", "add The release train leaves every second Wednesday.")
+    thread_server.script(Script(text="Releases go out every second Wednesday."), Script(text="Next is the 9th."))
+    shell.run_cell_magic("agent", "helper", "When do releases go out?")
+    shell.run_cell_magic("agent", "helper", "When is the next release going out?")
+    system = thread_server.last.body["messages"][0]["content"]
+    assert "release train leaves every second Wednesday" in system, "the note is not in the thread: it is sent"
+    assert "When do releases go out?" not in system and "Releases go out every second" not in system
+    assert [m["role"] for m in thread_server.last.body["messages"]] == ["system", "user", "assistant", "user"]

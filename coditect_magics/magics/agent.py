@@ -57,11 +57,12 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
     """Run the agent on a prompt; what memory holds about the prompt joins its system prompt (how much, and how
     close, its binding may say: memory_items, memory_min_score)."""
     from .memory import recall
-    recalled, used = recall(magics, prompt, agent.memory_items, agent.memory_min_score)
-    system = "\n\n".join(part for part in (agent.system_prompt, recalled) if part)
     thread = conversation.store(magics).thread(conversation.notebook_of(magics), f"agent:{agent.name}")
     if new:
         thread.reset()
+    recalled, used = recall(magics, prompt, agent.memory_items, agent.memory_min_score,
+                            already=[m.text for m in thread.messages()])
+    system = "\n\n".join(part for part in (agent.system_prompt, recalled) if part)
     question = Message("user", prompt)
     messages = conversation.with_history(magics, thread, [Message("system", system)], question,
                                          model=agent.model_id, reply_tokens=agent.max_tokens)

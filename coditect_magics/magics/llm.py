@@ -36,14 +36,15 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         prompt = interpolate(prompt, magics.shell.user_ns).strip()
         if not prompt:
             raise UsageError("no prompt: write it after the model (%llm [model] prompt) or in the cell (%%llm)")
-        recalled, used = recall(magics, prompt) if args.memory else ("", 0)
-        system = "\n\n".join(part for part in (args.system, recalled) if part)
-        system_messages = [Message("system", system)] if system else []
         question = Message("user", prompt)
         params = _params(magics, args)
+        thread = None if args.compare else conversation.pick(magics, name=args.thread, continued=args.continue_thread)
+        recalled, used = recall(magics, prompt, already=[m.text for m in thread.messages()] if thread else ()) \
+            if args.memory else ("", 0)
+        system = "\n\n".join(part for part in (args.system, recalled) if part)
+        system_messages = [Message("system", system)] if system else []
         if args.compare:
             return compare(magics, [*system_messages, question], _ids(args.compare), params)
-        thread = conversation.pick(magics, name=args.thread, continued=args.continue_thread)
         model = model or default_model(magics)
         messages = conversation.with_history(magics, thread, system_messages, question, model=model,
                                              reply_tokens=params.get("max_tokens"))

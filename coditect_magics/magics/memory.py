@@ -4,7 +4,7 @@ the journal that remembers each exchange."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Sequence
 
 from .args import UsageError, parser_of, split_options
 from .output import show_error
@@ -41,20 +41,24 @@ def in_use(magics: Any) -> bool:
     return os.path.isdir(path) and bool(os.listdir(path))
 
 
-def recall(magics: Any, prompt: str, k: int | None = None, min_score: float | None = None) -> tuple[str, int]:
+def recall(magics: Any, prompt: str, k: int | None = None, min_score: float | None = None,
+           already: Sequence[str] = ()) -> tuple[str, int]:
     """The memory block for a system prompt and how many memories it holds (("", 0) when memory is off, empty or
-    failing: the failure is said in one line). `k` and `min_score` default to the kernel's settings."""
+    failing: the failure is said in one line). `k` and `min_score` default to the kernel's settings; memories
+    whose text the conversation `already` holds (its history) are left out rather than sent twice."""
     k = magics.memory_context if k is None else k
     if k <= 0 or not in_use(magics):
         return "", 0
     from coditect_magics.memory import MemoryError_, context_block, relevant
+    held = [" ".join(text.split()) for text in already]
     try:
-        hits = relevant(settled(magics), prompt, k=k,
+        hits = relevant(settled(magics), prompt, k=k + len(held),
                         min_score=magics.memory_min_score if min_score is None else min_score)
     except MemoryError_ as exc:
         show_error(f"memory context skipped: {exc}")
         return "", 0
-    return context_block(hits), len(hits)
+    fresh = [hit for hit in hits if not any(" ".join(hit.text.split()) in text for text in held)][:k]
+    return context_block(fresh), len(fresh)
 
 
 def remember(magics: Any, prompt: str, result: Any, *, agent: str | None = None) -> None:

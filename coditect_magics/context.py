@@ -1,6 +1,7 @@
 """Fills `{name}` references in a prompt from the notebook's namespace. Unknown names, JSON and other braces are
 left as they are; `{{` and `}}` are literal braces. References may reach into a value: `{df.shape}`,
-`{In[3]}`, `{Out[2]}`, `{cfg['key']}` — read with attribute and item access only, never with eval."""
+`{In[3]}`, `{Out[2]}`, `{cfg['key']}` — read with attribute and item access only, never with eval. Values are
+rendered by type for the model (`render.render`: DataFrames as compact tables, dicts as JSON, ...)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import ast
 import re
 from typing import Any, Mapping
 
-_REFERENCE = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]{}\n]+\])*)\}")
+from coditect_magics.render import render
+
+_PATH = r"([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]{}\n]+\])*)"
+_REFERENCE = re.compile(r"\{\{|\}\}|\{" + _PATH + r"\}")
+_BARE_REFERENCE = re.compile(_PATH)
 _STEP = re.compile(r"\.([A-Za-z_]\w*)|\[([^\[\]]+)\]")
 _MISSING = object()
 
@@ -32,11 +37,6 @@ def _resolve(name: str, path: str, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
-def render_value(value: Any) -> str:
-    """How a value reads in a prompt: text as it is, anything else as its str()."""
-    return value if isinstance(value, str) else str(value)
-
-
 def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
     """Replace each `{reference}` that resolves in `namespace`; leave the rest of the text untouched."""
     def substitute(match: re.Match[str]) -> str:
@@ -44,6 +44,17 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
         if whole in ("{{", "}}"):
             return whole[0]
         value = _resolve(match.group(1), match.group(2), namespace)
-        return whole if value is _MISSING else render_value(value)
+        return whole if value is _MISSING else render(value)
 
     return _REFERENCE.sub(substitute, text)
+
+
+def lookup(reference: str, namespace: Mapping[str, Any]) -> Any:
+    """The value a bare reference (`df`, `df.columns`, `Out[3]`, `cfg['key']`) names, read as `{reference}` would
+    be; a LookupError saying so when it names nothing."""
+    match = _BARE_REFERENCE.fullmatch(reference.strip())
+    value = _resolve(match.group(1), match.group(2), namespace) if match else _MISSING
+    if value is _MISSING:
+        raise LookupError(f"{reference!r} names no value in the notebook: give a variable (or df.attr, Out[3], "
+                          "cfg['key'])")
+    return value

@@ -12,7 +12,7 @@ def complete(shell, text: str) -> list[str]:
     """What IPython would put in place of the text before the cursor: the line with each completion applied."""
     with provisionalcompleter():
         found = list(shell.Completer.completions(text, len(text)))
-    return [text[:c.start] + c.text for c in found if c.type in ("model", "agent", "command", "thread")]
+    return [text[:c.start] + c.text for c in found if c.type in ("model", "agent", "command", "thread", "skill")]
 
 
 def test_models_after_llm(shell) -> None:
@@ -45,6 +45,10 @@ def test_agents_and_commands(shell, tmp_path, monkeypatch) -> None:
     assert complete(shell, "%agent show data") == ["%agent show data-wrangler"]
     assert "%%agent code-reviewer" in complete(shell, "%%agent code"), "the kit's examples complete as well"
     assert complete(shell, "%cmd summ") == ["%cmd summarize"]
+    (tmp_path / ".claude" / "skills" / "release-notes").mkdir(parents=True)
+    (tmp_path / ".claude" / "skills" / "release-notes" / "SKILL.md").write_text("---\nname: x\ndescription: y\n---\nz\n")
+    assert complete(shell, "%skill run rel") == ["%skill run release-notes"]
+    assert complete(shell, "%skill s") == ["%skill show"]
 
 
 def test_threads_after_thread_option(shell, thread_server) -> None:

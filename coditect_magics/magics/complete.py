@@ -1,6 +1,6 @@
 """Tab completion for the magics through IPython's matcher API: model ids and aliases after `%llm` and after
 `--model` / `--compare` / `--fallback`, agent names after `%%agent`, command names after `%cmd`, thread names after
-`--thread`. Everything comes from memory or local files: nothing is fetched at completion time."""
+`--thread`, skill names after `%skill show|run`. Everything comes from memory or local files: nothing is fetched at completion time."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, completion_matcher
 
-_MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd)\b(.*)$", re.DOTALL)
+_MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd|skill)\b(.*)$", re.DOTALL)
 MODEL_OPTIONS = ("--model", "-m", "--compare", "--fallback")
 LLM_SUBCOMMANDS = ("list", "alias", "default", "costs", "error", "explain", "help", "reset", "history", "export",
                    "import")
@@ -60,6 +60,10 @@ def candidates(magics: Any, magic: str, before: list[str], current: str) -> tupl
         return ([*AGENT_SUBCOMMANDS, *names] if not positional else names), "agent"
     if magic == "cmd" and not positional:
         return ["list", *agent.commands(magics).names()], "command"
+    if magic == "skill" and positional in ([], ["show"], ["run"]):
+        from .skill import skills
+        return ([] if positional else ["list", "show", "run"]) + (skills(magics).names() if positional else []), \
+            "skill"
     return [], ""
 
 

@@ -39,6 +39,7 @@ class CoditectMagics(Magics):
     log_prompts = Bool(False, help="Keep prompt text in the ledger.").tag(config=True)
     agent_dirs = List(Unicode(), [], help="More directories of agent files (*.md).").tag(config=True)
     command_dirs = List(Unicode(), [], help="More directories of command templates (*.md).").tag(config=True)
+    skill_dirs = List(Unicode(), [], help="More directories of skills (NAME/SKILL.md folders).").tag(config=True)
     bindings_path = Unicode(".claude/config/agent-llm-bindings.yaml",
                             help="YAML file binding agents to provider, model and settings.").tag(config=True)
     memory_dir = Unicode("", help="Memory store directory (default: CODITECT_MEMORY_DIR or the user data dir).").tag(
@@ -179,6 +180,23 @@ class CoditectMagics(Magics):
         """
         from . import agent
         return agent.run_command(self, line)
+
+    @line_magic
+    @no_var_expand
+    def skill(self, line: str) -> Any:
+        """Skills: folders with a SKILL.md (front matter `name`, `description`, optional `agent`, `model`,
+        `allowed-tools`; the body is the instructions) in ./.claude/skills, ~/.claude/skills,
+        CoditectMagics.skill_dirs and the kit's examples.
+
+        `%skill list`; `%skill show NAME`; `%skill run NAME TASK...` runs the skill's agent (or model, or the default)
+        with the skill's instructions.
+
+        Examples:
+          %skill list
+          %skill run explain-error {err}
+        """
+        from . import skill
+        return skill.run(self, line)
 
     @line_magic
     @no_var_expand

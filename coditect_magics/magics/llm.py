@@ -259,7 +259,7 @@ def _error(magics: Any, words: list[str]) -> Any:
 
 def _help(magics: Any, words: list[str]) -> None:
     """Every magic's usage, options and examples, then where the settings are."""
-    for magic in ("llm", "agent", "cmd", "memory"):
+    for magic in ("llm", "agent", "cmd", "skill", "memory"):
         print(f"{'=' * 100}\n%{magic}\n{getattr(type(magics), magic).__doc__}")
     print(f"{'=' * 100}\nSettings: %config CoditectMagics lists them; %config CoditectMagics.NAME = VALUE sets one.")
 

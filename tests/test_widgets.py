@@ -1,0 +1,233 @@
+"""The panels' logic without a browser: set values, click, and check what the widgets show, what the ledger holds and
+what the loopback provider server received."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from coditect_magics.executor import Executor, ExecutorSettings  # noqa: E402
+from coditect_magics.threads import ThreadStore  # noqa: E402
+from coditect_magics.widgets.shared import Coalescer, Services, shown_markdown  # noqa: E402
+from tests.fakes import Script  # noqa: E402
+
+LONG = " ".join(f"word{i}" for i in range(80))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until `condition()` is truthy (panels work on the kit's loop, not the test's thread)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {condition}")
+
+
+@pytest.fixture
+def services(thread_server, tmp_path: Path, monkeypatch) -> Services:
+    """Panels' services on an executor pointed at the loopback server, a temp ledger and a temp thread store."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-widgets-openai")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-widgets-anthropic")
+    url = thread_server.url
+    bases = {"openai": {"base_url": f"{url}/v1"}, "anthropic": {"base_url": url}, "ollama": {"base_url": url}}
+    executor = Executor(ExecutorSettings(provider_options=bases, ledger_path=str(tmp_path / "ledger.sqlite3"),
+                                         cache="off", attempts=1))
+    return Services(executor, ThreadStore(tmp_path / "threads.sqlite3"), "test.ipynb", namespace={},
+                    default_model="openai:gpt-4.1-mini", provider_settings=bases)
+
+
+def rows(services: Services) -> list[Any]:
+    return services.executor.ledger.rows()
+
+
+# the shared pieces
+def test_coalescer_caps_updates_and_keeps_the_last_value():
+    shown: list[int] = []
+    view = Coalescer(shown.append, interval=0.05)
+    start = time.monotonic()
+    for i in range(200):
+        view.push(i)
+        time.sleep(0.002)
+    view.flush()
+    elapsed = time.monotonic() - start
+    assert shown[-1] == 199, "the last value is always shown"
+    assert len(shown) <= elapsed / 0.05 + 2, f"{len(shown)} updates in {elapsed:.2f} s"
+
+
+def test_panels_do_not_load_with_the_extension():
+    import subprocess
+    import sys
+    code = ("import sys; from IPython.core.interactiveshell import InteractiveShell; "
+            "InteractiveShell.instance().run_line_magic('load_ext', 'coditect_magics'); "
+            "import coditect_magics.widgets; print('ipywidgets' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+# chat
+def test_chat_streams_a_reply_into_the_thread_and_the_ledger(services, thread_server):
+    from coditect_magics.widgets.chat_panel import ChatPanel
+    thread_server.script(Script(text="**Paris** is the capital.", input_tokens=30, output_tokens=6))
+    chat = ChatPanel(services)
+    chat.model.value = "openai:gpt-4.1-mini"
+    chat.system.value = "Be brief."
+    chat.max_tokens.value = 64
+    chat.input.value = "Capital of France?"
+    chat.send_button.click()
+    assert chat.stop_button.disabled is False and chat.send_button.disabled is True
+    wait_for(lambda: chat.running is None)
+    assert shown_markdown(chat.last_reply) == "**Paris** is the capital."
+    body = thread_server.last.body
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert thread_server.last.prompt == "Capital of France?" and body["max_completion_tokens"] == 64
+    [row] = rows(services)
+    assert (row.status, row.input_tokens, row.output_tokens) == ("ok", 30, 6)
+    turns = services.threads.thread("test.ipynb", "main").messages()
+    assert [(m.role, m.text) for m in turns] == [("user", "Capital of France?"),
+                                                 ("assistant", "**Paris** is the capital.")]
+    assert "1 calls · 30 in / 6 out" in chat.status.value and chat.input.value == ""
+
+
+def test_chat_enter_sends_and_the_next_turn_carries_the_history(services, thread_server):
+    from coditect_magics.widgets.chat_panel import ChatPanel
+    thread_server.script(Script(text="First answer."), Script(text="Second answer."))
+    chat = ChatPanel(services)
+    chat.input.value = "first question"
+    chat.input._handle_custom_msg({"event": "submit"}, [])   # what Enter sends from the browser
+    wait_for(lambda: chat.running is None)
+    chat.send("second question")
+    wait_for(lambda: chat.running is None)
+    sent = [m["content"] for m in thread_server.last.body["messages"]]
+    assert sent == ["first question", "First answer.", "second question"]
+    assert len(chat.messages.children) == 4
+
+
+def test_chat_stop_keeps_the_partial_text_and_the_row_says_cancelled(services, thread_server):
+    from coditect_magics.widgets.chat_panel import ChatPanel
+    thread_server.script(Script(text=LONG, chunk_delay=0.03))
+    chat = ChatPanel(services)
+    chat.send("count")
+    wait_for(lambda: len(shown_markdown(chat.last_reply).split()) >= 3)
+    chat.stop_button.click()
+    wait_for(lambda: chat.running is None)
+    shown = shown_markdown(chat.last_reply)
+    assert shown and LONG.startswith(shown) and len(shown) < len(LONG)
+    wait_for(lambda: rows(services))
+    assert [r.status for r in rows(services)] == ["cancelled"]
+    assert "stopped" in chat.status.value and chat.send_button.disabled is False
+    assert services.threads.thread("test.ipynb", "main").messages()[-1].text == shown
+
+
+def test_chat_error_is_said_in_the_panel(services, thread_server):
+    from coditect_magics.widgets.chat_panel import ChatPanel
+    thread_server.script(Script(status=400, error_message="bad request here"))
+    chat = ChatPanel(services)
+    chat.send("hello")
+    wait_for(lambda: chat.running is None)
+    assert "cm-error" in chat.status.value and "bad request here" in chat.status.value
+    assert rows(services)[0].status == "error"
+
+
+def test_chat_with_an_agent_uses_its_prompt_and_thread(services, thread_server):
+    from coditect_magics.widgets.chat_panel import ChatPanel
+    thread_server.script(Script(text="Explained."))
+    chat = ChatPanel(services)
+    chat.agent.value = "code-reviewer"
+    assert chat.thread.value == "agent:code-reviewer"
+    chat.send("Review: x = 1")
+    wait_for(lambda: chat.running is None)
+    assert thread_server.last.path == "/v1/messages", "the agent's model (sonnet) wins over the picker"
+    assert "doing a code review" in str(thread_server.last.body["system"])
+    [row] = rows(services)
+    assert row.agent == "code-reviewer" and row.run_id and row.provider == "anthropic"
+    assert len(services.threads.thread("test.ipynb", "agent:code-reviewer").messages()) == 2
+
+
+def test_model_picker_shows_unusable_providers_with_their_reason(services):
+    from coditect_magics.widgets.chat_panel import ChatPanel
+    labels = [label for label, _ in ChatPanel(services).model.options]
+    assert labels[0] == "openai:gpt-4.1-mini"
+    assert any(label.startswith("gemini:") and "unusable:" in label and "not set" in label for label in labels)
+
+
+def test_a_chat_continues_from_a_cell_and_back(shell, thread_server):
+    """The panel opened by %llm panel and %%llm --thread share one thread."""
+    thread_server.script(Script(text="Panel answer."), Script(text="Cell answer."), Script(text="Panel again."))
+    chat = shell.run_line_magic("llm", "panel")
+    chat.model.value = "openai:gpt-4.1-mini"
+    chat.send("from the panel")
+    wait_for(lambda: chat.running is None)
+    shell.run_cell_magic("llm", "openai:gpt-4.1-mini --thread main", "from a cell")
+    assert [m["content"] for m in thread_server.last.body["messages"]] == ["from the panel", "Panel answer.",
+                                                                           "from a cell"]
+    again = shell.run_line_magic("llm", "panel")
+    assert [shown_markdown(o) for o in again.messages.children] == ["from the panel", "Panel answer.", "from a cell",
+                                                                    "Cell answer."]
+    again.model.value = "openai:gpt-4.1-mini"
+    again.send("and back")
+    wait_for(lambda: again.running is None)
+    assert len(thread_server.last.body["messages"]) == 5
+
+
+# compare
+def test_compare_streams_every_column_and_one_failure_stays_in_its_column(services, thread_server):
+    from coditect_magics.widgets.compare_panel import ComparePanel
+    thread_server.responder = lambda r: (Script(status=400, error_message="anthropic says no")
+                                         if r.path == "/v1/messages" else Script(text=f"answer from {r.path}",
+                                                                                 input_tokens=100, output_tokens=20))
+    panel = ComparePanel(services, models=["openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6", "ollama:llama3.2"])
+    for model, box in panel.boxes.items():
+        box.value = model in ("openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6", "ollama:llama3.2")
+    panel.prompt.value = "Name a prime."
+    panel.run_button.click()
+    wait_for(lambda: panel.running is None)
+    columns = panel.columns
+    assert shown_markdown(columns["openai:gpt-4.1-mini"].reply) == "answer from /v1/chat/completions"
+    assert shown_markdown(columns["ollama:llama3.2"].reply) == "answer from /api/chat"
+    assert "anthropic says no" in columns["anthropic:claude-sonnet-4-6"].figures.value
+    assert "first token" in columns["openai:gpt-4.1-mini"].figures.value
+    assert "100 in / 20 out" in columns["openai:gpt-4.1-mini"].figures.value
+    assert sorted(r.prompt for r in thread_server.requests) == ["Name a prime."] * 3
+    assert list(panel.best.options) == ["openai:gpt-4.1-mini", "ollama:llama3.2"]
+    assert "2 of 3 answered" in panel.status.value
+
+
+def test_compare_pick_best_is_recorded_and_results_become_a_dataframe(services, thread_server):
+    from coditect_magics.widgets.compare_panel import PICK_AGENT, ComparePanel
+    panel = ComparePanel(services, models=["openai:gpt-4.1-mini", "ollama:llama3.2"])
+    for model, box in panel.boxes.items():
+        box.value = model in ("openai:gpt-4.1-mini", "ollama:llama3.2")
+    panel.run("Hello?")
+    wait_for(lambda: panel.running is None)
+    panel.best.value = "ollama:llama3.2"
+    panel.pick_button.click()
+    picked = [r for r in rows(services) if r.agent == PICK_AGENT]
+    chosen = panel.results["ollama:llama3.2"].call_id
+    assert len(picked) == 1 and picked[0].parent_call_id == chosen and picked[0].cost_usd == 0
+    assert picked[0].provider == "ollama" and picked[0].model == "llama3.2"
+    panel.variable.value = "cmp"
+    panel.frame_button.click()
+    frame = services.namespace["cmp"]
+    assert list(frame["model"]) == ["openai:gpt-4.1-mini", "ollama:llama3.2"]
+    assert {"text", "ttft_s", "latency_s", "input_tokens", "output_tokens", "cost_usd", "error"} <= set(frame.columns)
+
+
+def test_compare_stop_cancels_every_column(services, thread_server):
+    from coditect_magics.widgets.compare_panel import ComparePanel
+    thread_server.default = Script(text=LONG, chunk_delay=0.03)
+    panel = ComparePanel(services, models=["openai:gpt-4.1-mini", "ollama:llama3.2"])
+    for model, box in panel.boxes.items():
+        box.value = model in ("openai:gpt-4.1-mini", "ollama:llama3.2")
+    panel.run("Count.")
+    wait_for(lambda: all(shown_markdown(c.reply) for c in panel.columns.values()))
+    panel.stop_button.click()
+    wait_for(lambda: panel.running is None)
+    assert {r.status for r in panel.results.values()} == {"cancelled"}
+    assert sorted(r.status for r in rows(services)) == ["cancelled", "cancelled"]
+    assert all(0 < len(r.text) < len(LONG) for r in panel.results.values())

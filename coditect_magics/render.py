@@ -40,14 +40,14 @@ def _render(value: Any, limits: Limits) -> str:
         return value  # the user's own text goes whole
     if isinstance(value, BaseException):
         return traceback_text(value, limits)
-    if _is(value, "pandas", "DataFrame"):
+    if is_a(value, "pandas", "DataFrame"):
         return _frame(value, f"DataFrame: {value.shape[0]} rows × {value.shape[1]} columns", limits)
-    if _is(value, "pandas", "Series"):
+    if is_a(value, "pandas", "Series"):
         name = value.name if value.name is not None else "value"
         return _frame(value.to_frame(name=name), f"Series {name!r}: {len(value)} values", limits)
-    if _is(value, "pandas", "Styler"):  # a styled table: the model reads the data, not the CSS
+    if is_a(value, "pandas", "Styler"):  # a styled table: the model reads the data, not the CSS
         return _render(value.data, limits)
-    if _is(value, "numpy", "ndarray"):
+    if is_a(value, "numpy", "ndarray"):
         return _array(value, limits)
     if isinstance(value, (dict, list, tuple)):
         return _json(value, limits)
@@ -70,7 +70,7 @@ def traceback_text(exc: BaseException, limits: Limits = LIMITS) -> str:
         text[-limits.chars:]
 
 
-def _is(value: Any, package: str, name: str) -> bool:
+def is_a(value: Any, package: str, name: str) -> bool:
     """Whether `value` is (a subclass of) `package`'s class `name`, without importing the package."""
     return any(cls.__name__ == name and cls.__module__.split(".")[0] == package for cls in type(value).__mro__)
 

@@ -231,3 +231,169 @@ def test_compare_stop_cancels_every_column(services, thread_server):
     assert {r.status for r in panel.results.values()} == {"cancelled"}
     assert sorted(r.status for r in rows(services)) == ["cancelled", "cancelled"]
     assert all(0 < len(r.text) < len(LONG) for r in panel.results.values())
+
+
+# costs
+def fill_ledger(services: Services) -> None:
+    from coditect_magics.costs import CallRecord
+    from coditect_magics.providers.types import Usage
+    ledger = services.executor.ledger
+    ledger.record(CallRecord.from_usage("openai", "gpt-4o", Usage(1000, 500), session_id=services.executor.session_id))
+    ledger.record(CallRecord.from_usage("anthropic", "claude-sonnet-4-5", Usage(1000, 500), agent="reviewer",
+                                        session_id=services.executor.session_id))
+    ledger.record(CallRecord.from_usage("openai", "gpt-4o", Usage(10, 0), status="error", error_class="Boom"))
+
+
+def test_costs_filters_totals_chart_and_gauges(services):
+    from dataclasses import replace
+
+    from coditect_magics.budgets import Budgets
+    from coditect_magics.widgets.costs_panel import CostsPanel
+    fill_ledger(services)
+    services.executor.settings = replace(services.executor.settings, budgets=Budgets(session_usd=0.015, total_usd=1.0))
+    costs = CostsPanel(services)
+    assert "<b>3 calls</b>" in costs.totals.value and "2010 in / 1000 out" in costs.totals.value
+    assert list(costs.filters["provider"].options) == ["(all)", "anthropic", "openai"]
+    assert bytes(costs.chart.value).startswith(b"\x89PNG")
+    costs.filters["provider"].value = "anthropic"
+    wait_for(lambda: "<b>1 calls</b>" in costs.totals.value)
+    assert "claude-sonnet-4-5" in costs.table.value and "gpt-4o" not in costs.table.value
+    assert "$0.0105" in costs.totals.value
+    costs.filters["provider"].value = "(all)"
+    costs.filters["status"].value = "error"
+    wait_for(lambda: "Boom" in costs.table.value)
+    assert "<b>1 calls</b>" in costs.totals.value and "claude" not in costs.table.value
+    scopes = [g.children[0].value for g in costs.gauges.children]
+    assert scopes == ["session: $0.018025 of $0.015", "overall: $0.018025 of $1.00"]
+    assert costs.gauges.children[0].children[1].bar_style == "danger"
+    costs.widget.close()
+
+
+def test_costs_refresh_when_calls_land(services, thread_server):
+    from coditect_magics.widgets.costs_panel import CostsPanel
+    costs = CostsPanel(services, watch_every_s=0.05)
+    assert "no calls match" in costs.table.value
+    from coditect_magics import bridge
+    bridge.run(services.executor.run("openai:gpt-4o", "hello"))
+    wait_for(lambda: "<b>1 calls</b>" in costs.totals.value)
+    costs.by.value = "model"
+    wait_for(lambda: bytes(costs.chart.value).startswith(b"\x89PNG"))
+    costs.widget.close()
+    costs.watching.result(timeout=5)  # a closed panel stops watching
+
+
+def test_costs_date_range_filters(services):
+    import datetime as dt
+
+    from coditect_magics.widgets.costs_panel import CostsPanel
+    fill_ledger(services)
+    costs = CostsPanel(services)
+    costs.since.value = dt.date.today() + dt.timedelta(days=1)
+    wait_for(lambda: "no calls match" in costs.table.value)
+    costs.since.value = dt.date.today()
+    costs.until.value = dt.date.today()
+    wait_for(lambda: "<b>3 calls</b>" in costs.totals.value)
+    costs.widget.close()
+
+
+# memory
+def words_embedder() -> Any:
+    """A tiny bag-of-words embedder: enough meaning for a test, no model to load."""
+    from coditect_magics.memory.embedders import Embedder
+
+    class Words(Embedder):
+        name = "test-words"
+        VOCAB = ("string", "reverse", "python", "schema", "table", "revenue", "cat", "dog")
+
+        def _embed(self, texts):
+            return [[float(t.lower().count(word)) + 0.01 for word in self.VOCAB] for t in texts]
+
+    return Words()
+
+
+@pytest.fixture
+def memory_services(services, tmp_path):
+    from dataclasses import replace
+
+    from coditect_magics.memory import Memory
+    store = Memory(tmp_path / "memory", embedder=words_embedder())
+    store.add("Reverse a string in Python with s[::-1]", source="tips.md", kind="note")
+    store.add("The revenue table is orders_2025", source="schema.md", kind="file")
+    return replace(services, memory=lambda: store), store
+
+
+def test_memory_search_filters_add_and_forget(memory_services):
+    from coditect_magics.widgets.memory_panel import MemoryPanel
+    services, store = memory_services
+    panel = MemoryPanel(services)
+    panel.query.value = "how to reverse a string"
+    wait_for(lambda: panel.results.children)
+    first = panel.results.children[0].children[0].value
+    assert "Reverse a string" in first and "tips.md" in first and "note" in first
+    panel.kind.value = "file"
+    wait_for(lambda: panel.results.children and "orders_2025" in panel.results.children[0].children[0].value)
+    assert len(panel.results.children) == 1
+    panel.kind.value = None
+    panel.source.value = "tips.md"
+    wait_for(lambda: len(panel.results.children) == 1 and "tips.md" in panel.results.children[0].children[0].value)
+    panel.source.value = ""
+    panel.note.value = "Cats and dogs: the pet table"
+    panel.add(panel.note.value).result(timeout=10)
+    assert store.count() == 3 and panel.note.value == ""
+    panel.query.value = "cat dog"
+    wait_for(lambda: panel.results.children and "Cats and dogs" in panel.results.children[0].children[0].value)
+    panel.results.children[0].children[1].click()   # Forget
+    wait_for(lambda: store.count() == 2)
+    wait_for(lambda: "forgot 1 item" in panel.status.value)
+
+
+# runs
+def test_runs_group_agent_calls_into_expandable_trees(services):
+    from coditect_magics.costs import CallRecord
+    from coditect_magics.widgets.runs_panel import RunsPanel
+    ledger = services.executor.ledger
+    ledger.record(CallRecord("anthropic", "claude-sonnet-4-6", agent="orchestrator", run_id="r1", call_id="c1",
+                             input_tokens=100, output_tokens=40, cost_usd=0.001, price_known=True, ts=1000))
+    ledger.record(CallRecord("openai", "gpt-4o", agent="researcher", run_id="r1", call_id="c2", parent_call_id="c1",
+                             status="error", attempt=1, input_tokens=5, cost_usd=0.0, price_known=True, ts=1001))
+    ledger.record(CallRecord("openai", "gpt-4o", agent="researcher", run_id="r1", call_id="c2", parent_call_id="c1",
+                             attempt=2, input_tokens=50, output_tokens=10, cost_usd=0.0005, price_known=True, ts=1002))
+    ledger.record(CallRecord("openai", "gpt-4o", agent="explainer", run_id="r2", call_id="c3", status="cancelled",
+                             ts=2000))
+    ledger.record(CallRecord("openai", "gpt-4o", ts=3000))   # a plain %llm call: not a run
+    panel = RunsPanel(services)
+    assert [r.run_id for r in panel.runs] == ["r2", "r1"]
+    r1 = panel.runs[1]
+    assert (r1.agent, r1.status, r1.input_tokens, r1.output_tokens) == ("orchestrator", "ok", 155, 50)
+    assert r1.cost_usd == pytest.approx(0.0015)
+    [root] = r1.steps
+    assert root.label == "anthropic:claude-sonnet-4-6" and root.children[0].label == "openai:gpt-4o (2 tries)"
+    assert panel.list.titles[1].startswith("orchestrator · ok · 155 in / 50 out · $0.0015")
+    assert panel.list.titles[0].startswith("explainer · cancelled")
+    assert "<ul" in panel.list.children[1].value and "(2 tries)" in panel.list.children[1].value
+    panel.list.selected_index = 1   # expand
+    panel.widget.close()
+
+
+def test_runs_take_any_source_of_records(services):
+    from coditect_magics.widgets.runs_panel import Run, RunsPanel, Step
+    tree = Run("x", "planner", 0.0, (Step("plan", "plan", children=(Step("search('x')", "tool"),
+                                                                     Step("writer", "delegation", "error")),),))
+    panel = RunsPanel(services, source=lambda: [tree])
+    assert panel.list.titles[0].startswith("planner · error")
+    assert "<b>tool</b> search(&#x27;x&#x27;)" in panel.list.children[0].value
+    panel.widget.close()
+
+
+def test_magic_hooks_open_every_panel(shell):
+    from coditect_magics.widgets.chat_panel import ChatPanel
+    from coditect_magics.widgets.compare_panel import ComparePanel
+    from coditect_magics.widgets.costs_panel import CostsPanel
+    from coditect_magics.widgets.memory_panel import MemoryPanel
+    from coditect_magics.widgets.runs_panel import RunsPanel
+    assert isinstance(shell.run_line_magic("llm", "panel"), ChatPanel)
+    assert isinstance(shell.run_line_magic("llm", "compare-panel"), ComparePanel)
+    costs = shell.run_line_magic("llm", "costs --panel")
+    assert isinstance(costs, CostsPanel) and costs.ledger is shell.magics_manager.registry["CoditectMagics"].executor.ledger
+    assert isinstance(shell.run_line_magic("memory", "panel"), MemoryPanel)
+    assert isinstance(shell.run_line_magic("agent", "panel"), RunsPanel)

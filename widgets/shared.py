@@ -204,3 +204,23 @@ def model_choices(services: Services) -> list[ModelChoice]:
     if services.default_model and services.default_model not in [c.id for c in choices]:
         choices.insert(0, ModelChoice(services.default_model))
     return sorted(choices, key=lambda c: (bool(c.reason), c.id != services.default_model))
+
+
+def watch_ledger(ledger: Any, refresh: Callable[[], Any], alive: Callable[[], bool], every_s: float = 2.0) -> Future[None]:
+    """Call `refresh` when new calls land in the ledger, checking every `every_s` on the kit's loop, for as long as
+    the panel is `alive` (its widget not closed)."""
+    async def watch() -> None:
+        seen = await in_thread(ledger.count)
+        while alive():
+            await asyncio.sleep(every_s)
+            count = await in_thread(ledger.count)
+            if count != seen and alive():
+                seen = count
+                await in_thread(refresh)
+
+    return submit(watch())
+
+
+def is_open(widget: w.Widget) -> bool:
+    """Whether a widget is still shown somewhere (closing it drops its comm)."""
+    return getattr(widget, "comm", None) is not None

@@ -82,6 +82,9 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         name, _, rest = line.strip().partition(" ")
         if cell is None and name == "list" and not rest.strip():
             return listing(magics)
+        if cell is None and name == "panel" and not rest.strip():
+            from .panels import runs as panel
+            return panel(magics)
         if cell is None and name == "show" and rest.strip():
             return show(magics, rest.strip())
         if not name:

@@ -87,6 +87,9 @@ def run(magics: Any, line: str) -> Any:
     try:
         verb, _, rest = line.strip().partition(" ")
         rest = rest.strip()
+        if verb == "panel" and not rest:
+            from .panels import memory as panel
+            return panel(magics)
         if verb == "add" and rest:
             return store(magics).add(rest, kind="note", source="notebook")
         if verb == "search":

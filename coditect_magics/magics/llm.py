@@ -15,7 +15,7 @@ from coditect_magics.providers import errors, registry
 from coditect_magics.providers.secrets import redact
 from coditect_magics.providers.types import Message
 
-from . import conversation
+from . import conversation, panels
 from .args import UsageError, parser_of, split_options
 from .memory import recall, remember
 from .output import LLMResult, StreamView, show_error
@@ -196,8 +196,9 @@ def compare(magics: Any, messages: list[dict[str, Any]], ids: list[str], params:
 
 # subcommands
 def _subcommand_fits(words: list[str]) -> bool:
-    arity = {"list": (1,), "alias": (3,), "default": (2,), "error": (1, 2), "help": (1,), "costs": (1, 3),
-             "reset": (1, 3), "history": (1, 3), "export": (3, 5), "import": (3, 5)}
+    arity = {"list": (1,), "alias": (3,), "default": (2,), "error": (1, 2), "help": (1,), "costs": (1, 2, 3),
+             "reset": (1, 3), "history": (1, 3), "export": (3, 5), "import": (3, 5),
+             "panel": (1,), "compare-panel": (1,)}
     return len(words) in arity.get(words[0], ())
 
 
@@ -237,6 +238,8 @@ def _default(magics: Any, words: list[str]) -> None:
 
 def _costs(magics: Any, words: list[str]) -> Any:
     from coditect_magics.costs import costs
+    if words == ["--panel"]:
+        return panels.costs(magics)
     by = None
     if words:
         if words[0] != "--by":
@@ -265,4 +268,4 @@ def _help(magics: Any, words: list[str]) -> None:
 
 
 SUBCOMMANDS = {"list": _list, "alias": _alias, "default": _default, "costs": _costs, "error": _error, "help": _help,
-               **conversation.SUBCOMMANDS}
+               "panel": panels.chat, "compare-panel": panels.compare, **conversation.SUBCOMMANDS}

@@ -7,8 +7,10 @@ Builds the corpus of benchmarks/memory_corpus.py (7,500 chat messages, 1,000 not
 temporary directory, indexes it into a fresh embedded Memory with the local embedder (all-MiniLM-L6-v2, offline),
 then adds generated notes until the store holds --items. Query latency is `Memory.search(q, k=5)` wall time, the
 query's embedding included, after a few warm-up queries. Recall@k: a planted question counts as found when one of its
-top-k hits contains the fact's identifying substring. Exact-kNN recall (brute force over the stored vectors) beside
-the HNSW figure tells an embedding miss from an index miss."""
+top-k hits contains the fact's identifying substring; the goal is on questions that keep the names a user would
+remember (the issue's example style), and recall on harder paraphrases (synonyms for the names too) is shown beside.
+Exact-kNN recall (brute force over the stored vectors) beside the HNSW figure tells an embedding miss from an index
+miss."""
 
 from __future__ import annotations
 
@@ -72,11 +74,11 @@ def latencies(memory: Any, queries: list[str]) -> tuple[list[float], list[float]
     return searches, embeds
 
 
-def ranks_hnsw(memory: Any, questions: list[dict[str, str]], k: int) -> list[int | None]:
+def ranks_hnsw(memory: Any, questions: list[dict[str, str]], k: int, field: str = "question") -> list[int | None]:
     """1-based rank of the first hit holding each question's key in `Memory.search`, None when not in the top k."""
     out = []
     for q in questions:
-        hits = memory.search(q["question"], k=k)
+        hits = memory.search(q[field], k=k)
         out.append(next((i for i, h in enumerate(hits, 1) if q["key"] in h.text), None))
     return out
 
@@ -146,6 +148,7 @@ def main() -> None:
         searches, embeds = latencies(memory, queries)
         questions = memory_corpus.questions()
         ranks = ranks_hnsw(memory, questions, 10)
+        hard = ranks_hnsw(memory, questions, 10, "hard")
         exact = ranks_exact(memory, questions, 10)
         ef = (memory.collection.configuration_json or {}).get("hnsw", {}).get("ef_search")
 
@@ -178,6 +181,8 @@ def main() -> None:
         info("MRR@10", f"{mrr(ranks):9.3f}")
         info("exact kNN recall@1 / @5 / @10", f"{recall(exact, 1):9.3f} / {recall(exact, 5):.3f} / "
                                               f"{recall(exact, 10):.3f}")
+        info("harder paraphrases recall@1 / @5 / @10", f"{recall(hard, 1):9.3f} / {recall(hard, 5):.3f} / "
+                                                       f"{recall(hard, 10):.3f}   (names replaced by synonyms too)")
         report_misses(memory, questions, ranks)
     print(f"load average {' '.join(f'{x:.2f}' for x in load_before)} before, "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after, on {os.cpu_count()} cores "

@@ -130,6 +130,14 @@ def test_a_name_the_providers_refuse_is_a_clear_error():
         Tool.from_function(lambda x: x)
 
 
+def test_a_parameter_type_without_a_schema_is_a_clear_error():
+    def hold(lock: threading.Lock) -> None:
+        """Hold a lock."""
+
+    with pytest.raises(TypeError, match="'hold' cannot be a tool: a parameter's type has no JSON schema"):
+        Tool.from_function(hold)
+
+
 async def test_validation_lists_every_problem_and_valid_values_arrive_converted():
     made = Tool.from_function(plot)
     with pytest.raises(ToolArgumentsError) as info:

@@ -61,8 +61,14 @@ class Tool:
         if not callable(function):
             raise TypeError(f"{function!r:.60} is not a function, so it cannot be a tool")
         from docstring_parser import parse
+        from pydantic import PydanticSchemaGenerationError, PydanticUndefinedAnnotation
         docs = parse(inspect.getdoc(function) or "")
-        model = arguments_model(function, {p.arg_name: p.description or "" for p in docs.params})
+        try:
+            model = arguments_model(function, {p.arg_name: p.description or "" for p in docs.params})
+        except (PydanticSchemaGenerationError, PydanticUndefinedAnnotation) as exc:
+            raise TypeError(f"{getattr(function, '__name__', function)!r} cannot be a tool: a parameter's type has "
+                            f"no JSON schema ({str(exc).splitlines()[0]}); use JSON-like types, enums, dataclasses "
+                            f"or pydantic models") from None
         return cls(name or getattr(function, "__name__", type(function).__name__),
                    (description if description is not None else docs.description or "").strip(),
                    json_schema(model), function, model)

@@ -63,7 +63,8 @@ def test_schema_from_type_hints_and_google_docstring():
         "properties": {
             "mode": {"enum": ["line", "bar"], "type": "string", "description": "The kind of chart."},
             "labels": {"type": "array", "items": {"type": "string"}, "description": "One label per series."},
-            "options": {"type": "object", "additionalProperties": True, "description": "Anything else for the renderer."},
+            "options": {"type": "object", "additionalProperties": True,
+                        "description": "Anything else for the renderer."},
             "point": {"$ref": "#/$defs/Point", "description": "Where to anchor it."},
             "colour": {"$ref": "#/$defs/Colour", "default": "red", "description": "The line colour."},
             "title": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None,
@@ -449,7 +450,8 @@ async def test_errors_reach_the_model_and_the_loop_goes_on(server, executor):
     assert invalid["is_error"] and invalid["content"].startswith("invalid arguments for add:\n- a: Input should be "
                                                                  "a valid integer")
     assert "- b: Field required" in invalid["content"]
-    assert unknown["is_error"] and unknown["content"] == "there is no tool called 'nonexistent'; the tools are: fail, add"
+    assert unknown["is_error"]
+    assert unknown["content"] == "there is no tool called 'nonexistent'; the tools are: fail, add"
     assert [e.is_error for e in result.trace] == [True, True, True]
     assert KEY not in str(result.trace)
 

@@ -71,7 +71,8 @@ def read_tool(root: Root) -> Tool:
         """
         path = root.locate(file_path)
         if not path.is_file():
-            raise ToolError(f"{file_path!r} is not a file" + (" (it is a directory: use Glob)" if path.is_dir() else ""))
+            hint = " (it is a directory: use Glob)" if path.is_dir() else ""
+            raise ToolError(f"{file_path!r} is not a file{hint}")
         if is_binary(path):
             raise ToolError(f"{file_path!r} is a binary file; Read shows text files only")
         lines = []

@@ -1,5 +1,5 @@
-"""The tool loop over the executor: model → tool calls → run them (a reply's calls at once) → results back → model,
-until the model answers without calling a tool, or a bound is hit (steps, wall time, the executor's budgets).
+"""The tool loop over the executor: model → tool calls → run them (a reply's calls at once) → results back →
+model, until the model answers without calling a tool, or a bound is hit (steps, wall time, the executor's budgets).
 
     loop = ToolLoop(executor, "anthropic:claude-sonnet-4-6", "What is in notes.md?", tools)
     async for event in loop:          # TextDelta, ModelReplied, ToolStarted, ToolFinished, as they happen

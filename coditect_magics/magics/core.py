@@ -105,6 +105,9 @@ class CoditectMagics(Magics):
     @argument("--fallback", help="Comma-separated ids to try in order if the model fails.")
     @argument("--compare", help="Comma-separated ids, or all (every usable provider): ask each, side by side.")
     @argument("--memory", action="store_true", help="Add what memory holds about the prompt to the context.")
+    @argument("--image", action="append", metavar="VAR_OR_PATH",
+              help="Send an image with the prompt (repeatable): a figure, PIL or IPython image variable, an image "
+                   "file, or _ for the last figure shown.")
     @argument("-c", "--continue", dest="continue_thread", action="store_true",
               help="Continue the current thread (the one named last, else main) instead of a one-shot call.")
     @argument("--thread", help="Continue (or start) the thread of this name; it becomes the current one.")
@@ -119,9 +122,12 @@ class CoditectMagics(Magics):
         Threads: a plain %llm is a one-shot call that starts the main thread afresh; `%%llm -c` continues the
         current thread, `--thread NAME` picks or starts a named one. Threads persist beside the ledger, per notebook.
 
-        Subcommands: %llm list | alias NAME ID | default ID | costs [--by provider|model|agent|day] | error | help |
-        reset [--thread NAME] | history [--thread NAME] | export --thread NAME --to FILE.md|FILE.jsonl |
-        import --thread NAME --from FILE.jsonl
+        Values render by type: a DataFrame as a compact table, a dict or list as JSON, an exception as its
+        traceback. --image sends pictures to models that read them (Anthropic, OpenAI, Gemini, Ollama vision models).
+
+        Subcommands: %llm list | alias NAME ID | default ID | costs [--by provider|model|agent|day] | error [MODEL] |
+        explain VAR [MODEL] | help | reset [--thread NAME] | history [--thread NAME] |
+        export --thread NAME --to FILE.md|FILE.jsonl | import --thread NAME --from FILE.jsonl
 
         Examples:
           %llm What is a closure in Python?
@@ -130,6 +136,8 @@ class CoditectMagics(Magics):
           %%llm -c                         (the cell continues the conversation)
           %llm --compare openai:gpt-4.1-mini,ollama:llama3.2 Name one use of asyncio
           %llm --memory What did we decide about the schema?
+          %llm --image _ What does this chart show?       (_: the last figure shown; or --image fig, --image plot.png)
+          %llm explain df
           %llm costs --by model
         """
         from . import llm

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import sys
-import traceback
 from typing import Any
 
 from coditect_magics import bridge
 from coditect_magics.budgets import BudgetExceeded
-from coditect_magics.context import interpolate
+from coditect_magics.context import interpolate, lookup
 from coditect_magics.executor import CallContext
+from coditect_magics.images import image_for, image_part, is_image, require_images
 from coditect_magics.providers import errors, registry
-from coditect_magics.providers.secrets import redact
-from coditect_magics.providers.types import Message
+from coditect_magics.providers.types import ImagePart, Message, TextPart
+from coditect_magics.render import render, traceback_text
 
 from . import conversation, panels
 from .args import UsageError, parser_of, split_options
@@ -29,14 +29,15 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         if cell is None:
             words = line.split()
             handler = SUBCOMMANDS.get(words[0]) if words else None
-            if handler and _subcommand_fits(words):
+            if handler and _subcommand_fits(magics, words):
                 return handler(magics, words[1:])
         args, rest = _parse(magics, line, cell)
         model, prompt = _model_and_prompt(magics, rest, cell)
         prompt = interpolate(prompt, magics.shell.user_ns).strip()
         if not prompt:
             raise UsageError("no prompt: write it after the model (%llm [model] prompt) or in the cell (%%llm)")
-        question = Message("user", prompt)
+        question = Message("user", (TextPart(prompt), *(image_for(ref, magics.shell) for ref in args.image))
+                           if args.image else prompt)
         params = _params(magics, args)
         thread = None if args.compare else conversation.pick(magics, name=args.thread, continued=args.continue_thread)
         recalled, used = recall(magics, prompt, already=[m.text for m in thread.messages()] if thread else ()) \
@@ -140,6 +141,7 @@ def ask(magics: Any, model: str, messages: list[dict[str, Any]], *, params: dict
     """Run one call through the executor, streaming into one display handle; keep the reply in `_llm`."""
     model = resolve_alias(magics, model)
     fallbacks = [resolve_alias(magics, f) for f in fallbacks]
+    _require_images(messages, [model, *fallbacks])
     execution = magics.executor.stream(model, messages, fallbacks=fallbacks, context=context, cache=cache,
                                        stream=stream, **params)
     result = LLMResult(text="", model=model, format=fmt, show_footer=magics.footer)
@@ -173,6 +175,13 @@ def ask(magics: Any, model: str, messages: list[dict[str, Any]], *, params: dict
     return result
 
 
+def _require_images(messages: list[Any], ids: list[str]) -> None:
+    """Refuse, before any request, to send images to a model that cannot read them."""
+    if any(isinstance(p, ImagePart) for m in messages for p in Message.coerce(m).parts):
+        for model in ids:
+            require_images(model)
+
+
 def _last_user_text(messages: list[Any]) -> str:
     """What the user asked in this call: the text of its last user message."""
     users = [Message.coerce(m) for m in messages if (m.role if isinstance(m, Message) else m["role"]) == "user"]
@@ -189,17 +198,28 @@ def compare(magics: Any, messages: list[dict[str, Any]], ids: list[str], params:
     """The same prompt to several models at once (`all`: every usable provider); a table of replies, tokens,
     cost and latency."""
     ids = usable_models() if ids == ["all"] else [resolve_alias(magics, i) for i in ids]
+    _require_images(messages, ids)
     table = bridge.run(magics.executor.compare_table(messages, ids, **params))
     magics.shell.user_ns["_llm"] = table
     return table
 
 
 # subcommands
-def _subcommand_fits(words: list[str]) -> bool:
+def _subcommand_fits(magics: Any, words: list[str]) -> bool:
     arity = {"list": (1,), "alias": (3,), "default": (2,), "error": (1, 2), "help": (1,), "costs": (1, 2, 3),
-             "reset": (1, 3), "history": (1, 3), "export": (3, 5), "import": (3, 5),
+             "reset": (1, 3), "history": (1, 3), "export": (3, 5), "import": (3, 5), "explain": (2, 3),
              "panel": (1,), "compare-panel": (1,)}
+    if words[0] == "explain" and len(words) in arity["explain"]:  # `%llm explain recursion` stays a prompt
+        return _names_value(magics, words[1]) and (len(words) == 2 or is_model(magics, words[2]))
     return len(words) in arity.get(words[0], ())
+
+
+def _names_value(magics: Any, reference: str) -> bool:
+    try:
+        lookup(reference, magics.shell.user_ns)
+    except LookupError:
+        return False
+    return True
 
 
 def _list(magics: Any, words: list[str]) -> Any:
@@ -252,12 +272,28 @@ def _error(magics: Any, words: list[str]) -> Any:
     value = getattr(sys, "last_value", None)
     if value is None:
         raise UsageError("no exception to explain yet: %llm error explains the last one raised in this kernel")
-    text = redact("".join(traceback.format_exception(type(value), value, value.__traceback__)))
+    text = traceback_text(value)
     messages = [{"role": "system", "content": "You explain Python errors from a Jupyter notebook: say what went "
                                               "wrong in one or two sentences, then show the fix as code."},
                 {"role": "user", "content": f"Explain this error and how to fix it:\n\n```\n{text}\n```"}]
     model = words[0] if words else default_model(magics)
     return ask(magics, model, messages, params={})
+
+
+def _explain(magics: Any, words: list[str]) -> Any:
+    """`%llm explain VAR [MODEL]`: the value as a prompt would carry it (a picture as an image), explained."""
+    name = words[0]
+    value = lookup(name, magics.shell.user_ns)
+    kind = type(value).__qualname__ if type(value).__module__ == "builtins" else \
+        f"{type(value).__module__}.{type(value).__qualname__}"
+    what = f"`{name}`, a {kind}"
+    content: Any = ((TextPart(f"Explain this image from the notebook ({what})."), image_part(value))
+                    if is_image(value) else f"Explain this value from the notebook ({what}):\n\n{render(value)}")
+    messages = [Message("system", "You explain values from a Jupyter notebook: say what the value is and what "
+                                  "stands out in it, briefly, and suggest a next step when one is useful."),
+                Message("user", content)]
+    model = words[1] if len(words) > 1 else default_model(magics)
+    return ask(magics, model, messages, params=_params_of(magics))
 
 
 def _help(magics: Any, words: list[str]) -> None:
@@ -267,5 +303,6 @@ def _help(magics: Any, words: list[str]) -> None:
     print(f"{'=' * 100}\nSettings: %config CoditectMagics lists them; %config CoditectMagics.NAME = VALUE sets one.")
 
 
-SUBCOMMANDS = {"list": _list, "alias": _alias, "default": _default, "costs": _costs, "error": _error, "help": _help,
-               "panel": panels.chat, "compare-panel": panels.compare, **conversation.SUBCOMMANDS}
+SUBCOMMANDS = {"list": _list, "alias": _alias, "default": _default, "costs": _costs, "error": _error,
+               "explain": _explain, "help": _help, "panel": panels.chat, "compare-panel": panels.compare,
+               **conversation.SUBCOMMANDS}

@@ -137,3 +137,14 @@ def test_saved_outputs_carry_provenance_and_errors_their_details(everywhere, tmp
     quiet = text_of(notebook.cells[3])
     assert "You asked: Quietly?" in quiet and " in / " not in quiet, "footer off"
     assert any("coditect" in o.get("metadata", {}) for o in notebook.cells[3].outputs), "provenance stays"
+
+
+def test_panels_notebook_opens_every_panel(everywhere, tmp_path):
+    pytest.importorskip("ipywidgets")
+    notebook = execute("panels.ipynb", tmp_path)
+    assert not [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    for start in ("%llm panel", "%llm compare-panel", "%llm costs --panel", "%memory panel", "%agent panel",
+                  "from coditect_magics import widgets"):
+        outputs = cell_with(notebook, start).outputs
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), start
+    assert "You asked: Review this line" in text_of(cell_with(notebook, "%agent code-reviewer"))

@@ -24,7 +24,7 @@ MAX_SIDE = 1568  # Anthropic's advice for the longest edge; providers shrink big
 # the formats every vision API takes, by their first bytes
 _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
                (b"GIF89a", "image/gif"))
-_PNG_MODES = {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"}
+_PNG_MODES = {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}  # what pillow writes as PNG
 
 SHAPES = "a matplotlib figure, a PIL image, an IPython.display.Image, image bytes or an image file path"
 
@@ -130,8 +130,12 @@ def _pil(image: Any, max_bytes: int, max_side: int) -> ImagePart:
     if max(image.size) > max_side:
         image = image.copy()
         image.thumbnail((max_side, max_side))
-    if image.mode not in _PNG_MODES:  # CMYK, YCbCr, float...: PNG cannot hold them
-        image = image.convert("RGBA" if image.mode.endswith("A") else "RGB")
+    if image.mode not in _PNG_MODES:  # CMYK, YCbCr, 32-bit, float...: PNG cannot hold them
+        try:
+            image = image.convert("RGBA" if "a" in image.mode.lower() else "RGB")
+        except ValueError:
+            raise errors.BadRequest(f"cannot send a PIL image in mode {image.mode}: convert it first, e.g. "
+                                    "image.convert('RGB')") from None
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     if buffer.tell() > max_bytes:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 import subprocess
 import sys
 
 import pytest
 
-from coditect_magics.images import MAX_SIDE, image_part
+from coditect_magics.images import MAX_BYTES, MAX_SIDE, image_part
 from coditect_magics.providers.types import ImagePart
 from tests.fakes import Script
 
@@ -195,6 +196,15 @@ def test_other_formats_are_converted_to_png():
     buffer = io.BytesIO()
     Image.new("RGB", (3, 3)).save(buffer, format="WEBP")
     assert image_part(buffer.getvalue()) == ImagePart("image/webp", buffer.getvalue())
+
+
+def test_pil_images_png_cannot_hold_are_converted_and_noisy_photos_go_as_jpeg():
+    cmyk = image_part(Image.new("CMYK", (3, 3), (0, 255, 255, 0)))
+    assert cmyk.media_type == "image/png" and Image.open(io.BytesIO(cmyk.data)).getpixel((0, 0)) == (255, 0, 0)
+    noise = Image.frombytes("RGB", (1600, 1600), random.Random(7).randbytes(1600 * 1600 * 3))
+    photo = image_part(noise)  # as PNG it would be ~7 MB, over the limit
+    assert photo.media_type == "image/jpeg" and len(photo.data) <= MAX_BYTES
+    assert Image.open(io.BytesIO(photo.data)).size == (MAX_SIDE, MAX_SIDE)
 
 
 def test_explain_a_figure_sends_it_as_an_image(shell, thread_server):

@@ -41,15 +41,15 @@ def image_part(value: Any, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SI
         if not value.data:
             raise errors.BadRequest("this IPython Image holds no bytes (a URL not embedded): make it with "
                                     "Image(filename=...) or embed=True, or pass the file path")
-        return _sniffed(value.data, max_bytes, "the IPython Image")
+        return _sniffed(value.data, max_bytes, max_side, "the IPython Image")
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return _sniffed(bytes(value), max_bytes, "the image data")
+        return _sniffed(bytes(value), max_bytes, max_side, "the image data")
     if isinstance(value, (str, os.PathLike)):
-        return _file(Path(value), max_bytes)
+        return _file(Path(value), max_bytes, max_side)
     for method in ("_repr_png_", "_repr_jpeg_"):  # IPython's rich-display protocol
         data = _rich_bytes(value, method)
         if data:
-            return _sniffed(data, max_bytes, f"the {type(value).__name__}")
+            return _sniffed(data, max_bytes, max_side, f"the {type(value).__name__}")
     raise errors.BadRequest(f"cannot send a {type(value).__name__} as an image: pass {SHAPES}")
 
 
@@ -145,27 +145,27 @@ def _pil(image: Any, max_bytes: int, max_side: int) -> ImagePart:
     return ImagePart("image/png", buffer.getvalue())
 
 
-def _file(path: Path, max_bytes: int) -> ImagePart:
+def _file(path: Path, max_bytes: int, max_side: int) -> ImagePart:
     path = path.expanduser()
     if not path.is_file():
         raise errors.BadRequest(f"no image file {str(path)!r}: pass {SHAPES}")
     size = path.stat().st_size
     if size > max_bytes:  # refuse before reading it
         raise errors.BadRequest(_too_big(size, max_bytes, path.name))
-    return _sniffed(path.read_bytes(), max_bytes, path.name)
+    return _sniffed(path.read_bytes(), max_bytes, max_side, path.name)
 
 
-def _sniffed(data: bytes, max_bytes: int, what: str) -> ImagePart:
+def _sniffed(data: bytes, max_bytes: int, max_side: int, what: str) -> ImagePart:
     """Bytes with their media type read from the first bytes; other formats (BMP, TIFF...) converted to PNG."""
     media_type = next((kind for magic, kind in _SIGNATURES if data.startswith(magic)), None)
     if media_type is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         media_type = "image/webp"
     if media_type is None:
-        return _converted(data, max_bytes, what)
+        return _converted(data, max_bytes, max_side, what)
     return _checked(ImagePart(media_type, data), max_bytes, what)
 
 
-def _converted(data: bytes, max_bytes: int, what: str) -> ImagePart:
+def _converted(data: bytes, max_bytes: int, max_side: int, what: str) -> ImagePart:
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
@@ -177,7 +177,7 @@ def _converted(data: bytes, max_bytes: int, what: str) -> ImagePart:
     except (UnidentifiedImageError, OSError):
         raise errors.BadRequest(f"{what} is not an image (PNG, JPEG, GIF, WebP or another format pillow reads)") \
             from None
-    return _pil(image, max_bytes, MAX_SIDE)
+    return _pil(image, max_bytes, max_side)
 
 
 def _checked(image: ImagePart, max_bytes: int, what: str) -> ImagePart:

@@ -121,7 +121,6 @@ class ToolLoop:
 
     async def _run(self) -> AsyncIterator[Event]:
         start = time.perf_counter()
-        specs = tuple(t.spec for t in self.tools.values())
         trace: list[TraceEntry] = []
         call_ids: list[str] = []
         usage, cost, known = Usage(), 0.0, True
@@ -134,6 +133,7 @@ class ToolLoop:
                                                  f"time limit is {self.time_limit_s:g} s"
                     break
                 step += 1
+                specs = tuple(t.spec for t in self.tools.values())  # read each step: a loaded skill adds tools
                 execution = self.executor.stream(self.target, self.messages, fallbacks=self.fallbacks,
                                                   context=self.context, stream=self.stream, tools=specs, **self.params)
                 try:

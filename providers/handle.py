@@ -4,7 +4,9 @@ error mapping around the adapter's calls."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import sys
 import time
 import weakref
 from dataclasses import replace
@@ -46,6 +48,14 @@ class LLM:
             return replace(messages, model=self.id, **params) if params else replace(messages, model=self.id)
         return Request.build(self.id, messages, **{**self.params, **params})
 
+    async def ready_adapter(self) -> Provider:
+        """The adapter for the running loop, its SDK imported on a worker thread the first time: an SDK's import
+        takes a second or two, which on the loop would stall every other call (and eat their timeouts)."""
+        missing = [name for name in self.spec.sdk_modules if name not in sys.modules]
+        if missing:
+            await asyncio.to_thread(lambda: [importlib.import_module(name) for name in missing])
+        return self.adapter()
+
     def adapter(self) -> Provider:
         """The adapter for the running loop (SDK clients are bound to the loop they were made on)."""
         loop = asyncio.get_running_loop()
@@ -73,7 +83,8 @@ class LLM:
         failure: BaseException | None = None
         adapter: Provider | None = None
         try:
-            adapter = self.adapter()
+            adapter = await self.ready_adapter()
+            start = time.perf_counter()  # the latency of the call, not of a first import
             async with timeout(self.settings.timeout):
                 reply = await adapter.complete(request)
         except asyncio.CancelledError:
@@ -121,7 +132,8 @@ class ReplyStream:
         adapter = None
         failure: BaseException | None = None
         try:
-            adapter = llm.adapter()
+            adapter = await llm.ready_adapter()
+            start = time.perf_counter()  # time to first token of the call, not of a first import
             self._iter = adapter.stream(self.request)
             while True:
                 async with timeout(llm.settings.timeout):

@@ -68,6 +68,11 @@ class LocalEmbedder(Embedder):
 
     name = "local"
     batch_size = 256
+    # A query is a handful of tokens: torch's threads then mostly wait on each other, and on a busy 2-core machine
+    # one thread answered in 22/37 ms (p50/p95) against 68/327 ms with two; batches being indexed keep them all.
+    # Thread counts are process-wide, hence one encode at a time.
+    small_batch = 16
+    _encode_lock = threading.Lock()
     _lock = threading.Lock()
     _models: dict[str, Any] = {}  # one model per process, shared by every Memory
 
@@ -106,7 +111,16 @@ class LocalEmbedder(Embedder):
         self.model = model
 
     def _embed(self, texts: list[str]) -> Vectors:
-        return self.model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False).tolist()
+        import torch
+        with self._encode_lock:
+            threads = torch.get_num_threads()
+            if len(texts) <= self.small_batch:
+                torch.set_num_threads(1)
+            try:
+                return self.model.encode(texts, batch_size=64, normalize_embeddings=True,
+                                         show_progress_bar=False).tolist()
+            finally:
+                torch.set_num_threads(threads)
 
 
 class ChromaDefaultEmbedder(Embedder):

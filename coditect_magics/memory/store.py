@@ -125,7 +125,8 @@ class Memory:
                 # embeddings are always computed here and passed in, so Chroma's own default is never invoked
                 coll = self.client.get_or_create_collection(
                     self.collection_name, embedding_function=None,
-                    metadata={"hnsw:space": "cosine", "embedder": self.embedder.name})
+                    metadata={"hnsw:space": "cosine", "hnsw:search_ef": 200, "hnsw:construction_ef": 200,
+                              "embedder": self.embedder.name})
                 built_with = (coll.metadata or {}).get("embedder")
                 if built_with and built_with != self.embedder.name:
                     raise StoreError(f"collection {self.collection_name!r} was built with embedder {built_with!r}, "

@@ -142,6 +142,7 @@ class ComparePanel:
             self._busy(False)
             done = [m for m in models if m in self.results and self.results[m].status == "ok"]
             self.best.options = done
+            self.best.value = done[0] if done else None
             self.pick_button.disabled = not done
             self.frame_button.disabled = not self.results
             self._say(f"{len(done)} of {len(models)} answered in {self.wall_s:.2f} s")

@@ -172,7 +172,7 @@ class CostsPanel:
                     dropdown.value = current if current in options else ALL
         finally:
             self._muted = False
-        self.table.value = f'<div class="cm-table">{view.table_html}</div>'
+        self.table.value = view.table_html
         self.totals.value = view.totals
         self.chart.value = view.chart_png
         self.gauges.children = [self._gauge(g) for g in view.gauges] or [

@@ -140,9 +140,11 @@ class Runner:
     # -- the face
     async def run(self, agent: ResolvedAgent, task: str | Sequence[Any], *, tools: Any = None,
                   on_event: Callable[[Event], Any] | None = None, run_id: str | None = None,
-                  skills: Any = None, memory_items: int = 0) -> AgentRun:
+                  skills: Any = None, memory_items: int = 0, parent_call_id: str | None = None,
+                  depth: int = 0) -> AgentRun:
         """Run `agent` on a task (text, or messages already holding its system prompt, memory and history).
-        `tools`: names (a comma string or a list, functions and Tools too); None: the default set."""
+        `tools`: names (a comma string or a list, functions and Tools too); None: the default set. A plan's step
+        runs with the plan's `run_id`, the planning call as `parent_call_id`, at `depth` 1."""
         async def emit(event: Event) -> None:
             if on_event is not None:
                 handled = on_event(event)
@@ -152,8 +154,8 @@ class Runner:
         tree = _Tree(run_id or uuid.uuid4().hex, self.limits, emit)
         messages = [Message.coerce(m) for m in task] if not isinstance(task, str) else None
         text = task if isinstance(task, str) else next((m.text for m in reversed(messages) if m.role == "user"), "")
-        return await self._run(tree, agent, text, messages, tools, depth=0, parent_call_id=None, skills=skills,
-                               memory_items=memory_items)
+        return await self._run(tree, agent, text, messages, tools, depth=depth, parent_call_id=parent_call_id,
+                               skills=skills, memory_items=memory_items)
 
     def events(self, agent: ResolvedAgent, task: Any, **options: Any) -> AsyncIterator[Event | AgentRun]:
         """The run's events as they happen, then the AgentRun: for `bridge.iterate` in a magic."""

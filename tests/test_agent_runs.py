@@ -1,0 +1,276 @@
+"""Agents that act, through the real SDKs against loopback servers: delegation with Task/Agent (concurrent siblings
+seen in the servers' own receive times, per-agent ledger rows, the trace tree), the depth and budget limits on a
+runaway delegation, skills loaded on demand with their tools, the permission rules, and a collection of public-style
+Claude Code agent files whose `tools:` all resolve or are reported."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from coditect_magics.agents import AgentLibrary, SkillLibrary, resolve_agent
+from coditect_magics.agents.runner import AgentEvent, Limits, Runner, RunFinished, RunStarted
+from coditect_magics.cache import ResponseCache
+from coditect_magics.costs import Ledger, costs
+from coditect_magics.executor import Executor, ExecutorSettings
+from tests.fakes import FakeServer, Script
+
+COLLECTION = Path(__file__).parent / "data" / "agents" / "collection"
+LEAD_MODEL = "anthropic:claude-sonnet-4-6"
+
+
+def call(id_: str, name: str, **arguments) -> dict:
+    return {"id": id_, "name": name, "arguments": arguments}
+
+
+def stamped(server: FakeServer, answer) -> list[tuple[float, str]]:
+    """Answer unscripted requests with `answer(recorded)`, noting when (server side) each arrived."""
+    seen: list[tuple[float, str]] = []
+
+    def respond(recorded):
+        seen.append((time.perf_counter(), recorded.prompt))
+        return answer(recorded)
+
+    server.responder = respond
+    return seen
+
+
+def write_agents(folder: Path, files: dict[str, str]) -> AgentLibrary:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / f"{name}.md").write_text(text)
+    return AgentLibrary([folder], standard=False)
+
+
+def agent_file(name: str, model: str, tools: str | None, prompt: str = "You help.") -> str:
+    listed = "" if tools is None else f"tools: {tools}\n"
+    return f"---\nname: {name}\ndescription: The {name} agent.\n{listed}model: {model}\n---\n{prompt}\n"
+
+
+@pytest.fixture
+async def servers():
+    """Three loopback servers: the lead's (Anthropic), a researcher's (Ollama) and a writer's (OpenAI)."""
+    made = [FakeServer(), FakeServer(latency=0.3), FakeServer(latency=0.3)]
+    for server in made:
+        await server.start()
+    yield made
+    for server in made:
+        await server.stop()
+
+
+@pytest.fixture
+async def executor(servers, tmp_path):
+    lead, research, write = servers
+    options = {"anthropic": {"api_key": "sk-ant-runs", "base_url": lead.url},
+               "ollama": {"base_url": research.url},
+               "openai": {"api_key": "sk-runs", "base_url": f"{write.url}/v1"}}
+    made = Executor(ExecutorSettings(provider_options=options, attempts=1, timeout_s=10),
+                    ledger=Ledger(tmp_path / "ledger.db"), cache=ResponseCache(tmp_path / "cache.db"))
+    yield made
+    await made.aclose()
+
+
+@pytest.fixture
+def team(tmp_path) -> AgentLibrary:
+    return write_agents(tmp_path / "agents", {
+        "lead": agent_file("lead", LEAD_MODEL, "Agent", "You lead a team."),
+        "researcher": agent_file("researcher", "ollama:llama3.2", "Read, WebSearch"),
+        "writer": agent_file("writer", "openai:gpt-4o-mini", "[]"),
+        "looper": agent_file("looper", LEAD_MODEL, "Task"),
+    })
+
+
+async def test_two_delegations_overlap_and_every_call_is_attributed(servers, executor, team):
+    lead, research, write = servers
+    for model in (LEAD_MODEL, "ollama:llama3.2", "openai:gpt-4o-mini"):  # SDK imports block the loop: not timed
+        await executor.run(model, "warm up")
+    for server in servers:
+        server.requests.clear()
+    lead.script(Script(text="Splitting.", tool_calls=[
+        call("toolu_r", "Agent", description="find facts", prompt="Find facts on tides.", subagent_type="researcher"),
+        call("toolu_w", "Agent", description="draft", prompt="Draft a line on tides.", subagent_type="writer")]),
+        Script(text="Tides follow the moon."))
+    researched = stamped(research, lambda r: Script(text="The moon pulls the sea."))
+    written = stamped(write, lambda r: Script(text="Tides rise and fall."))
+    events = []
+    runner = Runner(executor, agents=team)
+    done = await runner.run(resolve_agent(team.get("lead")), "Explain tides.", tools=["Agent"],
+                            on_event=events.append)
+
+    assert (done.status, done.text) == ("done", "Tides follow the moon.")
+    (r_at, r_prompt), (w_at, w_prompt) = researched[0], written[0]
+    assert (r_prompt, w_prompt) == ("Find facts on tides.", "Draft a line on tides.")
+    assert abs(r_at - w_at) < 0.3, "the second delegation reached its server before the first one's reply"
+    results = [b for b in lead.last.body["messages"][-1]["content"] if b["type"] == "tool_result"]
+    assert [(b["tool_use_id"], b["content"]) for b in results] == [("toolu_r", "The moon pulls the sea."),
+                                                                   ("toolu_w", "Tides rise and fall.")]
+    assert [t["name"] for t in lead.requests[0].body["tools"]] == ["Agent"]
+    assert "writer: The writer agent." in lead.requests[0].body["tools"][0]["description"]
+    assert [t["function"]["name"] for t in research.requests[0].body["tools"]] == ["Read", "WebSearch"]
+    assert "tools" not in write.requests[0].body, "tools: [] sends none"
+
+    _, rows = executor.ledger.query("SELECT agent, run_id, parent_call_id, call_id FROM calls ORDER BY ts")
+    by_agent = {}
+    for agent, run_id, parent, call_id in rows:
+        by_agent.setdefault(agent, []).append((run_id, parent, call_id))
+    by_agent.pop(None)  # the warm-up calls
+    assert sorted(by_agent) == ["lead", "researcher", "writer"] and len(by_agent["lead"]) == 2
+    assert {run_id for rows_ in by_agent.values() for run_id, _, _ in rows_} == {done.trace.run_id}
+    first_lead_call = by_agent["lead"][0][2]
+    assert [p for _, p, _ in by_agent["lead"]] == [None, None]
+    assert by_agent["researcher"][0][1] == by_agent["writer"][0][1] == first_lead_call
+    frame = costs(by="agent", ledger=executor.ledger, run_id=done.trace.run_id)
+    assert list(frame.index) == ["lead", "researcher", "writer"] and list(frame["calls"]) == [2, 1, 1]
+
+    tree = done.trace
+    assert (tree.agent, tree.model, tree.status, tree.steps, tree.messages) == ("lead", LEAD_MODEL, "done", 2, 5)
+    assert [c.agent for c in tree.children] == ["researcher", "writer"]
+    assert [(c.status, c.model, c.parent_call_id, c.task) for c in tree.children] == [
+        ("done", "ollama:llama3.2", first_lead_call, "Find facts on tides."),
+        ("done", "openai:gpt-4o-mini", first_lead_call, "Draft a line on tides.")]
+    assert [t.tool for t in tree.tool_calls] == ["Agent", "Agent"] and not any(t.is_error for t in tree.tool_calls)
+    assert tree.total_tokens == (22 + 11 + 11, 14 + 7 + 7)
+    assert tree.total_cost_usd == pytest.approx(float(frame["cost_usd"].sum()))
+    assert tree.cost_usd < tree.total_cost_usd, "children's cost rolls up, not into the node's own"
+    table = tree.to_frame()
+    assert list(table["depth"]) == [0, 1, 1] and list(table["agent"]) == ["lead", "researcher", "writer"]
+    shown = tree._repr_html_()
+    assert shown.count("<details") == 5 and "Find facts on tides." in shown  # 3 runs + 2 tool calls
+    assert [(type(e).__name__, e.agent) for e in events if isinstance(e, RunStarted)] == [
+        ("RunStarted", "lead"), ("RunStarted", "researcher"), ("RunStarted", "writer")]
+    assert isinstance(events[-1], RunFinished) and events[-1].trace is tree
+    assert any(isinstance(e, AgentEvent) and e.agent == "researcher" and e.depth == 1 for e in events)
+
+
+def looping(recorded) -> Script:
+    """A model that delegates to itself until a delegation comes back refused."""
+    last = recorded.body["messages"][-1]["content"]
+    if isinstance(last, list) and any(b.get("type") == "tool_result" for b in last):
+        return Script(text="I stop here.")
+    return Script(text="", tool_calls=[call("", "Task", description="again", prompt="Do it again.",
+                                            subagent_type="looper")])
+
+
+async def test_the_depth_limit_stops_a_runaway_delegation(servers, executor, team):
+    lead = servers[0]
+    lead.responder = looping
+    done = await Runner(executor, agents=team).run(resolve_agent(team.get("looper")), "Go.")
+    depths = [(depth, node.agent) for depth, node in done.trace.walk()]
+    assert depths == [(0, "looper"), (1, "looper"), (2, "looper"), (3, "looper")]
+    deepest = [node for _, node in done.trace.walk()][-1]
+    (refused,) = deepest.tool_calls
+    assert refused.is_error and "beyond the limit of 3" in refused.summary
+    assert done.status == "done" and len(lead.requests) == 8
+
+
+async def test_the_run_budget_stops_a_runaway_delegation(servers, executor, team):
+    lead = servers[0]
+    lead.responder = lambda r: Script(text="", tool_calls=[call("", "Task", description="again", prompt="Again.",
+                                                                subagent_type="looper")])
+    runner = Runner(executor, agents=team, limits=Limits(budget_usd=0.0002))
+    done = await runner.run(resolve_agent(team.get("looper")), "Go.")
+    assert len(lead.requests) == 3, "root, child, then the root's last call: nothing after the budget is spent"
+    assert done.status == "budget" and "of its $0.0002 budget" in done.trace.note
+    (child,) = done.trace.children
+    assert child.status == "budget" and not child.children
+    told = [b for b in lead.requests[2].body["messages"][-1]["content"] if b["type"] == "tool_result"]
+    assert told[0]["is_error"] and told[0]["content"].startswith("looper stopped (budget): the run has spent")
+
+
+async def test_total_steps_and_unknown_agents_end_the_branch_with_a_message(servers, executor, team):
+    lead = servers[0]
+    lead.script(Script(text="", tool_calls=[call("toolu_1", "Task", description="x", prompt="x",
+                                                 subagent_type="nobody")]), Script(text="Alone then."))
+    done = await Runner(executor, agents=team, limits=Limits(total_steps=5)).run(
+        resolve_agent(team.get("looper")), "Go.")
+    told = lead.last.body["messages"][-1]["content"][0]
+    assert told["is_error"] and told["content"].startswith("no agent named 'nobody'")
+    assert done.text == "Alone then."
+    lead.responder = looping
+    stopped = await Runner(executor, agents=team, limits=Limits(total_steps=2)).run(
+        resolve_agent(team.get("looper")), "Go.")
+    assert [n.status for _, n in stopped.trace.walk()] == ["done", "max_steps"]
+    assert "2 model calls, its limit" in stopped.trace.children[0].note
+
+
+async def test_a_skill_is_listed_then_loaded_with_its_tools_on_demand(servers, executor, team, tmp_path):
+    lead = servers[0]
+    folder = tmp_path / "skills" / "loud"
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text("---\nname: Loud\ndescription: Make text loud.\nallowed-tools: shout, Grep\n"
+                                     "---\nAlways shout with the shout tool.\n")
+    (folder / "shouting.py").write_text(
+        "import os\n\n\ndef shout(text: str) -> str:\n    \"\"\"Shout a text.\n\n    Args:\n        text: What to "
+        "shout.\n    \"\"\"\n    return text.upper() + '!'\n\n\ndef _helper():\n    pass\n")
+    skills = SkillLibrary([tmp_path / "skills"], standard=False)
+    lead.script(Script(text="", tool_calls=[call("toolu_s", "Skill", skill="loud")]),
+                Script(text="", tool_calls=[call("toolu_x", "shout", text="hi")]), Script(text="HI!"))
+    runner = Runner(executor, agents=team, skills=skills, toolbox={"root": tmp_path})
+    done = await runner.run(resolve_agent(team.get("lead")), "Say hi loudly.", tools=None)
+    first, second, third = (r.body for r in lead.requests)
+    assert "## Skills" in first["system"] and "- loud: Make text loud." in first["system"]
+    offered = [t["name"] for t in first["tools"]]
+    assert "Skill" in offered and "Task" in offered and "shout" not in offered and "Write" not in offered
+    loaded = second["messages"][-1]["content"][0]["content"]
+    assert loaded.startswith("# Skill: loud\n\nAlways shout") and loaded.endswith("Tools it adds: shout.")
+    assert {"shout", "Grep"} <= {t["name"] for t in second["tools"]}
+    assert third["messages"][-1]["content"][0]["content"] == "HI!"
+    assert done.text == "HI!" and [t.tool for t in done.trace.tool_calls] == ["Skill", "shout"]
+
+
+async def test_write_and_bash_need_allow_and_read_stays_inside(servers, executor, team, tmp_path):
+    lead = servers[0]
+    root, outside = tmp_path / "work", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_text("hunter2")
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    lead.script(Script(text="", tool_calls=[
+        call("t1", "Write", file_path="x.txt", content="x"), call("t2", "Bash", command="echo hi"),
+        call("t3", "Read", file_path="../outside/secret.txt"), call("t4", "Read", file_path=str(outside / "secret.txt")),
+        call("t5", "Read", file_path="link.txt")]), Script(text="Refused."))
+    runner = Runner(executor, agents=team, toolbox={"root": root})
+    done = await runner.run(resolve_agent(team.get("lead")), "Try everything.", tools="Read, Write, Bash")
+    assert [t["name"] for t in lead.requests[0].body["tools"]] == ["Read"]
+    assert "lead: Write is not allowed: it runs only with --allow write" in runner.warnings
+    assert "lead: Bash is not allowed: it runs only with --allow bash" in runner.warnings
+    results = [b["content"] for b in lead.last.body["messages"][-1]["content"]]
+    assert results[0].startswith("there is no tool called 'Write'") and results[1].startswith("there is no tool")
+    assert all("outside the working directory" in r for r in results[2:]) and "hunter2" not in str(results)
+    assert not (root / "x.txt").exists() and done.status == "done"
+
+    lead.script(Script(text="", tool_calls=[call("t1", "Write", file_path="x.txt", content="written"),
+                                            call("t2", "Bash", command="cat x.txt")]), Script(text="Done."))
+    allowed = Runner(executor, agents=team, toolbox={"root": root, "allow": "write,bash"})
+    await allowed.run(resolve_agent(team.get("lead")), "Write it.", tools="Write, Bash")
+    assert (root / "x.txt").read_text() == "written"
+    assert lead.last.body["messages"][-1]["content"][1]["content"] == "written"
+
+
+# the collection: tools each file lists, and which of them the kit offers (the rest must be reported)
+OFFERED = {"Read", "Grep", "Glob", "WebSearch", "WebFetch", "MemorySearch", "Task", "Agent", "Skill"}
+
+
+async def test_a_collection_of_public_agent_files_loads_and_its_tools_resolve(servers, executor, tmp_path):
+    lead = servers[0]
+    library = AgentLibrary([COLLECTION], standard=False)
+    assert library.errors == [] and len(library.items) >= 10
+    assert {"python-pro", "powershell-7.2-expert", "docs-researcher"} <= set(library.items)
+    lead.default = Script(text="Ready.")
+    skills = SkillLibrary([], standard=False)
+    for name, definition in sorted(library.items.items()):
+        runner = Runner(executor, agents=library, skills=skills, toolbox={"root": tmp_path})
+        agent = resolve_agent(definition, None, {"model": LEAD_MODEL})
+        before = len(lead.requests)
+        done = await runner.run(agent, "Hello.", tools=definition.tools if definition.declares_tools else None)
+        assert done.status == "done", name
+        sent = {t["name"] for t in lead.requests[before].body.get("tools", [])}
+        if not definition.declares_tools:
+            assert {"Read", "Grep", "Glob", "Task"} <= sent and "Write" not in sent, name
+            continue
+        listed = {n.split("(")[0] for n in definition.tools}
+        assert sent == listed & OFFERED, name
+        for missing in listed - OFFERED:
+            assert any(w.startswith(f"{name}: {missing}") for w in runner.warnings), (name, missing, runner.warnings)

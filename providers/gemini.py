@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, normalize_finish, require_sdk
-from .types import Chunk, ImagePart, Reply, Request, TextPart, Usage
+from .gemini_messages import Signatures, gemini_contents, gemini_tools, tool_calls
+from .types import Chunk, Reply, Request, ToolCallDelta, Usage
 
 SPEC = ProviderSpec(
     name="gemini", default_model="gemini-2.5-flash", description="Google Gemini (google-genai)", extra="gemini",
@@ -25,25 +27,6 @@ def _quiet_env_key_warning(record: logging.LogRecord) -> bool:
     # google-genai logs "Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY." even when the key is
     # passed explicitly; the kit takes GEMINI_API_KEY first, so that warning would be wrong.
     return "GOOGLE_API_KEY and GEMINI_API_KEY" not in record.getMessage()
-
-
-def gemini_contents(request: Request, types: Any) -> list[Any]:
-    """The turns as Gemini contents (roles user and model); system messages go to system_instruction."""
-    contents = []
-    for message in request.turns:
-        if message.role not in ("user", "assistant"):
-            raise errors.BadRequest(f"{message.role} messages are not supported by this provider yet")
-        parts = []
-        for part in message.parts:
-            if isinstance(part, TextPart):
-                parts.append(types.Part(text=part.text))
-            elif isinstance(part, ImagePart):  # the SDK sends the bytes base64-encoded as inlineData
-                parts.append(types.Part(inline_data=types.Blob(mime_type=part.media_type, data=part.data)))
-            else:
-                raise errors.BadRequest(f"{type(part).__name__} parts are not supported by this provider yet")
-        if parts:
-            contents.append(types.Content(role="model" if message.role == "assistant" else "user", parts=parts))
-    return contents
 
 
 def gemini_usage(meta: Any) -> Usage:
@@ -68,6 +51,11 @@ def read(response: Any) -> tuple[str, str | None]:
     return text, ("content_filter" if name in FILTERED else normalize_finish(name))
 
 
+def with_calls(finish: str | None, calls: bool) -> str | None:
+    """Gemini says STOP after function calls too: the kit says tool_calls."""
+    return "tool_calls" if calls and finish in ("stop", None) else finish
+
+
 class GeminiProvider(Provider):
     spec = SPEC
 
@@ -75,6 +63,7 @@ class GeminiProvider(Provider):
         super().__init__(settings)
         self._client: Any = None  # kept: a garbage-collected Client closes its session under a running request
         self._types: Any = None
+        self._signatures = Signatures()
 
     def client(self, model: str) -> Any:
         if self._client is None:
@@ -89,28 +78,30 @@ class GeminiProvider(Provider):
         return self._client
 
     def arguments(self, request: Request, whole: bool) -> dict[str, Any]:
-        if request.tools:
-            raise errors.BadRequest("tools are not supported by this provider yet")
         types = self._types
         # The SDK's timeout is aiohttp's total one: on a stream it would cut a long reply however fast its chunks
         # come, so a stream keeps only the handle's timeout between chunks.
         timeout = types.HttpOptions(timeout=max(1, round(self.settings.timeout * 1000))) if whole else None
         config = types.GenerateContentConfig(
             system_instruction=request.system or None, temperature=request.temperature,
-            max_output_tokens=request.max_tokens, stop_sequences=list(request.stop) or None, http_options=timeout)
-        return {"model": request.model_name, "contents": gemini_contents(request, types), "config": config}
+            max_output_tokens=request.max_tokens, stop_sequences=list(request.stop) or None, http_options=timeout,
+            tools=gemini_tools(request, types))
+        return {"model": request.model_name, "contents": gemini_contents(request, types, self._signatures),
+                "config": config}
 
     async def complete(self, request: Request) -> Reply:
         models = self.client(request.model_name).aio.models
         response = await models.generate_content(**self.arguments(request, whole=True))
         text, finish = read(response)
+        calls = tuple(tool_calls(response, 0, self._signatures))
         return Reply(text=text, provider=self.spec.name, model=response.model_version or request.model_name,
-                     usage=gemini_usage(response.usage_metadata), finish_reason=finish)
+                     usage=gemini_usage(response.usage_metadata), finish_reason=with_calls(finish, bool(calls)),
+                     tool_calls=calls)
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
         models = self.client(request.model_name).aio.models
         responses = await models.generate_content_stream(**self.arguments(request, whole=False))
-        model, usage, finish = request.model_name, None, None
+        model, usage, finish, calls = request.model_name, None, None, 0
         try:
             async for response in responses:
                 model = response.model_version or model
@@ -119,10 +110,13 @@ class GeminiProvider(Provider):
                 finish = reason or finish
                 if text:
                     yield Chunk(text=text, model=model)
+                for call in tool_calls(response, calls, self._signatures):  # whole calls, maybe one per chunk
+                    yield Chunk(tool_call=ToolCallDelta(calls, call.id, call.name, json.dumps(call.arguments)))
+                    calls += 1
         finally:
             await responses.aclose()
         if finish:  # none: the stream ended early, and the handle reports it as cut
-            yield Chunk(usage=gemini_usage(usage), finish_reason=finish, model=model)
+            yield Chunk(usage=gemini_usage(usage), finish_reason=with_calls(finish, calls > 0), model=model)
 
     def map_error(self, exc: BaseException) -> errors.ProviderError | None:
         sdk = sys.modules.get("google.genai.errors")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from . import errors
-from .base import Provider, ProviderSpec, Settings, normalize_finish, require_sdk
-from .openai import openai_arguments, openai_chunks, openai_usage
+from .base import Provider, ProviderSpec, Settings, require_sdk
+from .openai import openai_arguments, openai_chunks, openai_finish, openai_tool_calls, openai_usage
 from .secrets import remember
 from .types import Chunk, Reply, Request
 
@@ -88,25 +88,20 @@ class HuggingFaceProvider(Provider):
             self._client = hub.AsyncInferenceClient(base_url=base, api_key=key, timeout=self.settings.timeout)
         return self._client
 
-    def arguments(self, request: Request) -> dict[str, Any]:
-        if request.tools:
-            raise errors.BadRequest("tools are not supported by the huggingface provider yet")
-        return openai_arguments(request)
-
     async def complete(self, request: Request) -> Reply:
-        arguments = self.arguments(request)
-        response = await self.client.chat_completion(**arguments)
+        response = await self.client.chat_completion(**openai_arguments(request))
         choices = getattr(response, "choices", None)
         if not choices:
             raise errors.BadResponse("the reply has no choices")
         choice = choices[0]
+        calls = openai_tool_calls(choice.message)
         return Reply(text=getattr(choice.message, "content", None) or "", provider=self.spec.name,
                      model=getattr(response, "model", None) or request.model_name,
                      usage=openai_usage(getattr(response, "usage", None)),
-                     finish_reason=normalize_finish(choice.finish_reason))
+                     finish_reason=openai_finish(choice.finish_reason, bool(calls)), tool_calls=calls)
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
-        arguments = self.arguments(request)
+        arguments = openai_arguments(request)
         events = await self.client.chat_completion(**arguments, stream=True, stream_options={"include_usage": True})
         async with aclosing(openai_chunks(events)) as chunks:
             async for chunk in chunks:

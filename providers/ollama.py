@@ -127,7 +127,7 @@ class OllamaProvider(Provider):
         if data.get("error"):
             raise _line_error(str(data["error"]))
         message = data.get("message") or {}
-        calls = tuple(ToolCall(f"call_{i}", c["function"]["name"], c["function"].get("arguments") or {})
+        calls = tuple(ToolCall(c.get("id") or f"call_{i}", c["function"]["name"], c["function"].get("arguments") or {})
                       for i, c in enumerate(message.get("tool_calls") or ()))
         return Reply(text=message.get("content") or "", provider=self.spec.name,
                      model=data.get("model") or request.model_name, usage=_usage(data),
@@ -146,7 +146,7 @@ class OllamaProvider(Provider):
                 message = data.get("message") or {}
                 for call in message.get("tool_calls") or ():
                     fn = call["function"]
-                    yield Chunk(tool_call=ToolCallDelta(calls, name=fn["name"],
+                    yield Chunk(tool_call=ToolCallDelta(calls, id=call.get("id"), name=fn["name"],
                                                         arguments=json.dumps(fn.get("arguments") or {})))
                     calls += 1
                 if not data.get("done"):

@@ -30,7 +30,7 @@ from typing import Any, AsyncIterator, Callable
 
 from . import errors
 from .base import Provider, ProviderSpec, Settings, require_sdk
-from .types import Chunk, Message, Reply, Request, Source, TextPart
+from .types import Chunk, Message, Reply, Request, Source, TextPart, ToolResult
 
 SPEC = ProviderSpec(name="search", default_model="openai:gpt-4.1-mini", extra="search", sdk_modules=("ddgs",),
                     key_required=False, description="Web search (ddgs) wrapped around another provider")
@@ -89,6 +89,7 @@ class SearchProvider(Provider):
             require_sdk(self.spec, "ddgs")
         self.base_options = {k: v for k, v in options.items() if k not in OWN_OPTIONS}
         self._bases: dict[str, Any] = {}
+        self._found: dict[str, tuple[Source, ...]] = {}  # the last query's results, for the steps of a tool loop
 
     def base(self, model_id: str) -> Any:
         """The base provider's handle, made by the kit's own factory with this handle's settings."""
@@ -130,14 +131,18 @@ class SearchProvider(Provider):
     async def prepare(self, request: Request) -> tuple[Any, Request, tuple[Source, ...], str]:
         """The base handle, the request it gets (with the search block), the sources and the note."""
         base = self.base(request.model_name or self.spec.default_model)
-        users = [i for i, m in enumerate(request.messages) if m.role == "user"]
+        users = [i for i, m in enumerate(request.messages) if m.role == "user" and m.text.strip()]
         query = " ".join(request.messages[users[-1]].text.split())[:400] if users else ""
         if not query or self.policy == "never" or (self.policy == "auto" and not wants_search(query)):
             return base, request, (), ""
-        try:
-            sources = tuple(await self.search(query))
-        except Exception as exc:  # offline, rate limited, a broken backend: answer without the search
-            return base, request, (), f"web search failed ({type(exc).__name__}): answered without it"
+        if any(isinstance(p, ToolResult) for p in request.messages[-1].parts) and query in self._found:
+            sources = self._found[query]  # a tool loop's next step: the results the model already cited
+        else:
+            try:
+                sources = tuple(await self.search(query))
+            except Exception as exc:  # offline, rate limited, a broken backend: answer without the search
+                return base, request, (), f"web search failed ({type(exc).__name__}): answered without it"
+            self._found = {query: sources}
         if not sources:
             return base, request, (), "web search found nothing: answered without it"
         last = request.messages[users[-1]]

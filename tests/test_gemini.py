@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from coditect_magics import providers
-from coditect_magics.providers import ImagePart, Message, TextPart, ToolResult, ToolSpec, errors
+from coditect_magics.providers import ImagePart, Message, TextPart, ToolResult, errors
 from tests.conftest import KEY, MESSAGES, closed_port
 from tests.fakes import Script
 from tests.fakes.gemini_api import GeminiScript
@@ -81,14 +81,12 @@ async def test_image_part_as_inline_data(server):
     assert inline.get("mimeType", inline.get("mime_type")) == "image/png"  # google-genai 3.6 sends mime_type
 
 
-async def test_unconvertible_parts_and_tools_are_bad_requests(server):
-    llm = gemini(server)
-    with pytest.raises(errors.BadRequest, match="ToolResult parts are not supported"):
+async def test_unconvertible_parts_are_bad_requests(server):
+    llm = gemini(server)  # tools themselves are tested in test_tool_wire.py
+    with pytest.raises(errors.BadRequest, match="answers no earlier tool call"):
         await llm.complete([Message("user", (ToolResult("call_1", "18 C"),))])
-    with pytest.raises(errors.BadRequest, match="tool messages are not supported"):
+    with pytest.raises(errors.BadRequest, match="a tool message for gemini takes ToolResult parts only"):
         await llm.complete([Message("tool", "18 C")])
-    with pytest.raises(errors.BadRequest, match="tools are not supported"):
-        await llm.complete("Hi", tools=(ToolSpec("f", "a tool", {"type": "object"}),))
     assert not server.requests
 
 

@@ -130,11 +130,11 @@ async def test_image_part_as_data_url(server):
                           "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()}}
 
 
-async def test_tools_are_refused_not_dropped(server):
+async def test_tools_are_sent_not_dropped(server):
     tool = ToolSpec("lookup", "Look a word up", {"type": "object", "properties": {}})
-    with pytest.raises(errors.BadRequest, match="tools"):
-        await providers.get("huggingface", base_url=server.url).complete("Hi", tools=(tool,))
-    assert not server.requests
+    await providers.get("huggingface", base_url=server.url).complete("Hi", tools=(tool,))
+    assert server.last.body["tools"] == [{"type": "function", "function": {
+        "name": "lookup", "description": "Look a word up", "parameters": {"type": "object", "properties": {}}}}]
 
 
 async def test_tgi_input_too_long_is_context_too_long(server):

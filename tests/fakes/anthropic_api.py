@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .core import Script, pieces
+from .core import Script, argument_pieces, argument_text, pieces
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -49,8 +49,8 @@ def blocks(script: Script) -> list[dict[str, Any]]:
         out.append({"type": "thinking", "thinking": script.thinking, "signature": "c2lnbmF0dXJl"})
     if script.text or not script.tool_calls:
         out.append({"type": "text", "text": script.text})
-    for call in script.tool_calls:
-        out.append({"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:20]}",
+    for index, call in enumerate(script.tool_calls):
+        out.append({"type": "tool_use", "id": call.get("id") or f"toolu_{index:02d}{uuid.uuid4().hex[:18]}",
                     "name": call["name"], "input": call.get("arguments", {})})
     return out
 
@@ -89,9 +89,8 @@ def stream_events(script: Script, model: str, msg_id: str) -> list[str]:
                                    "delta": {"type": "thinking_delta", "thinking": part}}))
             events.append(sse({"type": "content_block_delta", "index": index,
                                "delta": {"type": "signature_delta", "signature": block["signature"]}}))
-        else:
-            arguments = json.dumps(block["input"])
-            for part in ("", arguments[: len(arguments) // 2], arguments[len(arguments) // 2:]):
+        else:  # the input as JSON text in pieces (the first empty), as the real API streams it
+            for part in argument_pieces(argument_text({"arguments": block["input"]})):
                 events.append(sse({"type": "content_block_delta", "index": index,
                                    "delta": {"type": "input_json_delta", "partial_json": part}}))
         events.append(sse({"type": "content_block_stop", "index": index}))

@@ -25,7 +25,9 @@ class Script:
     input_tokens: int = 11
     output_tokens: int = 7
     finish_reason: str = "stop"          # protocol modules translate it to their own vocabulary
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "name", "arguments": {...}}]
+    # [{"id", "name", "arguments": {...}}]; arguments as a string are sent as they are (malformed JSON, say) where the
+    # protocol carries them as text: OpenAI's arguments and Anthropic's streamed input_json_delta pieces
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None             # model name to report (default: the one requested)
     status: int = 200                    # anything else answers with the provider's error body
     error_message: str = "scripted failure"
@@ -65,6 +67,18 @@ class Recorded:
         if isinstance(content, str):
             return content
         return "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+
+
+def argument_text(call: dict[str, Any]) -> str:
+    """A scripted call's arguments as JSON text (a string is taken as already written)."""
+    arguments = call.get("arguments", {})
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def argument_pieces(text: str) -> list[str]:
+    """Arguments as a stream sends them: an empty first piece, then three uneven slices that join back to `text`."""
+    cuts = sorted({0, len(text) // 4, len(text) // 2 + 1, len(text)})
+    return [""] + [text[a:b] for a, b in zip(cuts, cuts[1:]) if text[a:b]]
 
 
 def pieces(text: str) -> list[str]:

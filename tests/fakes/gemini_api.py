@@ -21,6 +21,7 @@ class GeminiScript(Script):
     thoughts_tokens: int = 0             # usageMetadata.thoughtsTokenCount (billed as output)
     cached_tokens: int = 0               # usageMetadata.cachedContentTokenCount (part of promptTokenCount)
     block_reason: str | None = None      # the prompt is blocked: no candidates, promptFeedback.blockReason
+    call_ids: bool = False               # functionCall parts carry the scripted ids (the Developer API leaves them out)
 
 
 def _usage(script: Script, final: bool = True) -> dict[str, Any]:
@@ -55,8 +56,18 @@ def _response(model: str, parts: list[dict[str, Any]], usage: dict[str, Any],
     return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": "fake-response"}
 
 
+SIGNATURE = "c2lnbmF0dXJlLW9mLXRoZS1jYWxscw=="  # a thoughtSignature, base64 as on the wire
+
+
 def _call_parts(script: Script) -> list[dict[str, Any]]:
-    return [{"functionCall": {"id": c["id"], "name": c["name"], "args": c["arguments"]}} for c in script.tool_calls]
+    """The calls as functionCall parts; as Gemini 3 does, only the first carries a thoughtSignature."""
+    parts = []
+    for index, call in enumerate(script.tool_calls):
+        function = {"name": call["name"], "args": call.get("arguments", {})}
+        if getattr(script, "call_ids", False) and call.get("id"):
+            function = {"id": call["id"], **function}
+        parts.append({"functionCall": function, **({"thoughtSignature": SIGNATURE} if index == 0 else {})})
+    return parts
 
 
 def _error(server: FakeServer, script: Script, recorded) -> web.Response:
@@ -91,8 +102,9 @@ def _stream_events(script: Script, model: str) -> list[str]:
         events.append('data: {"candidates": [ not json\r\n\r\n')
     if script.cut_after is not None or script.end_early:
         return events
-    final_parts = _call_parts(script) or [{"text": ""}]
-    events.append(_sse(_response(model, final_parts, _usage(script),
+    # several calls come in separate chunks, each whole (Gemini never splits a call's arguments)
+    events += [_sse(_response(model, [part], _usage(script, final=False))) for part in _call_parts(script)]
+    events.append(_sse(_response(model, [{"text": ""}], _usage(script),
                                  FINISH.get(script.finish_reason, script.finish_reason.upper()))))
     return events
 

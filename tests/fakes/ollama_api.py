@@ -86,6 +86,7 @@ def _lines(script: Script, model: str) -> list[str]:
         return lines
     if script.finish_reason == "error":
         return lines + [json.dumps({"error": script.error_message}) + "\n"]
-    if script.tool_calls:
-        lines.append(json.dumps(_line(model, {"content": "", "tool_calls": _tool_calls(script)}, done=False)) + "\n")
+    # Ollama streams each call whole as soon as it is parsed, one line per call
+    lines += [json.dumps(_line(model, {"content": "", "tool_calls": [call]}, done=False)) + "\n"
+              for call in _tool_calls(script)]
     return lines + [json.dumps(_done(script, model)) + "\n"]

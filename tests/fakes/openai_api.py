@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .core import FakeServer, Recorded, Script, pieces
+from .core import FakeServer, Recorded, Script, argument_pieces, argument_text, pieces
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
                429: "rate_limit_exceeded"}
@@ -21,8 +21,15 @@ def _usage(script: Script) -> dict[str, Any]:
 
 
 def _tool_calls(script: Script) -> list[dict[str, Any]]:
-    return [{"id": c["id"], "type": "function",
-             "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}} for c in script.tool_calls]
+    return [{"id": c.get("id") or f"call_{i}fake", "type": "function",
+             "function": {"name": c["name"], "arguments": argument_text(c)}} for i, c in enumerate(script.tool_calls)]
+
+
+def _finish(script: Script) -> str:
+    """OpenAI says tool_calls when the reply calls tools."""
+    if script.tool_calls and script.finish_reason == "stop":
+        return "tool_calls"
+    return FINISH.get(script.finish_reason, script.finish_reason)
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> str:
@@ -48,8 +55,7 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
                 message["tool_calls"] = _tool_calls(script)
             return web.json_response({
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": message, "finish_reason": FINISH.get(script.finish_reason,
-                                                                                         script.finish_reason)}],
+                "choices": [{"index": 0, "message": message, "finish_reason": _finish(script)}],
                 "usage": _usage(script)})
         return await server.events(request, script, _stream_events(script, recorded, model))
 
@@ -66,14 +72,13 @@ def _stream_events(script: Script, recorded: Recorded, model: str) -> list[str]:
     events += [_chunk(model, {"content": p}) for p in parts]
     if script.cut_after is not None or script.end_early:
         return events
-    for index, call in enumerate(_tool_calls(script)):
-        args = call["function"]["arguments"]
-        half = len(args) // 2
-        events.append(_chunk(model, {"tool_calls": [{"index": index, "id": call["id"], "type": "function",
-                                                     "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+    for index, call in enumerate(_tool_calls(script)):  # id and name first, then the arguments in pieces
+        first, *rest = argument_pieces(call["function"]["arguments"])
+        events.append(_chunk(model, {"tool_calls": [{"index": index, "id": call["id"], "type": "function", "function": {
+            "name": call["function"]["name"], "arguments": first}}]}))
         events += [_chunk(model, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-                   for piece in (args[:half], args[half:])]
-    events.append(_chunk(model, {}, FINISH.get(script.finish_reason, script.finish_reason)))
+                   for piece in rest]
+    events.append(_chunk(model, {}, _finish(script)))
     if (recorded.body or {}).get("stream_options", {}).get("include_usage"):
         usage = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
                  "choices": [], "usage": _usage(script)}

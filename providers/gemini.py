@@ -21,6 +21,8 @@ SPEC = ProviderSpec(
 # finish and block reasons that mean a filter stopped the reply (beyond normalize_finish's safety and recitation)
 FILTERED = {"BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
             "MODEL_ARMOR", "JAILBREAK"}
+# finish reasons that mean the model's function call was unusable: not JSON, or a tool it was not given
+BAD_CALLS = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"}
 
 
 def _quiet_env_key_warning(record: logging.LogRecord) -> bool:
@@ -48,6 +50,8 @@ def read(response: Any) -> tuple[str, str | None]:
     text = "".join(p.text for p in parts if p.text and not p.thought)
     reason = candidate.finish_reason
     name = str(getattr(reason, "value", reason)) if reason is not None else None
+    if name in BAD_CALLS:  # retryable: the model may well write the call right the next time
+        raise errors.BadResponse(f"the model wrote a function call Gemini could not use ({name})")
     return text, ("content_filter" if name in FILTERED else normalize_finish(name))
 
 

@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, Settings, require_sdk
-from .openai import openai_arguments, openai_chunks, openai_finish, openai_tool_calls, openai_usage
+from .chat_completions import openai_arguments, openai_chunks, openai_finish, openai_tool_calls, openai_usage
 from .secrets import remember
 from .types import Chunk, Reply, Request
 

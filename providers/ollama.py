@@ -33,8 +33,9 @@ class OllamaSpec(ProviderSpec):
         return normalise_host(super().base_url(settings))
 
 
-def _messages(message: Message) -> list[dict[str, Any]]:
-    """One Ollama message per turn; each tool result is a `tool` message of its own, in order."""
+def _messages(message: Message, names: dict[str, str]) -> list[dict[str, Any]]:
+    """One Ollama message per turn; each tool result is a `tool` message of its own, in order, named after its
+    call (`names`: call id -> tool name, filled as the calls go by) when it does not say its tool's name."""
     out: dict[str, Any] = {"role": message.role, "content": ""}
     results: list[dict[str, Any]] = []
     for part in message.parts:
@@ -43,10 +44,12 @@ def _messages(message: Message) -> list[dict[str, Any]]:
         elif isinstance(part, ImagePart):
             out.setdefault("images", []).append(base64.b64encode(part.data).decode("ascii"))
         elif isinstance(part, ToolCall):  # Ollama's calls have no ids and take the arguments as an object
+            names[part.id] = part.name
             out.setdefault("tool_calls", []).append({"function": {"name": part.name,
                                                                   "arguments": dict(part.arguments)}})
         elif isinstance(part, ToolResult):
-            results.append({"role": "tool", "content": part.content, **({"tool_name": part.name} if part.name else {})})
+            name = part.name or names.get(part.id)
+            results.append({"role": "tool", "content": part.content, **({"tool_name": name} if name else {})})
         else:
             raise errors.BadRequest(f"message part {type(part).__name__} is not supported by ollama yet")
     keep = out["content"] or len(out) > 2 or not results  # a turn of tool results only becomes just those
@@ -100,7 +103,8 @@ class OllamaProvider(Provider):
             options["num_predict"] = request.max_tokens
         if request.stop:
             options["stop"] = list(request.stop)
-        messages = [converted for message in request.messages for converted in _messages(message)]
+        names: dict[str, str] = {}
+        messages = [converted for message in request.messages for converted in _messages(message, names)]
         body: dict[str, Any] = {"model": request.model_name, "messages": messages, "stream": stream}
         if options:
             body["options"] = options

@@ -139,8 +139,7 @@ async def test_thoughts_are_left_out_of_the_text_and_counted_as_output(server):
 
 @pytest.mark.parametrize("scripted, expected", [("content_filter", "content_filter"), ("recitation", "content_filter"),
                                                 ("prohibited_content", "content_filter"), ("spii", "content_filter"),
-                                                ("other", "other"), ("malformed_function_call",
-                                                                     "malformed_function_call")])
+                                                ("other", "other")])  # unusable calls: test_tool_wire.py
 async def test_finish_reasons(server, scripted, expected):
     server.script(Script(text="cut short", finish_reason=scripted), Script(text="cut short", finish_reason=scripted))
     llm = gemini(server)

@@ -262,8 +262,8 @@ async def test_results_answer_their_calls_by_id_in_any_order(server, handles, ta
         responses = [p["functionResponse"] for p in turns[-1]["parts"]]
         assert [(r["id"], r["name"]) for r in responses] == [("call_time_02", "get_time"),
                                                               ("call_weather_01", "get_weather")]
-    else:  # Ollama's results have no ids: they go in the order given
-        assert [t["content"] for t in turns[1:]] == ["14:05", "18 C"]
+    else:  # Ollama's results have no ids: they go in the order given, named after the call they answer
+        assert [(t["content"], t["tool_name"]) for t in turns[1:]] == [("14:05", "get_time"), ("18 C", "get_weather")]
 
 
 # malformed calls
@@ -293,6 +293,19 @@ async def test_local_refuses_tools_out_loud(handles):
         await handles("local").complete(request)
     with pytest.raises(errors.BadRequest, match="tools are not supported by local:smollm2$"):
         [c async for c in handles("local").stream(request)]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("reason", ["malformed_function_call", "unexpected_tool_call"])
+async def test_gemini_unusable_calls_are_bad_response(server, handles, stream, reason):
+    """Gemini sends no arguments to parse: it reports a call it could not use as a finish reason."""
+    server.script(GeminiScript(text="", finish_reason=reason))
+    llm = TARGETS["gemini"].get(handles, server.url)
+    with pytest.raises(errors.BadResponse, match=f"function call Gemini could not use \\({reason.upper()}\\)"):
+        if stream:
+            [c async for c in llm.stream(QUESTION, tools=TOOLS)]
+        else:
+            await llm.complete(QUESTION, tools=TOOLS)
 
 
 # Gemini: made-up ids, the API's own ids, thought signatures

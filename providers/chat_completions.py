@@ -38,8 +38,8 @@ def _messages(message: Message) -> list[dict[str, Any]]:
             results.append({"role": "tool", "tool_call_id": part.id, "content": part.content})
         else:
             raise errors.BadRequest(f"{type(part).__name__} parts are not supported by this provider yet")
-    if not calls:
-        return ([{"role": message.role, "content": content}] if content or not results else []) + results
+    if not calls:  # tool results must follow the assistant turn that called them, before any other content
+        return results + ([{"role": message.role, "content": content}] if content or not results else [])
     # an assistant turn with tool calls takes its text as a string, or null when it has none
     text = "".join(c["text"] for c in content if c["type"] == "text")
     return [{"role": message.role, "content": text or None, "tool_calls": calls}, *results]
@@ -73,7 +73,7 @@ def openai_tool_calls(message: Any) -> tuple[ToolCall, ...]:
 def openai_finish(reason: Any, tool_calls: bool) -> str | None:
     """The finish reason, "tool_calls" whenever the reply calls tools (some servers say "stop" then)."""
     finish = normalize_finish(reason)
-    return "tool_calls" if tool_calls and finish in ("stop", "eos_token", None) else finish
+    return "tool_calls" if tool_calls and finish in ("stop", None) else finish
 
 
 def openai_usage(usage: Any) -> Usage:

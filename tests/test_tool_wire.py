@@ -266,6 +266,18 @@ async def test_results_answer_their_calls_by_id_in_any_order(server, handles, ta
         assert [(t["content"], t["tool_name"]) for t in turns[1:]] == [("14:05", "get_time"), ("18 C", "get_weather")]
 
 
+@pytest.mark.parametrize("name", ["openai", "lmstudio", "huggingface"])
+async def test_results_in_a_user_turn_come_before_its_text(server, handles, name):
+    """A user turn holding results and a remark (Anthropic's habit) becomes the tool messages, then the remark."""
+    call = ToolCall("call_weather_01", "get_weather", {"city": "Paris"})
+    history = [Message("user", QUESTION), Message("assistant", (call,)),
+               Message("user", (ToolResult(call.id, "18 C"), TextPart("And in Rome?")))]
+    await TARGETS[name].get(handles, server.url).complete(history, tools=TOOLS)
+    assert turns_after_question("openai", server.last.body)[1:] == [
+        {"role": "tool", "tool_call_id": "call_weather_01", "content": "18 C"},
+        {"role": "user", "content": [{"type": "text", "text": "And in Rome?"}]}]
+
+
 # malformed calls
 
 @pytest.mark.parametrize("name", TEXT_ARGUMENTS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import os
 import subprocess
@@ -70,6 +71,13 @@ def test_quickstart(everywhere, tmp_path):
         cell_with(notebook, "%llm List {count}"))
     assert 'You asked: Fill in and return only this JSON: {"language": "Python", "uses": 3}' in text_of(
         cell_with(notebook, "%llm Fill in"))
+    table = [r for r in everywhere.requests if r.prompt.startswith("Which month had the best margin?")]
+    assert len(table) == 1 and "4 rows × 3 columns" in table[0].prompt and "| Apr | 160 | 95 |" in table[0].prompt
+    charts = [r for r in everywhere.requests if "What trend does this chart show?" in str(r.body)]
+    images = [b for r in charts for m in r.body.get("messages", []) if isinstance(m.get("content"), list)
+              for b in m["content"] if b.get("type") == "image"]
+    assert len(images) == 1 and images[0]["source"]["media_type"] == "image/png"
+    assert base64.b64decode(images[0]["source"]["data"]).startswith(b"\x89PNG")
     compared = text_of(cell_with(notebook, "%llm --compare all"))
     for provider in ("anthropic:", "openai:", "gemini:", "ollama:", "lmstudio:", "huggingface:"):
         assert provider in compared

@@ -274,3 +274,80 @@ async def test_a_collection_of_public_agent_files_loads_and_its_tools_resolve(se
         assert sent == listed & OFFERED, name
         for missing in listed - OFFERED:
             assert any(w.startswith(f"{name}: {missing}") for w in runner.warnings), (name, missing, runner.warnings)
+
+
+# -- the magics ------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def project(shell, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_agents(tmp_path / ".claude" / "agents", {
+        "reader": agent_file("reader", LEAD_MODEL, "Read, Write", "You read files."),
+        "talker": agent_file("talker", LEAD_MODEL, "[]", "You talk.")})
+    (tmp_path / "notes.md").write_text("the launch is on Friday\n")
+    return shell
+
+
+def test_agent_magic_shows_each_tool_call_then_the_answer(project, thread_server):
+    from IPython.utils.capture import capture_output
+    thread_server.script(Script(text="Reading.", tool_calls=[call("toolu_1", "Read", file_path="notes.md"),
+                                                             call("toolu_2", "Write", file_path="x", content="x")]),
+                         Script(text="The launch is on Friday."))
+    with capture_output() as captured:
+        result = project.run_cell_magic("agent", "reader", "When is the launch?")
+    assert result.text == "The launch is on Friday." and result.status == "ok" and result.cost > 0
+    first, second = (r.body for r in thread_server.requests)
+    assert [t["name"] for t in first["tools"]] == ["Read"] and "You read files." in first["system"]
+    sent = second["messages"][-1]["content"]
+    assert "the launch is on Friday" in sent[0]["content"] and sent[1]["is_error"]
+    assert "coditect: reader: Write is not allowed: it runs only with --allow write" in captured.stderr
+    log = [o.data["text/html"] for o in captured.outputs if "coditect-run" in o.data.get("text/html", "")]
+    assert "<code>Read</code>" in log[-1] and "notes.md" in log[-1] and "✗ <code>Write</code>" in log[-1]
+    assert "<em>Reading.</em>" in log[-1], "text before the tool calls shows as a step, not as the answer"
+    answer = [o for o in captured.outputs if "text/markdown" in o.data]
+    assert answer[-1].data["text/markdown"].startswith("The launch is on Friday.")
+    assert any("coditect-trace" in o.data.get("text/html", "") for o in captured.outputs)
+    trace = project.user_ns["_trace"]
+    assert trace.agent == "reader" and sorted(t.tool for t in trace.tool_calls) == ["Read", "Write"]
+    assert list(project.run_line_magic("llm", "costs")["agent"]) == ["reader", "reader"]
+
+    thread_server.script(Script(text="Still Friday."))
+    project.run_cell_magic("agent", "reader --tools Read --allow write", "And again?")
+    again = thread_server.last.body
+    assert "When is the launch?" in str(again["messages"]), "the agent's thread goes on through the runner"
+    assert [t["name"] for t in again["tools"]] == ["Read"]
+
+
+def test_agent_without_tools_stays_one_plain_call(project, thread_server):
+    thread_server.script(Script(text="Hi."))
+    project.run_cell_magic("agent", "talker", "Hello.")
+    assert "tools" not in thread_server.last.body and "_trace" not in project.user_ns
+
+
+def test_llm_magic_with_notebook_functions_and_refused_builtins(project, thread_server):
+    from IPython.utils.capture import capture_output
+    project.run_cell("def double(x: int) -> int:\n    '''Double a number.'''\n    return 2 * x")
+    thread_server.script(Script(text="", tool_calls=[call("toolu_1", "double", x=21)]), Script(text="42."))
+    with capture_output() as captured:
+        result = project.run_cell_magic("llm", f"{LEAD_MODEL} --tools double,Bash", "Double 21.")
+    assert result.text == "42." and thread_server.last.body["messages"][-1]["content"][0]["content"] == "42"
+    assert [t["name"] for t in thread_server.requests[0].body["tools"]] == ["double"]
+    assert "Bash is not allowed: it runs only with --allow bash" in captured.stderr
+    with capture_output() as captured:
+        project.run_cell_magic("llm", f"{LEAD_MODEL} --tools Bash --allow delete", "x")
+    assert "unknown permission 'delete'" in captured.stderr
+
+
+def test_agent_find_and_skill_run_with_its_tools(project, thread_server, monkeypatch):
+    monkeypatch.setenv("CODITECT_EMBEDDER", "no-such-embedder")  # the lexical ranking: no model to load
+    found = project.run_line_magic("agent", "find the reader agent")
+    assert found.names[0] == "reader" and found.ranking == "bm25"
+    import pandas as pd
+    project.user_ns["df"] = pd.DataFrame({"a": [1, None], "b": ["x", "y"]})
+    project.run_line_magic("config", f"CoditectMagics.default_model = '{LEAD_MODEL}'")
+    thread_server.script(Script(text="", tool_calls=[{"id": "toolu_1", "name": "profile_frame", "arguments": {"name": "df"}}]),
+                         Script(text="Column a has a gap."))
+    result = project.run_line_magic("skill", "run data-profiling df")
+    first = thread_server.requests[0].body
+    assert {t["name"] for t in first["tools"]} == {"profile_frame", "Read"}
+    assert "profile_frame" in first["system"] and result.text == "Column a has a gap."
+    assert "shape: 2 rows x 2 columns" in thread_server.last.body["messages"][-1]["content"][0]["content"]

@@ -53,9 +53,11 @@ def resolved(magics: Any, name: str, options: dict[str, Any]) -> ResolvedAgent:
 
 
 def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, stream: bool = True,
-              cache: bool | None = None, out: str | None = None, new: bool = False) -> Any:
+              cache: bool | None = None, out: str | None = None, new: bool = False, tools: Any = (),
+              allow: str | None = None) -> Any:
     """Run the agent on a prompt; what memory holds about the prompt joins its system prompt (how much, and how
-    close, its binding may say: memory_items, memory_min_score)."""
+    close, its binding may say: memory_items, memory_min_score). With `tools` (names; None: the default set) it
+    runs through the runner's tool loop; `()` is one plain call."""
     from .memory import recall
     thread = conversation.store(magics).thread(conversation.notebook_of(magics), f"agent:{agent.name}")
     if new:
@@ -70,8 +72,13 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
               if v is not None}
     context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd,
                           memory_items=used)
-    result = llm.ask(magics, agent.model_id, messages, params=params, fallbacks=agent.fallbacks, fmt=fmt,
-                     stream=stream, cache=cache, out=out, context=context)
+    if tools != ():
+        from .acting import run as act
+        result = act(magics, agent, messages, tools=tools, allow=allow, fmt=fmt, stream=stream, out=out,
+                     context=context)
+    else:
+        result = llm.ask(magics, agent.model_id, messages, params=params, fallbacks=agent.fallbacks, fmt=fmt,
+                         stream=stream, cache=cache, out=out, context=context)
     conversation.keep(thread, question, result)
     return result
 
@@ -87,6 +94,9 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
             return panel(magics)
         if cell is None and name == "show" and rest.strip():
             return show(magics, rest.strip())
+        if cell is None and name == "find" and rest.strip():
+            from .acting import find_agents
+            return find_agents(magics, rest)
         if not name:
             raise UsageError("name the agent: %%agent NAME [options] (%agent list shows them)")
         args, prompt = split_options(parser_of(type(magics).agent), rest)
@@ -101,8 +111,10 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
                    "fallbacks": llm._ids(args.fallback) if args.fallback else None,
                    "search": True if args.search else None}
         agent = resolved(magics, name, options)
+        from .acting import tool_names
         return run_agent(magics, agent, prompt, fmt=args.format or magics.format, stream=not args.no_stream,
-                         cache=False if args.no_cache else None, out=args.out, new=args.new)
+                         cache=False if args.no_cache else None, out=args.out, new=args.new,
+                         tools=tool_names(args.tools, agents(magics).get(name)), allow=args.allow)
     except EXPECTED as exc:
         show_error(str(exc), exc)
         return None

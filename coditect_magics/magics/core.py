@@ -111,6 +111,9 @@ class CoditectMagics(Magics):
     @argument("-c", "--continue", dest="continue_thread", action="store_true",
               help="Continue the current thread (the one named last, else main) instead of a one-shot call.")
     @argument("--thread", help="Continue (or start) the thread of this name; it becomes the current one.")
+    @argument("--tools", help="Comma-separated tools the model may call: notebook functions by name and built-ins "
+                              "(Read, Grep, Glob, WebSearch, WebFetch, MemorySearch; Write, Edit, Bash with --allow).")
+    @argument("--allow", help="Let tools write files and run commands: write, bash or write,bash.")
     def llm(self, line: str, cell: str | None = None) -> Any:
         """Prompt any model: `%llm [model] prompt` or `%%llm [model] [options]` with the cell as the prompt.
 
@@ -139,6 +142,7 @@ class CoditectMagics(Magics):
           %llm --image _ What does this chart show?       (_: the last figure shown; or --image fig, --image plot.png)
           %llm explain df
           %llm costs --by model
+          %%llm anthropic:claude-sonnet-4-6 --tools Read,my_function      (the model may call them; _trace: what ran)
         """
         from . import llm
         return llm.run(self, line, cell)
@@ -156,6 +160,8 @@ class CoditectMagics(Magics):
     @argument("--no-stream", action="store_true", help="Show the reply when it is complete.")
     @argument("--no-cache", action="store_true", help="Do not answer from the response cache.")
     @argument("--new", action="store_true", help="Start the agent's thread afresh instead of continuing it.")
+    @argument("--tools", help="Comma-separated tools for this run instead of the agent file's `tools:`.")
+    @argument("--allow", help="Let the agent's tools write files and run commands: write, bash or write,bash.")
     def agent(self, line: str, cell: str | None = None) -> Any:
         """Run a named agent: `%%agent NAME [options]` with the cell as the task; `%agent list`, `%agent show NAME`.
 
@@ -169,9 +175,34 @@ class CoditectMagics(Magics):
           %agent list
           %%agent code-reviewer -m openai:gpt-4.1 --new
           %agent explainer What does functools.wraps do?
+          %agent find review Python code for bugs      (the agents best suited to a task)
+
+        Agents act with the tools their file lists (none listed: the read-only built-ins, Task to delegate to
+        other agents, Skill to load a skill); each tool call shows as it happens, and `_trace` holds the run's tree.
         """
         from . import agent
         return agent.run(self, line, cell)
+
+    @line_cell_magic
+    @no_var_expand
+    @magic_arguments()
+    @argument("--plan-only", action="store_true", help="Show the plan (kept in _plan) without running it.")
+    @argument("--agents", help="Comma-separated agents the plan may use (default: the best matches).")
+    @argument("-m", "--model", help="Model for the orchestrator (over its binding and file).")
+    @argument("-o", "--out", help="Also store the reply (or with --plan-only the plan) in this variable.")
+    @argument("--allow", help="Let the agents' tools write files and run commands: write, bash or write,bash.")
+    def orchestrate(self, line: str, cell: str | None = None) -> Any:
+        """Split a request into steps for specialist agents, run them (independent ones at once), combine them:
+        `%%orchestrate [--plan-only] [--agents a,b]` with the request as the cell; `%orchestrate run VAR` runs a
+        plan kept by --plan-only (edit it first if you like: it is checked again).
+
+        Examples:
+          %%orchestrate --agents researcher,code-reviewer
+          %%orchestrate --plan-only -o plan
+          %orchestrate run plan
+        """
+        from . import orchestrate
+        return orchestrate.run(self, line, cell)
 
     @line_magic
     @no_var_expand

@@ -49,10 +49,16 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         model = model or default_model(magics)
         messages = conversation.with_history(magics, thread, system_messages, question, model=model,
                                              reply_tokens=params.get("max_tokens"))
-        result = ask(magics, model, messages, params=params,
-                     fallbacks=_ids(args.fallback) if args.fallback else (), fmt=args.format or magics.format,
-                     stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out,
-                     context=CallContext(memory_items=used))
+        if args.tools:  # the model may call functions and built-ins: the runner's loop, each call shown
+            from .acting import run_llm
+            result = run_llm(magics, model, messages, args.tools, allow=args.allow, params=params,
+                             fmt=args.format or magics.format, stream=not args.no_stream, out=args.out,
+                             context=CallContext(memory_items=used))
+        else:
+            result = ask(magics, model, messages, params=params,
+                         fallbacks=_ids(args.fallback) if args.fallback else (), fmt=args.format or magics.format,
+                         stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out,
+                         context=CallContext(memory_items=used))
         conversation.keep(thread, question, result)
         return result
     except EXPECTED as exc:

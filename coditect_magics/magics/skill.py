@@ -66,6 +66,13 @@ def run_skill(magics: Any, name: str, arguments: str) -> Any:
     prompt = interpolate(arguments, magics.shell.user_ns).strip()
     if not prompt:
         raise UsageError(f"what should {name!r} work on? write %skill run {name} TASK")
+    if skill.allowed_tools or skill.tool_files:  # its tools: the runner's loop, each call shown
+        from coditect_magics.agents import ResolvedAgent
+
+        from .acting import run_skill as act
+        resolved = agent.resolved(magics, skill.agent, {"model": skill.model}) if skill.agent else ResolvedAgent(
+            name="", model_id=llm.resolve_alias(magics, skill.model or llm.default_model(magics)), system_prompt="")
+        return act(magics, skill, resolved, prompt)
     instructions = f"You are using the skill {skill.name!r}: {skill.description}\n\n{skill.instructions}"
     if skill.agent:
         resolved = agent.resolved(magics, skill.agent, {"model": skill.model})

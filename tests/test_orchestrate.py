@@ -137,3 +137,45 @@ async def test_independent_steps_start_together(servers, executor, team):
     assert done.status == "done" and len(seen) == 3
     assert max(t for t, _ in seen) - min(t for t, _ in seen) < 0.3 and time.perf_counter() - started < 1.5
 
+
+
+# -- the magic -------------------------------------------------------------------------------------------------------
+def test_orchestrate_magic_plans_lets_the_plan_be_edited_and_runs_it(shell, thread_server, tmp_path, monkeypatch):
+    from IPython.utils.capture import capture_output
+    monkeypatch.chdir(tmp_path)
+    write_agents(tmp_path / ".claude" / "agents", {
+        "finder": agent_file("finder", "ollama:llama3.2", "[]", "You find facts."),
+        "scribe": agent_file("scribe", "ollama:llama3.2", "[]", "You write.")})
+    plan = {"goal": "Report on tides.", "steps": [
+        {"id": "a", "agent": "finder", "task": "Find tide facts.", "depends_on": []},
+        {"id": "b", "agent": "scribe", "task": "Write a paragraph.", "depends_on": ["a"]}]}
+
+    def answer(recorded):
+        if recorded.path == "/v1/messages":
+            return Script(text="Report: tides." if "Step results" in recorded.prompt else json.dumps(plan))
+        return Script(text=f"done: {first_line(recorded.prompt)}")
+
+    thread_server.responder = answer
+    shown = shell.run_cell_magic("orchestrate", "--plan-only -o my_plan --agents finder,scribe", "Report on tides.")
+    assert shown is shell.user_ns["my_plan"] is shell.user_ns["_plan"]
+    assert "| b | scribe | Write a paragraph. | a |" in shown._repr_markdown_()
+    assert "- finder: The finder agent." in thread_server.last.body["messages"][0]["content"]
+    assert len(thread_server.requests) == 1, "a plan only: nothing ran"
+
+    shell.user_ns["my_plan"].steps[1].task = "Write one short paragraph."
+    with capture_output() as captured:
+        result = shell.run_line_magic("orchestrate", "run my_plan")
+    assert result.text == "Report: tides." and result.status == "ok"
+    scribe = [r for r in thread_server.requests if r.prompt.startswith("Write one short paragraph.")]
+    assert len(scribe) == 1 and "### a (finder)\ndone: Find tide facts." in scribe[0].prompt
+    log = [o.data["text/html"] for o in captured.outputs if "coditect-run" in o.data.get("text/html", "")][-1]
+    assert "→ <b>finder</b>" in log and "← <b>scribe</b> done" in log
+    trace = shell.user_ns["_trace"]
+    assert trace.agent == "orchestrator" and [c.agent for c in trace.children] == ["finder", "scribe"]
+    by_agent = shell.run_line_magic("llm", "costs --by agent")
+    assert list(by_agent.index) == ["finder", "orchestrator", "scribe"]
+
+    shell.user_ns["my_plan"].steps[0].agent = "nobody"
+    with capture_output() as captured:
+        shell.run_line_magic("orchestrate", "run my_plan")
+    assert "my_plan is not a plan that can run" in captured.stderr and "no agent 'nobody'" in captured.stderr

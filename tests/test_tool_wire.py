@@ -12,7 +12,11 @@ from typing import Any, Callable
 import pytest
 
 from coditect_magics import providers
+from coditect_magics.cache import ResponseCache
+from coditect_magics.costs import Ledger
+from coditect_magics.executor import Executor, ExecutorSettings
 from coditect_magics.providers import Message, TextPart, ToolCall, ToolResult, ToolSpec, errors
+from coditect_magics.tools import run_tools, tool
 from tests.conftest import KEY
 from tests.fakes import Script
 from tests.fakes.gemini_api import SIGNATURE, GeminiScript
@@ -395,3 +399,36 @@ async def test_search_passes_tools_through_and_searches_once_per_question(server
     assert "https://example.org/paris" in first["messages"][0]["content"]
     assert "https://example.org/paris" in second["messages"][0]["content"]
     assert second["messages"][2] == {"role": "tool", "tool_call_id": "call_weather_01", "content": "18 C"}
+
+
+# the kit's tool loop over each provider's wire
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_tool_loop_runs_on_every_provider(server, target, stream, tmp_path):
+    """Two calls in one reply, both run, their results back in the provider's own shape, then the answer."""
+    @tool
+    def get_weather(city: str, unit: str = "C") -> str:
+        """The weather in a city now."""
+        return f"18 {unit} in {city}"
+
+    @tool
+    def get_time(zone: str) -> str:
+        """The time in a time zone."""
+        raise LookupError(f"unknown zone {zone}")
+
+    connection = {"base_url": target.base(server.url), "api_key": KEY if target.key else None,
+                  "options": target.options()}
+    executor = Executor(ExecutorSettings(provider_options={target.name: connection}, attempts=1, timeout_s=10),
+                        ledger=Ledger(tmp_path / "ledger.db"), cache=ResponseCache(tmp_path / "cache.db"))
+    server.script(target.script(text=PREAMBLE, tool_calls=CALLS), target.script(text="18 C; the zone is unknown."))
+    try:
+        result = await run_tools(executor, target.model, QUESTION, [get_weather, get_time], stream=stream)
+    finally:
+        await executor.aclose()
+    assert (result.status, result.text, result.steps) == ("done", "18 C; the zone is unknown.", 2)
+    calls = next(m for m in result.messages if m.role == "assistant").parts[1:]
+    sent = turns_after_question(target.protocol, server.last.body)
+    assert [c.name for c in calls] == ["get_weather", "get_time"]
+    results = next(m for m in result.messages if m.role == "tool").parts
+    assert [(r.id, r.is_error) for r in results] == [(calls[0].id, False), (calls[1].id, True)]
+    assert sent == native_history(target.protocol, tuple(calls), tuple(results))

@@ -1,5 +1,5 @@
-"""Response cache: identical requests answer from SQLite, so re-running a notebook costs nothing and gives the same
-text. The key covers provider, model, messages (images by hash), parameters and tools."""
+"""Response cache: identical requests answer from SQLite (or, for a team, Redis), so re-running a notebook costs
+nothing and gives the same text. The key covers provider, model, messages (images by hash), parameters and tools."""
 
 from __future__ import annotations
 
@@ -63,18 +63,55 @@ class ResponseCache:
 
     def get(self, request: Request) -> Reply | None:
         row = self._db().execute("SELECT reply FROM replies WHERE key = ?", (request_key(request),)).fetchone()
-        if row is None:
-            return None
-        data = json.loads(row[0])
-        return Reply(text=data["text"], provider=data["provider"], model=data["model"], usage=Usage(**data["usage"]),
-                     finish_reason=data["finish_reason"], cached=True,
-                     tool_calls=tuple(ToolCall(**c) for c in data["tool_calls"]))
+        return None if row is None else decode(row[0])
 
     def put(self, request: Request, reply: Reply) -> None:
-        data = {"text": reply.text, "provider": reply.provider, "model": reply.model, "usage": asdict(reply.usage),
-                "finish_reason": reply.finish_reason, "tool_calls": [asdict(c) for c in reply.tool_calls]}
         self._db().execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?)",
-                           (request_key(request), time.time(), request.model, json.dumps(data)))
+                           (request_key(request), time.time(), request.model, encode(reply)))
 
     def clear(self) -> int:
         return self._db().execute("DELETE FROM replies").rowcount
+
+
+class RedisResponseCache:
+    """The same cache in Redis, shared by every kernel and worker of a team (`redis://host:port/db`). Entries expire
+    after `ttl_s` seconds (None: never)."""
+
+    PREFIX = "coditect:reply:"
+
+    def __init__(self, url: str, ttl_s: float | None = None) -> None:
+        try:
+            import redis
+        except ImportError:
+            raise ImportError("a Redis cache needs redis-py: pip install 'coditect-magics[team]'") from None
+        self.url, self.ttl_s = url, ttl_s
+        self._client = redis.Redis.from_url(url)
+
+    def __repr__(self) -> str:
+        return f"RedisResponseCache({self.url!r})"
+
+    def get(self, request: Request) -> Reply | None:
+        value = self._client.get(self.PREFIX + request_key(request))
+        return None if value is None else decode(value)
+
+    def put(self, request: Request, reply: Reply) -> None:
+        ttl = int(self.ttl_s) if self.ttl_s else None
+        self._client.set(self.PREFIX + request_key(request), encode(reply), ex=ttl)
+
+    def clear(self) -> int:
+        keys = list(self._client.scan_iter(self.PREFIX + "*"))
+        return self._client.delete(*keys) if keys else 0
+
+
+def encode(reply: Reply) -> str:
+    """A reply as the JSON a cache keeps (text, model, usage, finish reason, tool calls)."""
+    return json.dumps({"text": reply.text, "provider": reply.provider, "model": reply.model,
+                       "usage": asdict(reply.usage), "finish_reason": reply.finish_reason,
+                       "tool_calls": [asdict(c) for c in reply.tool_calls]})
+
+
+def decode(value: str | bytes) -> Reply:
+    data = json.loads(value)
+    return Reply(text=data["text"], provider=data["provider"], model=data["model"], usage=Usage(**data["usage"]),
+                 finish_reason=data["finish_reason"], cached=True,
+                 tool_calls=tuple(ToolCall(**c) for c in data["tool_calls"]))

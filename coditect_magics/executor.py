@@ -5,6 +5,7 @@ every attempt."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import time
 import uuid
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Mapping, Sequence
 
 from coditect_magics.budgets import Budgets
-from coditect_magics.providers import LLM, Chunk, Reply, Request, Usage, errors, registry
+from coditect_magics.providers import LLM, Chunk, Reply, Request, Settings, Usage, errors, registry
 from coditect_magics.providers.secrets import redact
 
 Target = Request | str | Sequence[str]
@@ -35,6 +36,7 @@ class ExecutorSettings:
     log_prompts: bool = False            # keep prompt text in the ledger
     ledger_path: str | None = None
     cache_path: str | None = None
+    redis_url: str | None = None         # rate limits and the response cache shared through Redis (a team)
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,9 @@ class Executor:
     @property
     def cache(self) -> Any:
         if self._cache is None:
-            from coditect_magics.cache import ResponseCache
-            self._cache = ResponseCache(self.settings.cache_path)
+            from coditect_magics.cache import RedisResponseCache, ResponseCache
+            url = self.settings.redis_url
+            self._cache = RedisResponseCache(url) if url else ResponseCache(self.settings.cache_path)
         return self._cache
 
     def handle(self, model_id: str) -> LLM:
@@ -132,19 +135,30 @@ class Executor:
         self.settings.budgets.check(self.ledger.spend, self.session_id, context.agent, context.agent_budget_usd)
 
     async def _acquire(self, provider: str) -> None:
-        """Wait for a slot under the provider's requests-per-period limit (limits' moving window)."""
+        """Wait for a slot under the provider's requests-per-period limit (limits' moving window), counted in this
+        process or, with `redis_url`, across every kernel and worker sharing that Redis and the same key."""
         rule = self.settings.rate_limits.get(provider)
         if not rule:
             return
         if self._limiter is None:
             from limits.aio.storage import MemoryStorage
+            from limits.storage import storage_from_string
             from limits.aio.strategies import MovingWindowRateLimiter
-            self._limiter = MovingWindowRateLimiter(MemoryStorage())
+            url = self.settings.redis_url
+            storage = storage_from_string(f"async+{url}", implementation="redispy") if url else MemoryStorage()
+            self._limiter = MovingWindowRateLimiter(storage)
         from limits import parse
-        item = parse(rule)
-        while not await self._limiter.hit(item, provider):
-            stats = await self._limiter.get_window_stats(item, provider)
+        item, who = parse(rule), (provider, self._key_id(provider))
+        while not await self._limiter.hit(item, *who):
+            stats = await self._limiter.get_window_stats(item, *who)
             await asyncio.sleep(max(stats.reset_time - time.time(), 0.01))
+
+    def _key_id(self, provider: str) -> str:
+        """Which key a provider's calls spend (a short hash, never the key): a limit is per provider and key."""
+        spec = registry.entry(provider).spec
+        options = self.settings.provider_options.get(provider, {})
+        key = spec.key(Settings(api_key=options.get("api_key"))) or ""
+        return hashlib.sha256(key.encode()).hexdigest()[:12] if key else "no-key"
 
     def _retrying(self) -> Any:
         import tenacity
@@ -313,6 +327,7 @@ class Execution:
         async for trying in ex._retrying():
             with trying:
                 self.attempts += 1
+                await llm.ready_adapter()  # a first SDK import must not sit between the rate-limit slot and the send
                 await ex._acquire(llm.provider)
                 opened = _Opened(start=time.perf_counter())
                 try:

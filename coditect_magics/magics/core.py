@@ -4,6 +4,7 @@ Each magic parses its line and hands over to a front module; nothing heavy is im
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
@@ -36,6 +37,8 @@ class CoditectMagics(Magics):
     budget_total_usd = Float(None, allow_none=True, help="Spend limit over the whole ledger (USD).").tag(config=True)
     ledger_path = Unicode("", help="Ledger file (default: CODITECT_LEDGER or the user data dir).").tag(config=True)
     cache_path = Unicode("", help="Cache file (default: CODITECT_CACHE or the user data dir).").tag(config=True)
+    redis_url = Unicode("", help="A Redis (redis://host:port/db) that shares rate limits and the response cache with "
+                                 "a team's kernels and workers (default: CODITECT_REDIS_URL).").tag(config=True)
     log_prompts = Bool(False, help="Keep prompt text in the ledger.").tag(config=True)
     agent_dirs = List(Unicode(), [], help="More directories of agent files (*.md).").tag(config=True)
     command_dirs = List(Unicode(), [], help="More directories of command templates (*.md).").tag(config=True)
@@ -69,7 +72,7 @@ class CoditectMagics(Magics):
         self.announced = False
 
     @observe("timeout", "attempts", "max_wait", "rate_limits", "cache", "budget_session_usd", "budget_agent_usd",
-             "budget_total_usd", "ledger_path", "cache_path", "log_prompts", "base_urls")
+             "budget_total_usd", "ledger_path", "cache_path", "log_prompts", "base_urls", "redis_url")
     def _settings_changed(self, change: Any) -> None:
         self._executor = None
 
@@ -88,7 +91,8 @@ class CoditectMagics(Magics):
                 rate_limits=dict(self.rate_limits), cache=self.cache, log_prompts=self.log_prompts,
                 budgets=Budgets(self.budget_session_usd, self.budget_agent_usd, self.budget_total_usd),
                 provider_options={p: {"base_url": url} for p, url in self.base_urls.items()},
-                ledger_path=self.ledger_path or None, cache_path=self.cache_path or None)
+                ledger_path=self.ledger_path or None, cache_path=self.cache_path or None,
+                redis_url=self.redis_url or os.environ.get("CODITECT_REDIS_URL") or None)
             self._executor = Executor(settings)
         return self._executor
 

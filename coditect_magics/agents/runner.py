@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence, Union
 
 from coditect_magics.executor import CallContext, Executor
@@ -136,6 +136,7 @@ class Runner:
         self.toolbox_options = dict(toolbox or {})
         self.limits, self.stream, self.recall = limits, stream, recall
         self.warnings: list[str] = []
+        self._templates: dict[str, Any] = {}
 
     # -- the face
     async def run(self, agent: ResolvedAgent, task: str | Sequence[Any], *, tools: Any = None,
@@ -242,14 +243,23 @@ class Runner:
 
     # -- the built-ins the runner gives
     def _builtins(self, tree: _Tree, agent: ResolvedAgent, node: _Node) -> list[Any]:
-        from coditect_magics.tools import Tool
         made = []
         if self.agents is not None:
             delegate = self._delegate(tree, agent, node)
-            made += [Tool.from_function(delegate, name=name, description=self._task_description())
+            description = self._task_description()
+            made += [replace(self._template(name, delegate), function=delegate, description=description)
                      for name in DELEGATION_NAMES]
         if self.skills is not None:
-            made.append(Tool.from_function(self._skill(node), name="Skill"))
+            load = self._skill(node)
+            made.append(replace(self._template("Skill", load), function=load))
+        return made
+
+    def _template(self, name: str, function: Callable[..., Any]) -> Any:
+        """The tool's schema, made once per runner: each agent run only swaps in its own function."""
+        from coditect_magics.tools import Tool
+        made = self._templates.get(name)
+        if made is None:
+            made = self._templates[name] = Tool.from_function(function, name=name)
         return made
 
     def _task_description(self) -> str:

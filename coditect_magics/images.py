@@ -192,15 +192,8 @@ def _too_big(size: int, max_bytes: int, what: str) -> str:
 
 
 def _rich_bytes(value: Any, method: str) -> bytes | None:
-    func = getattr(type(value), method, None)
-    if not callable(func):
-        return None
-    try:
-        data = func(value)
-    except Exception:
-        return None
-    if isinstance(data, tuple) and data:
-        data = data[0]
+    from .render import rich_repr
+    data = rich_repr(value, method)
     if isinstance(data, str):
         return base64.b64decode(data)
     return data if isinstance(data, bytes) else None

@@ -88,9 +88,9 @@ def _str(value: Any) -> str:
         return f"{object.__repr__(value)} (str() failed: {type(exc).__name__})"
 
 
-def _rich(value: Any, method: str) -> str | None:
-    """The text of a rich repr if the value's type has one and it answers (IPython's protocol: text, or a
-    (data, metadata) pair, or None to decline)."""
+def rich_repr(value: Any, method: str) -> Any:
+    """What a rich repr (`_repr_html_`, `_repr_png_`, ...) returns if the value's type has one and it answers
+    (IPython's protocol: the data, or a (data, metadata) pair, or None to decline); None otherwise."""
     func: Callable[[Any], Any] | None = getattr(type(value), method, None)  # on the type: __getattr__ answers anything
     if not callable(func):
         return None
@@ -98,8 +98,11 @@ def _rich(value: Any, method: str) -> str | None:
         data = func(value)
     except Exception:
         return None
-    if isinstance(data, tuple) and data:
-        data = data[0]
+    return data[0] if isinstance(data, tuple) and data else data
+
+
+def _rich(value: Any, method: str) -> str | None:
+    data = rich_repr(value, method)
     return data if isinstance(data, str) else None
 
 

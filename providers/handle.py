@@ -192,7 +192,9 @@ class ReplyStream:
             try:
                 arguments = json.loads(part["arguments"] or "{}")
             except json.JSONDecodeError:
-                raise errors.BadResponse(f"tool call {part['name']!r} has arguments that are not JSON",
-                                         provider=self.llm.provider, model=self.llm.model) from None
+                arguments = None
+            if not isinstance(arguments, dict):
+                raise errors.BadResponse(f"tool call {part['name']!r} has arguments that are not a JSON object",
+                                         provider=self.llm.provider, model=self.llm.model)
             calls.append(ToolCall(part["id"] or f"call_{index}", part["name"], arguments))
         return tuple(calls)

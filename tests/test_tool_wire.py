@@ -284,10 +284,12 @@ async def test_results_in_a_user_turn_come_before_its_text(server, handles, name
 
 # malformed calls
 
+@pytest.mark.parametrize("arguments", ['{"zone": "Europe/Par', '["Europe/Paris"]'])
 @pytest.mark.parametrize("name", TEXT_ARGUMENTS)
-async def test_bad_json_arguments_in_a_stream_are_bad_response(server, handles, name):
+async def test_bad_json_arguments_in_a_stream_are_bad_response(server, handles, name, arguments):
+    """Cut JSON, or JSON that is not an object (a tool takes named arguments), is the server's fault."""
     target = TARGETS[name]
-    broken = [CALLS[0], {"id": "call_bad_02", "name": "get_time", "arguments": '{"zone": "Europe/Par'}]
+    broken = [CALLS[0], {"id": "call_bad_02", "name": "get_time", "arguments": arguments}]
     server.script(target.script(text="", tool_calls=broken))
     stream = target.get(handles, server.url).stream(QUESTION, tools=TOOLS)
     with pytest.raises(errors.BadResponse, match="'get_time' has arguments that are not"):

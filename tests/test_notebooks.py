@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -100,7 +101,39 @@ def test_main_job_runs_the_quickstart_on_the_embedded_model(tmp_path):
     assert "local:smollm2" in html and "What is a closure" in html
 
 
+def acting(recorded) -> Script:
+    """The agents notebook's models on Anthropic's protocol: call its tools, delegate and plan; otherwise echo."""
+    body = recorded.body if isinstance(recorded.body, dict) else {}
+    if recorded.path != "/v1/messages":
+        return Script(text=f"You asked: {recorded.prompt}", input_tokens=40, output_tokens=12)
+    turns = body.get("messages", [])
+    first = next((m["content"] for m in turns if isinstance(m["content"], str)), "")
+    last = turns[-1]["content"] if turns else ""
+    results = [b["content"] for b in last if b.get("type") == "tool_result"] if isinstance(last, list) else []
+    system = str(body.get("system", ""))
+    plan = {"goal": "Closures", "steps": [
+        {"id": "t1", "agent": "explainer", "task": "Explain closures with one example.", "depends_on": []},
+        {"id": "t2", "agent": "code-reviewer", "task": "Review the example.", "depends_on": ["t1"]}]}
+    if "Answer with the plan as one JSON object" in system:
+        return Script(text=json.dumps(plan))
+    if "The plan has run." in system:
+        return Script(text="Combined: closures explained and reviewed.")
+    calls = {"How many words": [{"id": "toolu_wc", "name": "word_count", "arguments": {"text": "the quick brown fox"}}],
+             "sales": [{"id": "toolu_pf", "name": "profile_frame", "arguments": {"name": "sales"}}],
+             "Explain generators and decorators": [
+                 {"id": f"toolu_{n}", "name": "Agent", "arguments": {"description": n, "prompt": f"Explain {n}.",
+                                                                     "subagent_type": "explainer"}}
+                 for n in ("generators", "decorators")]}
+    wanted = next((v for k, v in calls.items() if first.startswith(k)), None)
+    if wanted and not results:
+        return Script(text="", tool_calls=wanted)
+    if wanted:
+        return Script(text="Tool results: " + " | ".join(results))
+    return Script(text=f"You asked: {recorded.prompt}", input_tokens=40, output_tokens=12)
+
+
 def test_agents_notebook(everywhere, tmp_path):
+    everywhere.responder = acting
     notebook = execute("agents.ipynb", tmp_path)
     assert not [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert "| code-reviewer |" in text_of(cell_with(notebook, "%agent list"))
@@ -109,6 +142,22 @@ def test_agents_notebook(everywhere, tmp_path):
     assert "You asked: Give a one-sentence summary of Python's GIL." in text_of(cell_with(notebook, "%cmd tldr"))
     by_agent = text_of(cell_with(notebook, "%llm costs --by agent"))
     assert "explainer" in by_agent and "code-reviewer" in by_agent
+    assert "lead" in by_agent and "orchestrator" in by_agent
+    counted = text_of(cell_with(notebook, "%%llm anthropic:claude-sonnet-4-6 --tools word_count"))
+    assert "Tool results: 4" in counted and "<code>word_count</code>" in counted
+    profiled = text_of(cell_with(notebook, "%skill run data-profiling"))
+    assert "<code>profile_frame</code>" in profiled and "shape: 3 rows x 2 columns" in profiled
+    delegated = text_of(cell_with(notebook, "%%agent lead"))
+    assert delegated.count("→ <b>explainer</b>") == 2
+    assert "Tool results: You asked: Explain generators. | You asked: Explain decorators." in delegated
+    tree = text_of(cell_with(notebook, "_trace.to_frame()"))
+    assert "<td>lead</td>" in tree and tree.count("<td>explainer</td>") == 2
+    assert "| t2 | code-reviewer | Review the example. | t1 |" in text_of(cell_with(notebook, "%%orchestrate"))
+    ran = text_of(cell_with(notebook, "plan.steps[1].task"))
+    assert "Combined: closures explained and reviewed." in ran and "← <b>code-reviewer</b> done" in ran
+    reviewed = [r.prompt for r in everywhere.requests if r.prompt.startswith("Review the example.")]
+    assert len(reviewed) == 1 and "Keep the review to three bullet points." in reviewed[0]
+    assert "### t1 (explainer)\nYou asked: Explain closures with one example." in reviewed[0]
     explainer = [r.body for r in everywhere.requests if r.prompt == "Explain list comprehensions."]
     assert len(explainer) == 1, [r.prompt for r in everywhere.requests]
     assert "You explain Python ideas" in str(explainer[0]["system"]) and explainer[0]["max_tokens"] == 200

@@ -380,9 +380,17 @@ def test_a_ledger_written_before_memory_items_gains_the_column(tmp_path: Path) -
     """A ledger file from the first schema opens, keeps its rows and takes rows with the new column."""
     import sqlite3
     path = tmp_path / "old.sqlite3"
-    old_schema = ledger_module.SCHEMA.replace(",\n    memory_items INTEGER NOT NULL DEFAULT 0", "").replace(
-        "user_version = 2", "user_version = 1")
-    assert "memory_items" not in old_schema
+    # the schema as the raw-sqlite3 ledger of the first release wrote it (before migrations were tracked)
+    old_schema = """
+CREATE TABLE IF NOT EXISTS calls (
+    id TEXT PRIMARY KEY, call_id TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 1, parent_call_id TEXT,
+    run_id TEXT, ts REAL NOT NULL, session_id TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+    agent TEXT, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0, cost_usd REAL, price_known INTEGER NOT NULL DEFAULT 0,
+    latency_s REAL, ttft_s REAL, status TEXT NOT NULL, error_class TEXT, error_message TEXT, prompt TEXT);
+CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
+PRAGMA user_version = 1;
+"""
     with sqlite3.connect(path) as conn:
         conn.executescript(old_schema)
         conn.execute("INSERT INTO calls (id, call_id, ts, session_id, provider, model, status) "

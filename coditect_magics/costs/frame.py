@@ -11,7 +11,7 @@ import pandas as pd
 from .ledger import Ledger, where
 
 # Raw rows in reading order: what happened first, identifiers last. READING_COLUMNS is what `costs()` shows
-# unless asked for `columns="all"`: what a person reads inline (and each column fetched from SQLite costs time).
+# unless asked for `columns="all"`: what a person reads inline (and each column fetched costs time).
 ALL_COLUMNS = ("ts", "provider", "model", "agent", "status", "input_tokens", "output_tokens", "cached_tokens",
                "cost_usd", "price_known", "latency_s", "ttft_s", "error_class", "attempt", "memory_items",
                "error_message",
@@ -20,21 +20,34 @@ READING_COLUMNS = ALL_COLUMNS[:ALL_COLUMNS.index("error_message")]
 INT_COLUMNS = {"input_tokens", "output_tokens", "cached_tokens", "attempt", "memory_items", "calls", "unknown_price", "errors"}
 FLOAT_COLUMNS = {"cost_usd", "latency_s", "ttft_s", "mean_latency_s", "mean_ttft_s"}
 
-#: `costs(by=...)` keys and the SQL that groups by them. "model" groups by the kit's full `provider:model` id.
-GROUPS = {
-    "provider": "provider",
-    "model": "provider || ':' || model",
-    "agent": "coalesce(agent, '(none)')",
-    "day": "date(ts, 'unixepoch')",  # UTC days
-    "session": "session_id",
-    "status": "status",
-    "run": "coalesce(run_id, '(none)')",
-}
-AGGREGATES = ("count(*) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
-              "sum(cached_tokens) AS cached_tokens, sum(cost_usd) AS cost_usd, "
-              "sum(price_known = 0) AS unknown_price, sum(status = 'error') AS errors, "
-              "avg(latency_s) AS mean_latency_s, count(latency_s) AS _latencies, "
-              "avg(ttft_s) AS mean_ttft_s, count(ttft_s) AS _ttfts")
+#: `costs(by=...)` keys. "model" groups by the kit's full `provider:model` id; "day" is the UTC day.
+GROUP_KEYS = ("provider", "model", "agent", "day", "session", "status", "run")
+
+
+def _groups() -> dict[str, Any]:
+    """The SQLAlchemy expression each `by=` key groups on (built on use: SQLAlchemy loads with the ledger)."""
+    from sqlalchemy import func, literal
+    from .schema import calls, utc_day
+    c = calls.c
+    return {"provider": c.provider, "model": c.provider + literal(":") + c.model,
+            "agent": func.coalesce(c.agent, "(none)"), "day": utc_day(c.ts),  # a day number: dates come in pandas
+            "session": c.session_id, "status": c.status, "run": func.coalesce(c.run_id, "(none)")}
+
+
+def _aggregates() -> list[Any]:
+    from sqlalchemy import case, func
+    from .schema import calls
+    c = calls.c
+
+    def how_many(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    return [func.count().label("calls"), func.sum(c.input_tokens).label("input_tokens"),
+            func.sum(c.output_tokens).label("output_tokens"), func.sum(c.cached_tokens).label("cached_tokens"),
+            func.sum(c.cost_usd).label("cost_usd"), how_many(c.price_known == 0).label("unknown_price"),
+            how_many(c.status == "error").label("errors"), func.avg(c.latency_s).label("mean_latency_s"),
+            func.count(c.latency_s).label("_latencies"), func.avg(c.ttft_s).label("mean_ttft_s"),
+            func.count(c.ttft_s).label("_ttfts")]
 
 
 def usd(value: Any) -> str:
@@ -138,8 +151,8 @@ class CostFrame(pd.DataFrame):
 
 
 def _column(name: str, values: np.ndarray) -> Any:
-    """A typed column from an object array of SQLite values."""
-    if name == "ts" or name in FLOAT_COLUMNS:
+    """A typed column from an object array of database values."""
+    if name in ("ts", "day") or name in FLOAT_COLUMNS:
         return values.astype("float64")  # None -> NaN
     if name in INT_COLUMNS or name.startswith("_"):
         return values.astype("int64")
@@ -177,26 +190,30 @@ def costs(by: str | Sequence[str] | None = None, session: str | None = None, sin
           ledger: Ledger | str | None = None, columns: str | Sequence[str] | None = None,
           **equals: str | None) -> CostFrame:
     """The ledger as a DataFrame (see `coditect_magics.costs.costs`)."""
+    from sqlalchemy import select
     from .ledger import as_ledger
+    from .schema import calls
     led = as_ledger(ledger)
-    clause, params = where(session, since, until, **equals)
+    conditions = where(session, since, until, **equals)
     if by is None:
-        # rowid order (≈ time order) then a stable sort in numpy: far cheaper than walking the ts index
-        names, rows = led.query(f"SELECT {', '.join(_raw_columns(columns))} FROM calls{clause}", params)
+        # storage order (≈ time order) then a stable sort in numpy: far cheaper than walking the ts index
+        names, rows = led.fetch(select(*(calls.c[c] for c in _raw_columns(columns))).where(*conditions))
         return _frame(names, rows)
     if columns is not None:
         raise ValueError("costs(columns=...) picks raw-row columns; aggregates (by=...) have their own")
     keys = [by] if isinstance(by, str) else list(by)
-    unknown = [k for k in keys if k not in GROUPS]
+    unknown = [k for k in keys if k not in GROUP_KEYS]
     if unknown or not keys:
-        raise ValueError(f"costs(by=...) takes {', '.join(map(repr, GROUPS))} (or a list of them), got {by!r}")
-    select = ", ".join(f"{GROUPS[k]} AS {k}" for k in keys)
-    group = ", ".join(str(i + 1) for i in range(len(keys)))
-    names, rows = led.query(f"SELECT {select}, {AGGREGATES} FROM calls{clause} GROUP BY {group} ORDER BY {group}",
-                            params)
+        raise ValueError(f"costs(by=...) takes {', '.join(map(repr, GROUP_KEYS))} (or a list of them), got {by!r}")
+    groups = _groups()
+    exprs = [groups[k] for k in keys]
+    names, rows = led.fetch(select(*(e.label(k) for k, e in zip(keys, exprs)), *_aggregates())
+                            .where(*conditions).group_by(*exprs))
     raw = _frame(names, rows)
     if "day" in keys:
-        raw["day"] = pd.to_datetime(raw["day"]) if len(raw) else pd.Series([], dtype="datetime64[ns]")
+        raw["day"] = pd.to_datetime(raw["day"].astype("int64") * 86400, unit="s")
+    # sorted here, not in SQL: string order is the same in pandas whatever the database's collation
+    raw = raw.sort_values(keys, kind="stable", ignore_index=True)
     counts = {"mean_latency_s": raw.pop("_latencies").tolist(), "mean_ttft_s": raw.pop("_ttfts").tolist()}
     frame = CostFrame(raw.set_index(keys))
     frame.attrs["_counts"] = counts

@@ -1,13 +1,15 @@
-"""The ledger: one SQLite row per call attempt, shared safely by every kernel and worker on the machine.
+"""The ledger: one row per call attempt, in a SQLite file (the default) or a team's PostgreSQL database, shared
+safely by every kernel and worker that writes to it.
 
-WAL mode, a busy timeout and one short autocommit transaction per insert let several processes write at once
+One SQLAlchemy Core code path serves both (`schema`: the table and its migrations; `engine`: connections, WAL and
+fork safety), imported on first use. One short transaction per insert lets several processes write at once
 without losing rows. Every text field passes through `secrets.redact` before it is stored; the prompt is stored
 only when prompt logging is on."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
+import re
 import threading
 import time
 import uuid
@@ -135,143 +137,103 @@ class CallRecord:
 COLUMNS = tuple(f.name for f in fields(CallRecord))
 TEXT_FIELDS = tuple(f.name for f in fields(CallRecord) if "str" in str(f.type))
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id TEXT PRIMARY KEY,
-    call_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL DEFAULT 1,
-    parent_call_id TEXT,
-    run_id TEXT,
-    ts REAL NOT NULL,
-    session_id TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    agent TEXT,
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    cached_tokens INTEGER NOT NULL DEFAULT 0,
-    cost_usd REAL,
-    price_known INTEGER NOT NULL DEFAULT 0,
-    latency_s REAL,
-    ttft_s REAL,
-    status TEXT NOT NULL,
-    error_class TEXT,
-    error_message TEXT,
-    prompt TEXT,
-    memory_items INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
-CREATE INDEX IF NOT EXISTS calls_session ON calls (session_id, ts);
-CREATE INDEX IF NOT EXISTS calls_call ON calls (call_id);
-CREATE INDEX IF NOT EXISTS calls_agent ON calls (agent, ts);
-PRAGMA user_version = 2;
-"""
-# columns added since version 1, for ledgers written by an older kit
-ADDED_COLUMNS = {"memory_items": "INTEGER NOT NULL DEFAULT 0"}
-_INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 # --- time filters ---------------------------------------------------------------------------------------------
 
 
-def where(session: str | None = None, since: Any = None, until: Any = None,
-          **equals: str | None) -> tuple[str, list[Any]]:
-    """A WHERE clause (possibly empty) and its parameters; `since` inclusive, `until` exclusive.
+def where(session: str | None = None, since: Any = None, until: Any = None, **equals: str | None) -> list[Any]:
+    """SQLAlchemy conditions on the calls table (possibly none); `since` inclusive, `until` exclusive.
     `session="current"` means this process's session."""
-    clauses, params = [], []
+    from .schema import calls
+    conditions = []
     if session is not None:
-        clauses.append("session_id = ?")
-        params.append(session_id() if session == "current" else session)
+        conditions.append(calls.c.session_id == (session_id() if session == "current" else session))
     if since is not None:
-        clauses.append("ts >= ?")
-        params.append(_epoch(since))
+        conditions.append(calls.c.ts >= _epoch(since))
     if until is not None:
-        clauses.append("ts < ?")
-        params.append(_epoch(until))
+        conditions.append(calls.c.ts < _epoch(until))
     for column, value in equals.items():
         if value is not None:
             if column not in COLUMNS:
                 raise TypeError(f"cannot filter the ledger by {column!r}")
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+            conditions.append(calls.c[column] == value)
+    return conditions
 
 # --- the store ------------------------------------------------------------------------------------------------
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(target: str | os.PathLike[str]) -> bool:
+    """True for a database URL (postgresql://…, sqlite:///…), False for a file path."""
+    return bool(_URL.match(str(target)))
+
+
+def default_target() -> str | Path:
+    """env CODITECT_LEDGER (a path, or a URL such as postgresql://user@host/db), else `default_path()`."""
+    env = os.environ.get("CODITECT_LEDGER", "").strip()
+    return env if env and is_url(env) else default_path()
+
 
 def default_path() -> Path:
-    """env CODITECT_LEDGER, else the user data dir (platformdirs) / ledger.sqlite3."""
+    """The local SQLite ledger file: env CODITECT_LEDGER when it is a path, else the user data dir (platformdirs)
+    / ledger.sqlite3. Other local stores (threads) live beside it even when the ledger itself is a URL."""
     env = os.environ.get("CODITECT_LEDGER", "").strip()
-    if env:
+    if env and not is_url(env):
         return Path(env).expanduser()
     import platformdirs
     return Path(platformdirs.user_data_dir("coditect-magics", appauthor=False)) / "ledger.sqlite3"
 
 
-def _upgrade(conn: sqlite3.Connection) -> None:
-    """Add the columns an older ledger file lacks, in one transaction (another process may be doing the same)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
-        for name, kind in ADDED_COLUMNS.items():
-            if name not in have:
-                conn.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-_inherited: list[sqlite3.Connection] = []  # connections opened before a fork: never used or closed in the child
+class LedgerError(OSError):
+    """The ledger could not be reached or written (a database error, wrapped so callers need no SQLAlchemy)."""
 
 
 class Ledger:
-    """The SQLite ledger at `path` (default: `default_path()`). Safe across threads and processes.
+    """The ledger at `target`: a SQLite file path, or a database URL (postgresql://…) for a team's shared ledger
+    (default: `default_target()`). Safe across threads and processes.
 
     `log_prompts=None` follows `set_log_prompts` / CODITECT_LOG_PROMPTS."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, log_prompts: bool | None = None,
+    def __init__(self, target: str | os.PathLike[str] | None = None, *, log_prompts: bool | None = None,
                  timeout: float = 30.0) -> None:
-        self.path = Path(path).expanduser() if path is not None else default_path()
+        target = target if target is not None else default_target()
+        self.url: str | None = str(target) if is_url(target) else None
+        self.path: Path | None = None if self.url else Path(target).expanduser()  # the SQLite file, if one
         self.log_prompts = log_prompts
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._engine: Any = None
+        self._writer: Any = None
         self._pid = 0
 
     def __repr__(self) -> str:
+        if self.url:
+            from .engine import safe_url
+            return f"Ledger({safe_url(self.url)!r})"
         return f"Ledger({str(self.path)!r})"
 
-    def _connect(self) -> sqlite3.Connection:
-        """This process's connection (reopened after a fork), with the schema in place. Call under the lock."""
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
-        if self._conn is not None:
-            _inherited.append(self._conn)  # closing it in the child could disturb the parent's WAL
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            deadline = time.monotonic() + self.timeout
-            while True:  # switching to WAL needs a moment alone with the file; the busy handler covers most of it
+    def _engines(self) -> tuple[Any, Any]:
+        """This process's (reader, writer) engines, the schema upgraded on first use; fresh pools after a fork."""
+        with self._lock:
+            if self._engine is not None and self._pid != os.getpid():
+                from .engine import after_fork
+                after_fork(self._engine)
+                self._pid = os.getpid()
+            if self._engine is None:
+                from .engine import make_engine
+                from .schema import upgrade
+                engine = make_engine(self.url or self.path, self.timeout)
+                writer = engine.execution_options(ledger_write=True)
                 try:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
-                    _upgrade(conn)
-                    break
-                except sqlite3.OperationalError as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.01)
-            conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across crashes of the process
-        except BaseException:
-            conn.close()
-            raise
-        self._conn, self._pid = conn, os.getpid()
-        return conn
+                    upgrade(writer)
+                except BaseException:
+                    engine.dispose()
+                    raise
+                self._engine, self._writer, self._pid = engine, writer, os.getpid()
+            return self._engine, self._writer
 
-    def _clean(self, rec: CallRecord) -> tuple[Any, ...]:
+    def _clean(self, rec: CallRecord) -> dict[str, Any]:
         from ..providers.secrets import redact
         keep_prompt = self.log_prompts if self.log_prompts is not None else log_prompts()
         values = {name: getattr(rec, name) for name in COLUMNS}
@@ -283,95 +245,138 @@ class Ledger:
         values["price_known"] = int(bool(values["price_known"]))
         if values["cost_usd"] is not None and values["cost_usd"] != values["cost_usd"]:  # NaN means unknown
             values["cost_usd"] = None
-        return tuple(values[c] for c in COLUMNS)
+        return values
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows in one short transaction; database errors become LedgerError."""
+        from sqlalchemy.exc import SQLAlchemyError
+        from .schema import calls
+        try:
+            with self._engines()[1].begin() as conn:
+                conn.execute(calls.insert(), rows)
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"{self!r} could not be written: {exc}") from exc
 
     def record(self, rec: CallRecord) -> CallRecord:
         """Store one row in its own short transaction; returns the row as stored (redacted)."""
         row = self._clean(rec)
-        with self._lock:
-            self._connect().execute(_INSERT, row)
-        return CallRecord(**dict(zip(COLUMNS, row)) | {"price_known": bool(row[COLUMNS.index("price_known")])})
+        self._write([row])
+        return CallRecord(**row | {"price_known": bool(row["price_known"])})
 
     def record_many(self, recs: Iterable[CallRecord]) -> int:
         """Store many rows in one transaction (imports, benchmarks); returns how many."""
         rows = [self._clean(r) for r in recs]
-        with self._lock:
-            conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(_INSERT, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        if rows:
+            self._write(rows)
         return len(rows)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run a read-only statement on the ledger; (column names, rows)."""
-        with self._lock:
-            cur = self._connect().execute(sql, params)
-            rows = cur.fetchall()
-        return [d[0] for d in cur.description or ()], rows
+    def fetch(self, statement: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a SQLAlchemy select (or `text()`) compiled for this database; (column names, plain tuples).
+        The driver's cursor reads the rows: tuples straight from it are what a 100k-row DataFrame is built from."""
+        engine = self._engines()[0]
+        compiled = statement.compile(dialect=engine.dialect)
+        params = compiled.construct_params()
+        args = tuple(params[k] for k in compiled.positiontup) if compiled.positional else params
+        with engine.connect() as conn:
+            cur = conn.connection.cursor()
+            try:
+                cur.execute(str(compiled), args)
+                rows = cur.fetchall()
+                names = [d[0] for d in cur.description or ()]
+            finally:
+                cur.close()
+        return names, rows
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a read-only SQL statement on the ledger; (column names, rows). Parameters are `?` marks with a
+        sequence, or `:name` with a dict, whatever the database."""
+        from sqlalchemy import text
+        if not isinstance(params, dict):
+            sql, params = _named(sql, params)
+        return self.fetch(text(sql).bindparams(**params) if params else text(sql))
+
+    def _select(self, *columns: Any, where_: list[Any]) -> Any:
+        from sqlalchemy import select
+        from .schema import calls
+        return select(*columns).select_from(calls).where(*where_)
 
     def rows(self, *, session: str | None = None, since: Any = None, until: Any = None,
              limit: int | None = None, **equals: str | None) -> list[CallRecord]:
-        """Rows oldest first, filtered by session, time range [since, until) and exact column values
-        (provider=, model=, agent=, status=, run_id=, call_id=…)."""
-        clause, params = where(session, since, until, **equals)
-        sql = f"SELECT {', '.join(COLUMNS)} FROM calls{clause} ORDER BY ts, rowid"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        _, found = self.query(sql, params)
+        """Rows oldest first (ties by id, the same order in every database), filtered by session, time range
+        [since, until) and exact column values (provider=, model=, agent=, status=, run_id=, call_id=…)."""
+        from .schema import calls
+        statement = self._select(*(calls.c[c] for c in COLUMNS), where_=where(session, since, until, **equals))
+        statement = statement.order_by(calls.c.ts, calls.c.id).limit(limit)
+        _, found = self.fetch(statement)
         known = COLUMNS.index("price_known")
         return [CallRecord(**dict(zip(COLUMNS, r[:known] + (bool(r[known]),) + r[known + 1:]))) for r in found]
 
+    def _scalar(self, column: Any, conditions: list[Any]) -> Any:
+        return self.fetch(self._select(column, where_=conditions))[1][0][0]
+
     def count(self, *, session: str | None = None, since: Any = None, until: Any = None, **equals: str | None) -> int:
-        clause, params = where(session, since, until, **equals)
-        return self.query(f"SELECT count(*) FROM calls{clause}", params)[1][0][0]
+        from sqlalchemy import func
+        return int(self._scalar(func.count(), where(session, since, until, **equals)))
 
     def spend(self, *, session: str | None = None, since: Any = None, until: Any = None,
               **equals: str | None) -> float:
         """USD spent on the matching rows (known prices only; see `unknown_calls` for the rest). Budgets use it."""
-        clause, params = where(session, since, until, **equals)
-        return float(self.query(f"SELECT coalesce(sum(cost_usd), 0.0) FROM calls{clause}", params)[1][0][0])
+        from sqlalchemy import func
+        from .schema import calls
+        return float(self._scalar(func.coalesce(func.sum(calls.c.cost_usd), 0.0), where(session, since, until,
+                                                                                         **equals)))
 
     def unknown_calls(self, *, session: str | None = None, since: Any = None, until: Any = None,
                       **equals: str | None) -> int:
         """How many matching rows have no known price (their cost is not in `spend`)."""
-        clause, params = where(session, since, until, **equals)
-        clause += (" AND " if clause else " WHERE ") + "price_known = 0"
-        return self.query(f"SELECT count(*) FROM calls{clause}", params)[1][0][0]
+        from sqlalchemy import func
+        from .schema import calls
+        return int(self._scalar(func.count(), where(session, since, until, **equals) + [calls.c.price_known == 0]))
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._engine is not None and self._pid == os.getpid():
+                self._engine.dispose()
+            self._engine = self._writer = None
+
+
+def _named(sql: str, params: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """`?` marks outside quoted text become :p0, :p1… so one `text()` statement serves every database."""
+    parts = re.split(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", sql)
+    count = 0
+    for i in range(0, len(parts), 2):  # even parts are outside quotes
+        pieces = parts[i].split("?")
+        parts[i] = pieces[0] + "".join(f":p{count + j}{rest}" for j, rest in enumerate(pieces[1:]))
+        count += len(pieces) - 1
+    if count != len(params):
+        raise ValueError(f"the statement has {count} ? marks but {len(params)} parameters were given")
+    return "".join(parts), {f"p{i}": value for i, value in enumerate(params)}
 
 
 # --- the default ledger ---------------------------------------------------------------------------------------
 
-_ledgers: dict[Path, Ledger] = {}
+_ledgers: dict[str | Path, Ledger] = {}
 _chosen: Ledger | None = None
 _ledgers_lock = threading.Lock()
 
 
 def set_ledger(ledger: "Ledger | str | os.PathLike[str] | None") -> Ledger | None:
-    """Make a ledger (or a path) the default for `record_call` and `costs()`; None goes back to the env/user dir."""
+    """Make a ledger (or a path or URL) the default for `record_call` and `costs()`; None goes back to the env/user
+    dir."""
     global _chosen
     _chosen = ledger if isinstance(ledger, Ledger) or ledger is None else Ledger(ledger)
     return _chosen
 
 
 def default_ledger() -> Ledger:
-    """The ledger chosen with `set_ledger`, else the one at `default_path()` (one object per path)."""
+    """The ledger chosen with `set_ledger`, else the one at `default_target()` (one object per path or URL)."""
     if _chosen is not None:
         return _chosen
-    path = default_path()
+    target = default_target()
     with _ledgers_lock:
-        if path not in _ledgers:
-            _ledgers[path] = Ledger(path)
-        return _ledgers[path]
+        if target not in _ledgers:
+            _ledgers[target] = Ledger(target)
+        return _ledgers[target]
 
 
 def as_ledger(ledger: "Ledger | str | os.PathLike[str] | None") -> Ledger:
@@ -387,5 +392,6 @@ def record_call(provider: str, model: str, usage: Any = None, *, ledger: "Ledger
     return as_ledger(ledger).record(CallRecord.from_usage(provider, model, usage, **fields_))
 
 
-__all__ = ["COLUMNS", "STATUSES", "CallRecord", "Ledger", "as_ledger", "default_ledger", "default_path",
+__all__ = ["COLUMNS", "STATUSES", "CallRecord", "Ledger", "LedgerError", "as_ledger", "default_ledger", "default_path",
+           "default_target", "is_url",
            "log_prompts", "record_call", "session_id", "set_ledger", "set_log_prompts", "set_session"]

@@ -434,18 +434,18 @@ def test_memory_reaches_an_agent_request(shell, thread_server, tmp_path, monkeyp
     (agents / "helper.md").write_text("---\nname: helper\nmodel: openai:gpt-4o\n---\nYou help.\n")
     shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
     shell.run_cell_magic("agent", "helper", "What is the project codename?")
-    assert thread_server.last.body["messages"][0]["content"] == "You help.", "an empty memory adds nothing"
+    assert "<<<MEMORY" not in thread_server.last.body["messages"][0]["content"], "an empty memory adds nothing"
     shell.run_line_magic("memory", "add The project codename is Bluebird; it ships in March.")
     shell.run_line_magic("memory", "add The office plants need water on Mondays.")
     shell.run_cell_magic("agent", "helper", "What is the project codename?")
     system = thread_server.last.body["messages"][0]["content"]
-    assert system.startswith("You help.\n\nRelevant notes from the user's memory")
+    assert system.startswith("You help.") and "\n\nRelevant notes from the user's memory" in system
     assert "codename is Bluebird" in system and "plants" not in system
     rows = magics_of(shell).executor.ledger.rows(agent="helper")
     assert [r.memory_items for r in rows] == [0, 1], "the ledger says how many memories each call used"
     shell.run_line_magic("config", "CoditectMagics.memory_context = 0")
     shell.run_cell_magic("agent", "helper", "What is the project codename?")
-    assert thread_server.last.body["messages"][0]["content"] == "You help."
+    assert "<<<MEMORY" not in thread_server.last.body["messages"][0]["content"]
 
 
 def test_llm_memory_option_and_agent_binding_limits(shell, thread_server, tmp_path, monkeypatch):
@@ -470,7 +470,7 @@ def test_llm_memory_option_and_agent_binding_limits(shell, thread_server, tmp_pa
     system = thread_server.last.body["messages"][0]["content"]
     assert system.count("(source: notebook)") == 1 and "db-stage-3" in system
     shell.run_cell_magic("agent", "picky", "Which database is staging?")
-    assert thread_server.last.body["messages"][0]["content"] == "You are picky."
+    assert "<<<MEMORY" not in thread_server.last.body["messages"][0]["content"]
     rows = magics_of(shell).executor.ledger.rows()
     assert [(r.agent, r.memory_items) for r in rows] == [(None, 0), (None, 2), ("helper", 1), ("picky", 0)]
 

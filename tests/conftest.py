@@ -25,14 +25,22 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session")
+def ipython_dir(tmp_path_factory) -> str:
+    """One IPython directory for the whole run: the shells' history database must outlive each test's temp home
+    (IPython writes to it at interpreter exit)."""
+    return str(tmp_path_factory.mktemp("ipython"))
+
+
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path, ipython_dir) -> None:
     """No test sees the developer's keys or endpoints; everything points at loopback."""
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     (tmp_path / "home").mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("IPYTHONDIR", ipython_dir)
     monkeypatch.setenv("CODITECT_LEDGER", str(tmp_path / "ledger.sqlite3"))
     monkeypatch.setenv("CODITECT_CACHE", str(tmp_path / "cache.sqlite3"))
 

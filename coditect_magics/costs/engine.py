@@ -29,9 +29,11 @@ def database_url(target: str | os.PathLike[str]) -> str:
 
 
 def _sqlite_pragmas(timeout: float):
-    """A connect hook: autocommit driver (SQLAlchemy's begin hook emits BEGIN), busy timeout, WAL."""
+    """A connect hook: busy timeout, WAL, and writes that take the write lock when they begin."""
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # let the begin hook choose BEGIN or BEGIN IMMEDIATE
+        # the driver then opens BEGIN IMMEDIATE before an INSERT (a deferred transaction that reads first can
+        # deadlock another writer) and no transaction around reads
+        dbapi_conn.isolation_level = "IMMEDIATE"
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -51,8 +53,9 @@ def _sqlite_pragmas(timeout: float):
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # writers take the write lock up front: a deferred transaction that reads first can deadlock another writer
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
+    # SQLAlchemy's own transactions (migrations) are writers: take the write lock up front
+    if conn.get_execution_options().get("ledger_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(target: str | os.PathLike[str], timeout: float) -> Engine:

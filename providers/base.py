@@ -46,6 +46,7 @@ class ProviderSpec:
     default_base_url: str = ""
     models: tuple[str, ...] = ()
     probe_server: bool = False
+    tools: bool = True  # calls tools natively (the embedded model does not)
 
     def install_hint(self) -> str:
         return f"pip install 'coditect-magics[{self.extra}]'"

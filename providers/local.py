@@ -39,7 +39,7 @@ class LocalSpec(ProviderSpec):
 
 
 SPEC = LocalSpec(name="local", default_model="smollm2", description="Embedded GGUF model (llama-cpp-python)",
-                 extra="local", sdk_modules=("llama_cpp",), key_required=False, models=("smollm2",))
+                 extra="local", sdk_modules=("llama_cpp",), key_required=False, models=("smollm2",), tools=False)
 
 _models: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()

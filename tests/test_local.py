@@ -97,3 +97,22 @@ def test_magic_with_no_configuration_uses_the_local_model(tmp_path, monkeypatch)
         assert list(frame["provider"]) == ["local"] and frame["cost_usd"].iloc[0] == 0
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_an_agent_without_declared_tools_talks_on_the_embedded_model(shell, tmp_path, monkeypatch):
+    """The embedded model cannot call tools: an agent that did not ask for any answers without them, said once;
+    one that names tools gets the provider's clear refusal instead of a silent drop."""
+    from IPython.utils.capture import capture_output
+    monkeypatch.chdir(tmp_path)
+    agents = tmp_path / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "helper.md").write_text("---\nname: helper\nmodel: local:smollm2\n---\nYou answer in one sentence.\n")
+    (agents / "reader.md").write_text("---\nname: reader\nmodel: local:smollm2\ntools: Read\n---\nYou read files.\n")
+    with capture_output() as captured:
+        first = shell.run_cell_magic("agent", "helper --max-tokens 12", "Say hello.")
+        second = shell.run_cell_magic("agent", "helper --max-tokens 12", "Say goodbye.")
+        refused = shell.run_cell_magic("agent", "reader --max-tokens 12", "Read notes.txt.")
+    assert first.text and second.text and first.model == "local:smollm2"
+    assert captured.stderr.count("local:smollm2 cannot call tools, so helper answers without them") == 1
+    assert refused is None or refused.status != "ok"
+    assert "tools are not supported by local:smollm2" in captured.stderr

@@ -72,6 +72,13 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
               if v is not None}
     context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd,
                           memory_items=used)
+    if tools is None and not calls_tools(agent.model_id):
+        said = magics.__dict__.setdefault("_said_no_tools", set())
+        if agent.name not in said:
+            said.add(agent.name)
+            show_error(f"{agent.model_id} cannot call tools, so {agent.name} answers without them (bind it to a model "
+                       "that can, or write `tools: []` in its file)")
+        tools = ()
     if tools != ():
         from .acting import run as act
         result = act(magics, agent, messages, tools=tools, allow=allow, fmt=fmt, stream=stream, out=out,
@@ -81,6 +88,15 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
                          stream=stream, cache=cache, out=out, context=context)
     conversation.keep(thread, question, result)
     return result
+
+
+def calls_tools(model_id: str) -> bool:
+    """Whether the model's provider can call tools (an id it cannot resolve is left for the call to report)."""
+    from coditect_magics.providers import errors, registry
+    try:
+        return registry.entry(registry.resolve(model_id)[0]).spec.tools
+    except errors.ProviderError:
+        return True
 
 
 def run(magics: Any, line: str, cell: str | None) -> Any:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
+from typing import TYPE_CHECKING
+
 from sqlalchemy import (Column, Connection, Double, Engine, Index, Integer, MetaData, Table, Text, inspect, select,
                         update)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 metadata = MetaData()
 
@@ -74,7 +77,7 @@ def _add_memory_items(ops: Operations, conn: Connection) -> None:
         ops.add_column("calls", calls.c.memory_items._copy())
 
 
-MIGRATIONS: tuple[Callable[[Operations, Connection], None], ...] = (_create_calls, _add_memory_items)
+MIGRATIONS: tuple[Callable[["Operations", Connection], None], ...] = (_create_calls, _add_memory_items)
 
 
 def upgrade(writer: Engine, attempts: int = 5) -> int:
@@ -100,6 +103,9 @@ def _upgrade(conn: Connection) -> int:
         conn.execute(version.insert().values(id=1, version=0))
         found = 0
     if found < len(MIGRATIONS):
+        # Alembic takes ~0.3 s to import: only a database that needs a migration pays for it
+        from alembic.migration import MigrationContext
+        from alembic.operations import Operations
         ops = Operations(MigrationContext.configure(conn))
         for step in MIGRATIONS[found:]:
             step(ops, conn)

@@ -307,7 +307,7 @@ def test_agent_magic_shows_each_tool_call_then_the_answer(project, thread_server
     assert answer[-1].data["text/markdown"].startswith("The launch is on Friday.")
     assert any("coditect-trace" in o.data.get("text/html", "") for o in captured.outputs)
     trace = project.user_ns["_trace"]
-    assert trace.agent == "reader" and sorted(t.tool for t in trace.tool_calls) == ["Read", "Write"]
+    assert trace.agent == "reader" and [t.tool for t in trace.tool_calls] == ["Read", "Write"]
     assert list(project.run_line_magic("llm", "costs")["agent"]) == ["reader", "reader"]
 
     thread_server.script(Script(text="Still Friday."))

@@ -176,7 +176,7 @@ class Runner:
     async def _run(self, tree: _Tree, agent: ResolvedAgent, task: str, messages: list[Message] | None, tools: Any,
                    *, depth: int, parent_call_id: str | None, skills: Any = None,
                    memory_items: int = 0) -> AgentRun:
-        from coditect_magics.tools import ModelReplied, ToolFinished, ToolLoop, Toolbox
+        from coditect_magics.tools import ModelReplied, ToolFinished, ToolLoop, Toolbox, ToolStarted
         started = time.perf_counter()
         node = _Node(depth)
         toolbox = Toolbox(**self.toolbox_options, extra=self._builtins(tree, agent, node))
@@ -202,7 +202,8 @@ class Runner:
                         max_steps=self.limits.steps, time_limit_s=tree.left_s(), stream=self.stream,
                         fallbacks=agent.fallbacks, **params)
         node.tools = loop.tools  # the Skill tool adds to what the loop offers from its next step
-        runs: list[ToolRun] = []
+        runs: list[tuple[int, ToolRun]] = []
+        order: dict[tuple[int, str], int] = {}  # the trace lists calls as the model made them, not as they ended
         stopped: tuple[str, str] | None = None
         events = loop.__aiter__()
         try:
@@ -212,10 +213,13 @@ class Runner:
                     tree.steps += 1
                     tree.spent += known_cost(event.reply)
                     stopped = tree.exhausted() if event.reply.tool_calls else None
+                elif isinstance(event, ToolStarted):
+                    order.setdefault((event.step, event.call.id), len(order))
                 elif isinstance(event, ToolFinished):
                     entry = event.entry
-                    runs.append(ToolRun(entry.tool, entry.arguments, entry.summary, entry.seconds, entry.is_error,
-                                        entry.call_id))
+                    runs.append((order.get((entry.step, entry.call_id), len(order)),
+                                 ToolRun(entry.tool, entry.arguments, entry.summary, entry.seconds, entry.is_error,
+                                         entry.call_id)))
                 await tree.emit(AgentEvent(agent.name, depth, event))
                 if stopped:
                     break
@@ -224,7 +228,7 @@ class Runner:
         result = loop.result
         status, note = stopped or (result.status, result.note)
         trace = Trace(agent=agent.name or "llm", model=agent.model_id, status=status, messages=len(result.messages),
-                      steps=result.steps, tool_calls=tuple(runs), input_tokens=result.usage.input_tokens,
+                      steps=result.steps, tool_calls=tuple(run for _, run in sorted(runs, key=lambda r: r[0])), input_tokens=result.usage.input_tokens,
                       output_tokens=result.usage.output_tokens, cost_usd=result.cost_usd,
                       price_known=result.price_known, seconds=time.perf_counter() - started, task=task, note=note,
                       run_id=tree.run_id, parent_call_id=parent_call_id, call_ids=result.call_ids,

@@ -197,14 +197,25 @@ async def loop_overhead(tmp: Path, url: str, steps: int, rounds: int) -> dict[st
                                                        "content": "ok"}]}]
         return (time.perf_counter() - started) / steps
 
-    await via_loop(), await via_sdk()  # warm: imports, connections, pydantic schemas
-    loops, sdks = [], []
-    for _ in range(rounds):  # interleaved, so a busy moment on the machine hits both sides alike
+    async def via_executor(messages: list[Any]) -> float:
+        """The same requests through the executor alone: what the loop adds on top of it is the loop's own."""
+        started = time.perf_counter()
+        for step in range(steps):
+            await ex.run("anthropic:claude-sonnet-4-6", messages[:1 + 2 * step], tools=(tool.spec,))
+        return (time.perf_counter() - started) / steps
+
+    history = list((await run_tools(ex, "anthropic:claude-sonnet-4-6", "Go.", [tool], max_steps=steps + 1,
+                                    stream=False)).messages)
+    await via_loop(), await via_sdk(), await via_executor(history)  # warm: imports, connections, schemas
+    loops, sdks, executors = [], [], []
+    for _ in range(rounds):  # interleaved, so a busy moment on the machine hits every side alike
         loops.append(await via_loop())
         sdks.append(await via_sdk())
+        executors.append(await via_executor(history))
     await raw.close()
     await ex.aclose()
     return {"loop": statistics.median(loops), "sdk": statistics.median(sdks),
+            "executor": statistics.median(executors),
             "overhead": statistics.median(a - b for a, b in zip(loops, sdks))}
 
 
@@ -228,6 +239,7 @@ def main() -> int:
         with Servers(1, 0.0, "looping") as (url,):
             measured = asyncio.run(loop_overhead(tmp, url, args.steps, args.rounds))
         info("raw SDK call per step (anthropic, whole replies)", f"{measured['sdk'] * 1000:.3f} ms")
+        info("executor alone, same requests, per step", f"{measured['executor'] * 1000:.3f} ms")
         info("tool loop per step (executor, ledger row, tool run)", f"{measured['loop'] * 1000:.3f} ms")
         ok &= line("tool-loop overhead per step vs raw SDK calls", measured["overhead"] * 1000, "ms", 2.0)
     return 0 if ok else 1

@@ -133,7 +133,9 @@ class Runner:
                  recall: Callable[[ResolvedAgent, str], tuple[str, int]] | None = None) -> None:
         self.executor, self.agents, self.skills, self.bindings = executor, agents, skills, bindings
         self.model_aliases = dict(model_aliases or {})
-        self.toolbox_options = dict(toolbox or {})
+        from coditect_magics.tools import Toolbox
+        # one toolbox for every run of the tree: built-ins are made once, a missing name is reported once
+        self.toolbox = Toolbox(**dict(toolbox or {}))
         self.limits, self.stream, self.recall = limits, stream, recall
         self.warnings: list[str] = []
         self._templates: dict[str, Any] = {}
@@ -176,13 +178,11 @@ class Runner:
     async def _run(self, tree: _Tree, agent: ResolvedAgent, task: str, messages: list[Message] | None, tools: Any,
                    *, depth: int, parent_call_id: str | None, skills: Any = None,
                    memory_items: int = 0) -> AgentRun:
-        from coditect_magics.tools import ModelReplied, ToolFinished, ToolLoop, Toolbox, ToolStarted
+        from coditect_magics.tools import ModelReplied, ToolFinished, ToolLoop, ToolStarted
         started = time.perf_counter()
         node = _Node(depth)
-        toolbox = Toolbox(**self.toolbox_options, extra=self._builtins(tree, agent, node))
-        chosen = toolbox.resolve(self._default_names(toolbox) if tools is None else tools)
-        for warning in toolbox.warnings:
-            self._warn(f"{agent.name or 'llm'}: {warning}")
+        chosen = self._resolve(self._default_names() if tools is None else tools,
+                               {t.name: t for t in self._builtins(tree, agent, node)}, agent.name or "llm")
         node.tools.update({t.name: t for t in chosen})
         if messages is None:
             memory, memory_items = ("", 0)
@@ -236,10 +236,24 @@ class Runner:
         await tree.emit(RunFinished(depth, trace))
         return AgentRun(result.text, status, trace, result.messages, tuple(self.warnings))
 
-    def _default_names(self, toolbox: Any) -> list[str]:
+    def _default_names(self) -> list[str]:
         """No `tools:` key: every built-in the toolbox permits, Task, and Skill when there are skills."""
-        names = [n for n in toolbox.names if n not in ("Agent", "Skill")]
+        names = [*self.toolbox.names, *(["Task"] if self.agents is not None else [])]
         return names + (["Skill"] if self.skills is not None and self.skills.items else [])
+
+    def _resolve(self, names: Any, given: Mapping[str, Any], who: str) -> list[Any]:
+        """The tools for `names`: the runner's own (Task, Agent, Skill) from `given`, the rest from the toolbox;
+        what the toolbox could not resolve is said once, naming the agent that asked."""
+        if isinstance(names, str):
+            names = names.replace(",", " ").split()
+        reported = len(self.toolbox.warnings)
+        chosen: dict[str, Any] = {}
+        for item in names:
+            for found in ([given[item]] if isinstance(item, str) and item in given else self.toolbox.resolve([item])):
+                chosen.setdefault(found.name, found)
+        for warning in self.toolbox.warnings[reported:]:
+            self._warn(f"{who}: {warning}")
+        return list(chosen.values())
 
     def _warn(self, warning: str) -> None:
         if warning not in self.warnings:
@@ -310,7 +324,7 @@ class Runner:
         return task
 
     def _skill(self, node: _Node) -> Callable[..., Any]:
-        from coditect_magics.tools import ToolError, Toolbox
+        from coditect_magics.tools import ToolError
 
         def load(skill: str) -> str:
             """Load a skill: its instructions, and the tools it brings, for the rest of this task.
@@ -323,11 +337,8 @@ class Runner:
             except LookupError as exc:
                 raise ToolError(str(exc)) from None
             brought = {t.name: t for t in skill_tools(found)}
-            toolbox = Toolbox(**self.toolbox_options)
             wanted = [n for n in found.allowed_tools if n not in brought and n not in node.tools]
-            added = [*brought.values(), *toolbox.resolve(wanted)]
-            for warning in toolbox.warnings:
-                self._warn(f"skill {found.name}: {warning}")
+            added = [*brought.values(), *self._resolve(wanted, {}, f"skill {found.name}")]
             node.tools.update({t.name: t for t in added})
             tools = f"\n\nTools it adds: {', '.join(t.name for t in added)}." if added else ""
             return f"# Skill: {found.name}\n\n{found.instructions}{tools}"

@@ -51,12 +51,12 @@ class RunView:
             self.add(f"<div>📋 plan ({len(item.plan.steps)} steps, try {item.attempts}): "
                      f"{html.escape(', '.join(f'{s.id}→{s.agent}' for s in item.plan.steps))}</div>")
         elif isinstance(item, RunStarted) and item.depth > 0:
-            self.add(_indent(item.depth) + f"<div>→ <b>{html.escape(item.agent)}</b> ({html.escape(item.model)}): "
-                     f"{html.escape(_short(item.task, 120))}</div>", key=f"run:{id(item)}")
+            self.add(_at(item.depth, f"→ <b>{html.escape(item.agent)}</b> ({html.escape(item.model)}): "
+                                     f"{html.escape(_short(item.task, 120))}"))
         elif isinstance(item, RunFinished) and item.depth > 0:
             node = item.trace
-            self.add(_indent(item.depth) + f"<div>← <b>{html.escape(node.agent)}</b> {html.escape(node.status)}"
-                     f"{': ' + html.escape(node.note) if node.note else ''} · {node.seconds:.2f} s</div>")
+            self.add(_at(item.depth, f"← <b>{html.escape(node.agent)}</b> {html.escape(node.status)}"
+                                     f"{': ' + html.escape(node.note) if node.note else ''} · {node.seconds:.2f} s"))
         elif isinstance(item, AgentEvent):
             event, depth = item.event, item.depth
             if isinstance(event, TextDelta) and depth == 0:
@@ -67,10 +67,12 @@ class RunView:
                 self.answer.text = ""
                 self.answer.handle.update({"text/plain": ""}, raw=True)
             elif isinstance(event, ToolStarted):
-                self.add(_indent(depth) + f"<div>⋯ <code>{html.escape(event.call.name)}</code> "
-                         f"{html.escape(_arguments(event.call.arguments))}</div>", key=f"{depth}:{event.call.id}")
+                self.add(_at(depth, f"⋯ <code>{html.escape(event.call.name)}</code> "
+                                    f"{html.escape(_arguments(event.call.arguments))}"),
+                         key=f"{item.agent}:{depth}:{event.step}:{event.call.id}")
             elif isinstance(event, ToolFinished):
-                self.add(_indent(depth) + tool_line(event.entry), key=f"{depth}:{event.entry.call_id}")
+                entry = event.entry
+                self.add(_at(depth, tool_line(entry)), key=f"{item.agent}:{depth}:{entry.step}:{entry.call_id}")
 
 
 def tool_line(entry: Any) -> str:
@@ -91,8 +93,9 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
-def _indent(depth: int) -> str:
-    return f"<div style='margin-left:{1.5 * depth}em'>" if depth else "<div>"
+def _at(depth: int, inner: str) -> str:
+    """A log line, indented by how deep in the delegation its agent runs."""
+    return f"<div style='margin-left:{1.5 * depth}em'>{inner}</div>" if depth else f"<div>{inner}</div>"
 
 
 def _strip(line: str) -> str:

@@ -19,7 +19,7 @@ from coditect_magics import costs
 from coditect_magics.costs import ledger as ledger_module
 from coditect_magics.costs.frame import GROUP_KEYS
 from coditect_magics.providers import secrets
-from tests.servers import start_postgres
+from tests.servers import free_port, start_postgres
 
 DAY = 86400.0
 T0 = 1_790_000_000.0  # 2026-09-21 14:13 UTC, a fixed clock so both stores see the same days
@@ -228,3 +228,13 @@ def test_no_key_in_an_error_reaches_either_store(tmp_path: Path, pg_url: str) ->
         ledger.close()
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("keys.sqlite3*"))
     assert blob and key.encode() not in blob
+
+
+
+def test_the_executor_writes_to_a_ledger_url_and_survives_one_that_is_down(pg_url: str) -> None:
+    from coditect_magics.executor import Executor, ExecutorSettings
+    assert Executor(ExecutorSettings(ledger_path=pg_url)).ledger.url == pg_url
+    down = costs.Ledger(f"postgresql://test@127.0.0.1:{free_port()}/nowhere", timeout=2)
+    with pytest.raises(costs.LedgerError, match="could not be written") as caught:
+        down.record(costs.CallRecord("ollama", "x"))
+    assert isinstance(caught.value, OSError)  # what the executor catches to warn once and go on unrecorded

@@ -7,7 +7,8 @@
 
 Prices come from genai-prices' bundled data (offline); local providers cost 0; an unknown price is NaN with a
 flag, never a guess. `set_price` overrides a price. The ledger is SQLite (WAL) at CODITECT_LEDGER or in the user
-data dir; it never holds an API key (every text passes `secrets.redact`) nor the prompt unless `set_log_prompts`.
+data dir, or a team's PostgreSQL database when CODITECT_LEDGER is a postgresql:// URL; it never holds an API key
+(every text passes `secrets.redact`) nor the prompt unless `set_log_prompts`.
 
 Importing this package is cheap: genai-prices, platformdirs and pandas are imported on first use."""
 
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .ledger import (COLUMNS, STATUSES, CallRecord, Ledger, default_ledger, default_path, log_prompts, record_call,
-                     session_id, set_ledger, set_log_prompts, set_session)
+from .ledger import (COLUMNS, STATUSES, CallRecord, Ledger, LedgerError, default_ledger, default_path, log_prompts,
+                     record_call, session_id, set_ledger, set_log_prompts, set_session)
 from .prices import LOCAL_PROVIDERS, PriceResult, clear_prices, price, set_price
 
 
@@ -36,7 +37,7 @@ def costs(by: str | Sequence[str] | None = None, session: str | None = None, sin
     - Filters: `session` (an id, or "current" for this process's), `since` (inclusive) / `until` (exclusive) as
       datetime (naive = local time), date, ISO text, epoch seconds or a timedelta meaning "that long ago", and
       exact values such as `provider="openai"`, `status="error"`, `run_id=...`.
-    - `ledger`: a Ledger or a path; default the one `default_ledger()` gives.
+    - `ledger`: a Ledger, a path or a database URL; default the one `default_ledger()` gives.
 
     Display: the frame is a DataFrame subclass whose `_repr_html_`/`repr` (so plain `display(df)` and the
     notebook's last-line echo) show costs as USD text ("$0.0105", "unknown") and end with a totals row that also
@@ -53,6 +54,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["COLUMNS", "LOCAL_PROVIDERS", "STATUSES", "CallRecord", "CostFrame", "Ledger", "PriceResult",
+__all__ = ["COLUMNS", "LOCAL_PROVIDERS", "STATUSES", "CallRecord", "CostFrame", "Ledger", "LedgerError", "PriceResult",
            "clear_prices", "costs", "default_ledger", "default_path", "log_prompts", "price", "record_call",
            "session_id", "set_ledger", "set_log_prompts", "set_price", "set_session"]

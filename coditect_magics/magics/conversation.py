@@ -23,9 +23,11 @@ def store(magics: Any) -> Any:
     """The thread store: CoditectMagics.threads_path, else $CODITECT_THREADS, else beside the ledger."""
     from pathlib import Path
 
+    from coditect_magics.costs.ledger import is_url
     from coditect_magics.threads import ENV, ThreadStore
+    beside_ledger = magics.ledger_path and not is_url(magics.ledger_path)  # a team ledger's URL has no directory
     path = magics.threads_path or os.environ.get(ENV) or (
-        Path(magics.ledger_path).with_name("threads.sqlite3") if magics.ledger_path else None)
+        Path(magics.ledger_path).with_name("threads.sqlite3") if beside_ledger else None)
     current = getattr(magics, "_threads", None)
     if current is None or (path is not None and str(current.path) != str(Path(path).expanduser())):
         current = magics._threads = ThreadStore(path)

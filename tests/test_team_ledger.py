@@ -65,7 +65,7 @@ def _calls() -> list[costs.CallRecord]:
             error_class="Boom" if i % 5 == 2 else None, agent=(None, "coder", "researcher")[i % 3],
             run_id=None if i % 2 else f"run{i % 4}", session_id=f"s{i % 3}", memory_items=i % 2,
             ts=T0 + i * 3600.0 + (i % 2) * 0.25, id=f"id{i:03d}", call_id=f"c{i // 2}", attempt=1 + i % 2))
-    out.append(costs.CallRecord("openai", "gpt-4o", ts=T0 + 5 * 3600.0, id="id-tie", call_id="tie"))  # a ts tie
+    out.append(costs.CallRecord("openai", "gpt-4o", ts=T0 + 4 * 3600.0, id="id-tie", call_id="tie"))  # ties id004
     return out
 
 
@@ -81,6 +81,7 @@ def test_the_same_calls_give_the_same_rows_frames_and_budgets(tmp_path: Path, pg
     lite, team = _fill(costs.Ledger(tmp_path / "ledger.sqlite3")), _fill(costs.Ledger(pg_url))
     assert team.url and team.path is None and "postgresql" in repr(team)
     assert lite.rows() == team.rows() and len(team.rows()) == 61
+    assert [r.id for r in team.rows()][3:6] == ["id003", "id-tie", "id004"]  # a tie in time goes by id
     assert lite.rows(limit=5, provider="openai") == team.rows(limit=5, provider="openai")
     pd.testing.assert_frame_equal(costs.costs(ledger=lite), costs.costs(ledger=team))
     pd.testing.assert_frame_equal(costs.costs(ledger=lite, columns="all"), costs.costs(ledger=team, columns="all"))
@@ -125,8 +126,10 @@ def test_the_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     assert costs.default_ledger().url == "postgresql://me:hunter2@db.example:5432/ledger"
     assert "hunter2" not in repr(costs.default_ledger())
     assert costs.default_path().name == "ledger.sqlite3"  # local stores (threads) stay on disk
-    monkeypatch.setenv("CODITECT_LEDGER", str(tmp_path / "mine.sqlite3"))
-    assert costs.default_ledger().path == tmp_path / "mine.sqlite3"
+    monkeypatch.setenv("CODITECT_LEDGER", str(tmp_path / "odd #1?%" / "mine.sqlite3"))
+    assert costs.default_ledger().path == tmp_path / "odd #1?%" / "mine.sqlite3"
+    costs.record_call("ollama", "llama3.2", None)  # a path is never parsed as a URL
+    assert (tmp_path / "odd #1?%" / "mine.sqlite3").exists() and costs.default_ledger().count() == 1
 
 
 def _write(target: str, worker: int, n: int, start) -> None:

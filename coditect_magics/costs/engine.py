@@ -4,12 +4,14 @@ processes and forks. Imported on first use of a ledger, so loading the kit never
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from .ledger import is_url
 
@@ -18,14 +20,14 @@ from .ledger import is_url
 _inherited: list[Any] = []
 
 
-def database_url(target: str | os.PathLike[str]) -> str:
+def database_url(target: str | os.PathLike[str]) -> URL:
     """The SQLAlchemy URL for a path or URL; postgresql:// without a driver means psycopg 3."""
-    if not is_url(target):
-        return f"sqlite:///{Path(target).expanduser()}"
+    if not is_url(target):  # built, not parsed: a path may hold '#', '?' or '%'
+        return URL.create("sqlite", database=str(Path(target).expanduser()))
     url = make_url(str(target))
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
-    return url.render_as_string(hide_password=False)
+    return url
 
 
 def _sqlite_pragmas(timeout: float):
@@ -42,7 +44,7 @@ def _sqlite_pragmas(timeout: float):
                 try:
                     cur.execute("PRAGMA journal_mode = WAL")
                     break
-                except Exception as exc:  # sqlite3.OperationalError, without importing sqlite3 here twice
+                except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
                         raise
                     time.sleep(0.01)
@@ -61,10 +63,9 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(target: str | os.PathLike[str], timeout: float) -> Engine:
     """An engine for a ledger path or URL; for SQLite, the file's directory is created."""
     url = database_url(target)
-    if url.startswith("sqlite"):
-        path = make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas(timeout))
         event.listen(engine, "begin", _sqlite_begin)
@@ -82,3 +83,16 @@ def after_fork(engine: Engine) -> None:
 def safe_url(target: str | os.PathLike[str]) -> str:
     """The URL or path with any password hidden (for repr and messages)."""
     return make_url(str(target)).render_as_string(hide_password=True) if is_url(target) else str(target)
+
+
+def named_params(sql: str, params: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """`?` marks outside quoted text become :p0, :p1… so one `text()` statement serves every database."""
+    parts = re.split(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", sql)
+    count = 0
+    for i in range(0, len(parts), 2):  # even parts are outside quotes
+        pieces = parts[i].split("?")
+        parts[i] = pieces[0] + "".join(f":p{count + j}{rest}" for j, rest in enumerate(pieces[1:]))
+        count += len(pieces) - 1
+    if count != len(params):
+        raise ValueError(f"the statement has {count} ? marks but {len(params)} parameters were given")
+    return "".join(parts), {f"p{i}": value for i, value in enumerate(params)}

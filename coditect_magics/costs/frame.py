@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .ledger import Ledger, where
+from .ledger import Ledger
 
 # Raw rows in reading order: what happened first, identifiers last. READING_COLUMNS is what `costs()` shows
 # unless asked for `columns="all"`: what a person reads inline (and each column fetched costs time).
@@ -192,7 +192,7 @@ def costs(by: str | Sequence[str] | None = None, session: str | None = None, sin
     """The ledger as a DataFrame (see `coditect_magics.costs.costs`)."""
     from sqlalchemy import select
     from .ledger import as_ledger
-    from .schema import calls
+    from .schema import calls, where
     led = as_ledger(ledger)
     conditions = where(session, since, until, **equals)
     if by is None:

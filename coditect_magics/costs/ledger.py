@@ -138,27 +138,6 @@ COLUMNS = tuple(f.name for f in fields(CallRecord))
 TEXT_FIELDS = tuple(f.name for f in fields(CallRecord) if "str" in str(f.type))
 
 
-# --- time filters ---------------------------------------------------------------------------------------------
-
-
-def where(session: str | None = None, since: Any = None, until: Any = None, **equals: str | None) -> list[Any]:
-    """SQLAlchemy conditions on the calls table (possibly none); `since` inclusive, `until` exclusive.
-    `session="current"` means this process's session."""
-    from .schema import calls
-    conditions = []
-    if session is not None:
-        conditions.append(calls.c.session_id == (session_id() if session == "current" else session))
-    if since is not None:
-        conditions.append(calls.c.ts >= _epoch(since))
-    if until is not None:
-        conditions.append(calls.c.ts < _epoch(until))
-    for column, value in equals.items():
-        if value is not None:
-            if column not in COLUMNS:
-                raise TypeError(f"cannot filter the ledger by {column!r}")
-            conditions.append(calls.c[column] == value)
-    return conditions
-
 # --- the store ------------------------------------------------------------------------------------------------
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -253,6 +232,7 @@ class Ledger:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         """Insert rows in one short transaction; database errors become LedgerError."""
         from sqlalchemy.exc import SQLAlchemyError
+        writer = None
         try:
             writer = self._engines()[1]
             sql, keys = self._insert
@@ -270,10 +250,9 @@ class Ledger:
                 raise
             finally:
                 conn.close()  # back to the pool
-        except (SQLAlchemyError, OSError) as exc:
-            raise LedgerError(f"{self!r} could not be written: {exc}") from exc
         except Exception as exc:
-            if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):  # the driver's own errors
+            driver_error = writer.dialect.loaded_dbapi.Error if writer is not None else ()
+            if isinstance(exc, (SQLAlchemyError, driver_error)):
                 raise LedgerError(f"{self!r} could not be written: {exc}") from exc
             raise
 
@@ -311,8 +290,9 @@ class Ledger:
         """Run a read-only SQL statement on the ledger; (column names, rows). Parameters are `?` marks with a
         sequence, or `:name` with a dict, whatever the database."""
         from sqlalchemy import text
+        from .engine import named_params
         if not isinstance(params, dict):
-            sql, params = _named(sql, params)
+            sql, params = named_params(sql, params)
         return self.fetch(text(sql).bindparams(**params) if params else text(sql))
 
     def _select(self, *columns: Any, where_: list[Any]) -> Any:
@@ -324,7 +304,7 @@ class Ledger:
              limit: int | None = None, **equals: str | None) -> list[CallRecord]:
         """Rows oldest first (ties by id, the same order in every database), filtered by session, time range
         [since, until) and exact column values (provider=, model=, agent=, status=, run_id=, call_id=…)."""
-        from .schema import calls
+        from .schema import calls, where
         statement = self._select(*(calls.c[c] for c in COLUMNS), where_=where(session, since, until, **equals))
         statement = statement.order_by(calls.c.ts, calls.c.id).limit(limit)
         _, found = self.fetch(statement)
@@ -336,13 +316,14 @@ class Ledger:
 
     def count(self, *, session: str | None = None, since: Any = None, until: Any = None, **equals: str | None) -> int:
         from sqlalchemy import func
+        from .schema import where
         return int(self._scalar(func.count(), where(session, since, until, **equals)))
 
     def spend(self, *, session: str | None = None, since: Any = None, until: Any = None,
               **equals: str | None) -> float:
         """USD spent on the matching rows (known prices only; see `unknown_calls` for the rest). Budgets use it."""
         from sqlalchemy import func
-        from .schema import calls
+        from .schema import calls, where
         return float(self._scalar(func.coalesce(func.sum(calls.c.cost_usd), 0.0), where(session, since, until,
                                                                                          **equals)))
 
@@ -350,7 +331,7 @@ class Ledger:
                       **equals: str | None) -> int:
         """How many matching rows have no known price (their cost is not in `spend`)."""
         from sqlalchemy import func
-        from .schema import calls
+        from .schema import calls, where
         return int(self._scalar(func.count(), where(session, since, until, **equals) + [calls.c.price_known == 0]))
 
     def close(self) -> None:
@@ -358,19 +339,6 @@ class Ledger:
             if self._engine is not None and self._pid == os.getpid():
                 self._engine.dispose()
             self._engine = self._writer = None
-
-
-def _named(sql: str, params: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    """`?` marks outside quoted text become :p0, :p1… so one `text()` statement serves every database."""
-    parts = re.split(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", sql)
-    count = 0
-    for i in range(0, len(parts), 2):  # even parts are outside quotes
-        pieces = parts[i].split("?")
-        parts[i] = pieces[0] + "".join(f":p{count + j}{rest}" for j, rest in enumerate(pieces[1:]))
-        count += len(pieces) - 1
-    if count != len(params):
-        raise ValueError(f"the statement has {count} ? marks but {len(params)} parameters were given")
-    return "".join(parts), {f"p{i}": value for i, value in enumerate(params)}
 
 
 # --- the default ledger ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ migration looks before it acts, so they are adopted with their rows."""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,9 @@ from sqlalchemy import (Column, Connection, Double, Engine, Index, Integer, Meta
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
+
+from ..when import epoch as _epoch
+from .ledger import COLUMNS, session_id
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
@@ -112,7 +115,7 @@ def _upgrade(conn: Connection) -> int:
         conn.execute(update(version).where(version.c.id == 1).values(version=len(MIGRATIONS)))
     return found
 
-# --- dialect-neutral expressions ------------------------------------------------------------------------------
+# --- filters and dialect-neutral expressions ------------------------------------------------------------------------------
 
 
 class utc_day(FunctionElement):
@@ -131,3 +134,21 @@ def _utc_day_sqlite(element: utc_day, compiler, **kw) -> str:
     # SQLite's floor() exists only when built with its math functions; ts is positive, so truncating is floor
     return f"CAST(({compiler.process(element.clauses, **kw)}) / 86400 AS INTEGER)"
 
+
+
+def where(session: str | None = None, since: Any = None, until: Any = None, **equals: str | None) -> list[Any]:
+    """SQLAlchemy conditions on the calls table (possibly none); `since` inclusive, `until` exclusive.
+    `session="current"` means this process's session."""
+    conditions = []
+    if session is not None:
+        conditions.append(calls.c.session_id == (session_id() if session == "current" else session))
+    if since is not None:
+        conditions.append(calls.c.ts >= _epoch(since))
+    if until is not None:
+        conditions.append(calls.c.ts < _epoch(until))
+    for column, value in equals.items():
+        if value is not None:
+            if column not in COLUMNS:
+                raise TypeError(f"cannot filter the ledger by {column!r}")
+            conditions.append(calls.c[column] == value)
+    return conditions

@@ -169,14 +169,14 @@ class LedgerError(OSError):
 
 
 class Ledger:
-    """The ledger at `target`: a SQLite file path, or a database URL (postgresql://…) for a team's shared ledger
+    """The ledger at `path`: a SQLite file path, or a database URL (postgresql://…) for a team's shared ledger
     (default: `default_target()`). Safe across threads and processes.
 
     `log_prompts=None` follows `set_log_prompts` / CODITECT_LOG_PROMPTS."""
 
-    def __init__(self, target: str | os.PathLike[str] | None = None, *, log_prompts: bool | None = None,
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, log_prompts: bool | None = None,
                  timeout: float = 30.0) -> None:
-        target = target if target is not None else default_target()
+        target = path if path is not None else default_target()
         self.url: str | None = str(target) if is_url(target) else None
         self.path: Path | None = None if self.url else Path(target).expanduser()  # the SQLite file, if one
         self.log_prompts = log_prompts

@@ -351,3 +351,17 @@ def test_agent_find_and_skill_run_with_its_tools(project, thread_server, monkeyp
     assert {t["name"] for t in first["tools"]} == {"profile_frame", "Read"}
     assert "profile_frame" in first["system"] and result.text == "Column a has a gap."
     assert "shape: 2 rows x 2 columns" in thread_server.last.body["messages"][-1]["content"][0]["content"]
+
+
+def test_agent_limits_come_from_the_configuration(project, thread_server):
+    from IPython.utils.capture import capture_output
+    write_agents(Path(".claude/agents"), {"looper": agent_file("looper", LEAD_MODEL, "Task")})
+    project.run_line_magic("config", "CoditectMagics.agent_limits = {'depth': 1}")
+    thread_server.responder = looping
+    result = project.run_cell_magic("agent", "looper", "Go.")
+    assert result.status == "ok" and [d for d, _ in project.user_ns["_trace"].walk()] == [0, 1]
+    assert "beyond the limit of 1" in project.user_ns["_trace"].children[0].tool_calls[0].summary
+    project.run_line_magic("config", "CoditectMagics.agent_limits = {'depht': 1}")
+    with capture_output() as captured:
+        project.run_cell_magic("agent", "looper", "Go.")
+    assert "agent_limits takes depth, steps, total_steps, time_s and budget_usd, got ['depht']" in captured.stderr

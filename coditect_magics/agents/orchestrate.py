@@ -74,7 +74,8 @@ class Orchestrator:
                  ranking: str = "auto") -> None:
         self.runner, self.agent, self.candidates, self.retries = runner, agent, candidates, retries
         self.ranking = ranking  # find()'s: "auto" ranks by meaning when the memory embedder is installed
-        self._planning: list[Any] = []   # the planning calls' (call id, ledger row) since the last run
+        self._planning: list[Any] = []   # the planning calls (executions) since the last run
+        self._planned_from: float | None = None  # when that planning began: the run's trace counts it
 
     def _context(self, run_id: str) -> CallContext:
         return CallContext(agent=self.agent.name, run_id=run_id, agent_budget_usd=self.agent.budget_usd)
@@ -103,6 +104,7 @@ class Orchestrator:
         listed = "\n".join(f"- {name}: {description}" for name, description in offered)
         messages = [Message("system", system), Message("user", f"Request:\n{goal}\n\nAgents you may use:\n{listed}")]
         run_id = run_id or uuid.uuid4().hex
+        self._planned_from = self._planned_from or time.perf_counter()
         problems: list[str] = []
         for attempt in range(1, self.retries + 2):
             execution = self.runner.executor.stream(self.agent.model_id, messages, context=self._context(run_id),
@@ -153,8 +155,8 @@ class Orchestrator:
         from .plan import as_plan
         plan = as_plan(plan, {"agents": set(self.runner.agents.items)})
         run_id = run_id or uuid.uuid4().hex
-        started = time.perf_counter()
-        planning, self._planning = self._planning, []
+        started = self._planned_from or time.perf_counter()
+        planning, self._planning, self._planned_from = self._planning, [], None
         parent = planning[-1].call_id if planning else None
         emit = on_event or (lambda event: None)
         futures: dict[str, asyncio.Future[StepResult]] = {}

@@ -14,18 +14,22 @@ def runner(magics: Any, *, allow: str | None = None, stream: bool = True) -> Any
     """The runner for this kernel: its agents, skills and bindings; tools see the working directory, the
     notebook's functions by name and the memory store; `allow` widens to Write/Edit ("write") and Bash ("bash")."""
     from coditect_magics.agents import load_bindings
-    from coditect_magics.agents.runner import Runner
+    from coditect_magics.agents.runner import Limits, Runner
 
     from . import agent, memory, skill
     try:
         from coditect_magics.tools.builtins import Builtins
         Builtins.permissions(allow)
+        limits = Limits(**magics.agent_limits)
+    except TypeError:
+        raise UsageError(f"CoditectMagics.agent_limits takes depth, steps, total_steps, time_s and budget_usd, got "
+                         f"{sorted(magics.agent_limits)}") from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return Runner(magics.executor, agents=agent.agents(magics), skills=skill.skills(magics),
                   bindings=load_bindings(magics.bindings_path), model_aliases=magics.model_aliases,
                   toolbox={"allow": allow, "namespace": magics.shell.user_ns, "memory": lambda: memory.store(magics)},
-                  stream=stream,
+                  stream=stream, limits=limits,
                   recall=lambda who, task: memory.recall(magics, task, who.memory_items, who.memory_min_score))
 
 

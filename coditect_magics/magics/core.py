@@ -41,6 +41,8 @@ class CoditectMagics(Magics):
                                  "a team's kernels and workers (default: CODITECT_REDIS_URL).").tag(config=True)
     log_prompts = Bool(False, help="Keep prompt text in the ledger.").tag(config=True)
     agent_dirs = List(Unicode(), [], help="More directories of agent files (*.md).").tag(config=True)
+    agent_limits = Dict({}, help="Bounds on an agent run and all it delegates: depth (3), steps per agent (10), "
+                                 "total_steps (50), time_s, budget_usd.").tag(config=True)
     command_dirs = List(Unicode(), [], help="More directories of command templates (*.md).").tag(config=True)
     skill_dirs = List(Unicode(), [], help="More directories of skills (NAME/SKILL.md folders).").tag(config=True)
     bindings_path = Unicode(".claude/config/agent-llm-bindings.yaml",

@@ -188,6 +188,15 @@ async def test_total_steps_and_unknown_agents_end_the_branch_with_a_message(serv
     told = lead.last.body["messages"][-1]["content"][0]
     assert told["is_error"] and told["content"].startswith("no agent named 'nobody'")
     assert done.text == "Alone then."
+    researcher_server = servers[1]
+    researcher_server.script(Script(status=400, error_message="model llama3.2 not found"))
+    lead.script(Script(text="", tool_calls=[call("toolu_2", "Task", description="x", prompt="Look.",
+                                                 subagent_type="researcher")]), Script(text="Without it."))
+    failed = await Runner(executor, agents=team).run(resolve_agent(team.get("looper")), "Go.")
+    (branch,) = failed.trace.children
+    assert (branch.agent, branch.status) == ("researcher", "error") and "model llama3.2 not found" in branch.note
+    told = lead.last.body["messages"][-1]["content"][0]
+    assert told["is_error"] and told["content"].startswith("researcher failed: ")
     lead.responder = looping
     stopped = await Runner(executor, agents=team, limits=Limits(total_steps=2)).run(
         resolve_agent(team.get("looper")), "Go.")

@@ -313,8 +313,14 @@ class Runner:
                 raise ToolError(str(exc)) from None
             slot = len(node.children)
             node.children.append(None)  # children keep the order they were started in
-            done = await self._run(tree, child, prompt, None, tools, depth=node.depth + 1,
-                                   parent_call_id=node.last_call_id, skills=skills)
+            try:
+                done = await self._run(tree, child, prompt, None, tools, depth=node.depth + 1,
+                                       parent_call_id=node.last_call_id, skills=skills)
+            except Exception as exc:  # its provider failed: the trace keeps the branch, the parent hears why
+                note = f"{type(exc).__name__}: {exc}"
+                node.children[slot] = Trace(agent=child.name, model=child.model_id, status="error", task=prompt,
+                                            note=note, run_id=tree.run_id, parent_call_id=node.last_call_id)
+                raise ToolError(f"{subagent_type} failed: {note}") from None
             node.children[slot] = done.trace
             if done.status != "done":
                 raise ToolError(f"{subagent_type} stopped ({done.status}): {done.trace.note}"

@@ -35,6 +35,7 @@ def _groups() -> dict[str, Any]:
 
 
 def _aggregates() -> list[Any]:
+    """What each group sums up, in plain SQL functions every database has (no boolean sums, which PostgreSQL lacks)."""
     from sqlalchemy import case, func
     from .schema import calls
     c = calls.c

@@ -101,13 +101,17 @@ def install(shell: Any, magics: Any) -> None:
         magics._matcher = matcher_for(magics)
         completer.custom_matchers.append(magics._matcher)
         # the first Tab would pay for imports (providers, agents, threads: ~0.3 s here): do them off the kernel's
-        # thread right after load, which also readies the first %llm
-        threading.Thread(target=_warm_up, name="coditect-warm-up", daemon=True).start()
+        # thread right after load, with the ledger's (SQLAlchemy, pandas: ~1 s), which readies the first %llm
+        # A short delay keeps it out of `%load_ext`'s own time (a thread started at once takes the GIL from it).
+        warm = threading.Timer(0.2, _warm_up)
+        warm.name, warm.daemon = "coditect-warm-up", True
+        warm.start()
 
 
 def _warm_up() -> None:
     _provider_models()
-    from . import agent, conversation  # noqa: F401
+    from . import agent, conversation  # noqa: F401 - what a Tab needs first
+    from coditect_magics.costs import engine, frame  # noqa: F401 - SQLAlchemy and pandas, for the first call's row
 
 
 def uninstall(shell: Any, magics: Any) -> None:

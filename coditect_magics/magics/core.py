@@ -35,7 +35,8 @@ class CoditectMagics(Magics):
     budget_session_usd = Float(None, allow_none=True, help="Spend limit for this session (USD).").tag(config=True)
     budget_agent_usd = Float(None, allow_none=True, help="Spend limit per agent (USD).").tag(config=True)
     budget_total_usd = Float(None, allow_none=True, help="Spend limit over the whole ledger (USD).").tag(config=True)
-    ledger_path = Unicode("", help="Ledger file (default: CODITECT_LEDGER or the user data dir).").tag(config=True)
+    ledger_path = Unicode("", help="Ledger: a SQLite file or a postgresql:// URL for a team (default: CODITECT_LEDGER "
+                                   "or the user data dir).").tag(config=True)
     cache_path = Unicode("", help="Cache file (default: CODITECT_CACHE or the user data dir).").tag(config=True)
     redis_url = Unicode("", help="A Redis (redis://host:port/db) that shares rate limits and the response cache with "
                                  "a team's kernels and workers (default: CODITECT_REDIS_URL).").tag(config=True)

@@ -238,7 +238,8 @@ async def test_write_and_bash_need_allow_and_read_stays_inside(servers, executor
     (root / "link.txt").symlink_to(outside / "secret.txt")
     lead.script(Script(text="", tool_calls=[
         call("t1", "Write", file_path="x.txt", content="x"), call("t2", "Bash", command="echo hi"),
-        call("t3", "Read", file_path="../outside/secret.txt"), call("t4", "Read", file_path=str(outside / "secret.txt")),
+        call("t3", "Read", file_path="../outside/secret.txt"),
+        call("t4", "Read", file_path=str(outside / "secret.txt")),
         call("t5", "Read", file_path="link.txt")]), Script(text="Refused."))
     runner = Runner(executor, agents=team, toolbox={"root": root})
     done = await runner.run(resolve_agent(team.get("lead")), "Try everything.", tools="Read, Write, Bash")
@@ -353,7 +354,8 @@ def test_agent_find_and_skill_run_with_its_tools(project, thread_server, monkeyp
     import pandas as pd
     project.user_ns["df"] = pd.DataFrame({"a": [1, None], "b": ["x", "y"]})
     project.run_line_magic("config", f"CoditectMagics.default_model = '{LEAD_MODEL}'")
-    thread_server.script(Script(text="", tool_calls=[{"id": "toolu_1", "name": "profile_frame", "arguments": {"name": "df"}}]),
+    profile = {"id": "toolu_1", "name": "profile_frame", "arguments": {"name": "df"}}
+    thread_server.script(Script(text="", tool_calls=[profile]),
                          Script(text="Column a has a gap."))
     result = project.run_line_magic("skill", "run data-profiling df")
     first = thread_server.requests[0].body

@@ -228,7 +228,8 @@ class Runner:
         result = loop.result
         status, note = stopped or (result.status, result.note)
         trace = Trace(agent=agent.name or "llm", model=agent.model_id, status=status, messages=len(result.messages),
-                      steps=result.steps, tool_calls=tuple(run for _, run in sorted(runs, key=lambda r: r[0])), input_tokens=result.usage.input_tokens,
+                      steps=result.steps, tool_calls=tuple(run for _, run in sorted(runs, key=lambda r: r[0])),
+                      input_tokens=result.usage.input_tokens,
                       output_tokens=result.usage.output_tokens, cost_usd=result.cost_usd,
                       price_known=result.price_known, seconds=time.perf_counter() - started, task=task, note=note,
                       run_id=tree.run_id, parent_call_id=parent_call_id, call_ids=result.call_ids,

@@ -79,7 +79,8 @@ def tool_line(entry: Any) -> str:
     """A finished tool call: one collapsed line opening onto the arguments and the result in short."""
     mark = "✗" if entry.is_error else "✓"
     full = json.dumps(dict(entry.arguments), ensure_ascii=False, default=str)
-    return (f"<details><summary>{mark} <code>{html.escape(entry.tool)}</code> {html.escape(_arguments(entry.arguments))}"
+    return (f"<details><summary>{mark} <code>{html.escape(entry.tool)}</code> "
+            f"{html.escape(_arguments(entry.arguments))}"
             f" · {entry.seconds:.2f} s</summary><pre>{html.escape(full)}\n→ {html.escape(entry.summary)}</pre>"
             f"</details>")
 

@@ -327,6 +327,26 @@ def test_agent_magic_shows_each_tool_call_then_the_answer(project, thread_server
     assert [t["name"] for t in again["tools"]] == ["Read"]
 
 
+def test_runs_panel_shows_what_an_agent_did(project, thread_server):
+    """`%agent panel` shows the kernel's traced runs: the agent, its tool calls (a refused one as an error)."""
+    from IPython.utils.capture import capture_output
+    thread_server.script(Script(text="", tool_calls=[call("toolu_1", "Read", file_path="notes.md"),
+                                                     call("toolu_2", "Write", file_path="x", content="x")]),
+                         Script(text="Friday."))
+    with capture_output():
+        project.run_cell_magic("agent", "reader", "When is the launch?")
+        panel = project.run_line_magic("agent", "panel")
+    run = panel.runs[0]
+    assert run.run_id == project.user_ns["_trace"].run_id and run.agent == "reader"
+    (agent,) = run.steps
+    assert agent.kind == "agent" and agent.label == f"reader on {LEAD_MODEL}" and agent.input_tokens > 0
+    assert [(s.kind, s.label.split("(")[0], s.status) for s in agent.children] == [
+        ("tool", "Read", "ok"), ("tool", "Write", "error")]
+    assert "<b>tool</b> Read(" in panel.list.children[0].value
+    assert len(panel.runs) == 1, "the ledger's rows of the same run are not shown twice"
+    panel.widget.close()
+
+
 def test_agent_without_tools_stays_one_plain_call(project, thread_server):
     thread_server.script(Script(text="Hi."))
     project.run_cell_magic("agent", "talker", "Hello.")

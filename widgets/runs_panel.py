@@ -1,8 +1,8 @@
 """The runs panel: agent runs with their status, tokens and cost, each expandable into its tree of steps.
 
 The panel shows a list of `Run` records and knows nothing of where they come from: `from_ledger` builds them from
-the ledger's rows (grouped by `run_id`, nested by `parent_call_id`); a richer source (agent traces with tool calls,
-delegations and plan steps) passes its own `Step` trees through `source=`."""
+the ledger's rows (grouped by `run_id`, nested by `parent_call_id`); `from_traces` from agent traces (tool calls and
+delegations); `merged` puts both together; any other source passes its own through `source=`."""
 
 from __future__ import annotations
 
@@ -96,6 +96,31 @@ def _run(run_id: str, records: list[Any]) -> Run:
     roots = tuple(step(c) for c in calls if parents[c] not in calls)
     agent = next((r.agent for r in records if r.agent), "(no agent)")
     return Run(run_id, agent, min(r.ts for r in records), roots)
+
+
+def from_traces(traces: Iterable[tuple[float, Any]]) -> list[Run]:
+    """Runs from agent traces (`(started, Trace)` pairs, newest last): each agent a step holding its tool calls and
+    the agents it delegated to, so a run shows what it did, not only what it cost."""
+    def step(trace: Any) -> Step:
+        tools = tuple(Step(f"{t.tool}({_brief(t.arguments)}) → {_brief(t.summary)}", "tool",
+                           "error" if t.is_error else "ok", cost_usd=0.0, latency_s=t.seconds)
+                      for t in trace.tool_calls)
+        return Step(f"{trace.agent} on {trace.model}", "agent", "ok" if trace.status == "done" else trace.status,
+                    trace.input_tokens, trace.output_tokens, trace.cost_usd if trace.price_known else None,
+                    trace.seconds, tools + tuple(step(child) for child in trace.children))
+    return [Run(trace.run_id, trace.agent, started, (step(trace),)) for started, trace in reversed(list(traces))]
+
+
+def merged(traces: list[Run], ledger_runs: list[Run]) -> list[Run]:
+    """Traced runs first (they say more), then the ledger's runs that no trace covers, newest first."""
+    traced = {run.run_id for run in traces}
+    return sorted([*traces, *(r for r in ledger_runs if r.run_id not in traced)], key=lambda r: r.started,
+                  reverse=True)
+
+
+def _brief(value: Any, width: int = 60) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def tree_html(steps: Iterable[Step]) -> str:

@@ -43,5 +43,9 @@ def memory(magics: Any) -> Any:
 
 
 def runs(magics: Any) -> Any:
+    """The runs panel on this kernel's agent traces (tool calls, delegations) and the ledger's other runs."""
     from coditect_magics import widgets
-    return widgets.runs(services(magics))
+    from coditect_magics.widgets.runs_panel import from_ledger, from_traces, merged
+    kit = services(magics)
+    return widgets.runs(kit, source=lambda: merged(from_traces(getattr(magics, "_traces", [])),
+                                                    from_ledger(kit.executor.ledger)))

@@ -133,6 +133,8 @@ def show(magics: Any, events: Callable[[], Iterator[Any]], *, model: str, fmt: s
         if final.status != "done" and trace.note:
             result.note = trace.note
         magics.shell.user_ns["_trace"] = trace
+        traces = magics.__dict__.setdefault("_traces", [])  # the runs panel shows these
+        traces[:] = [*traces[-49:], (time.time() - result.latency_s, trace)]
     else:
         result.text = view.answer.text
     view.answer.text = result.text

@@ -492,3 +492,27 @@ def test_memories_already_in_the_thread_are_not_sent_twice(shell, thread_server,
     assert "release train leaves every second Wednesday" in system, "the note is not in the thread: it is sent"
     assert "When do releases go out?" not in system and "Releases go out every second" not in system
     assert [m["role"] for m in thread_server.last.body["messages"]] == ["system", "user", "assistant", "user"]
+
+
+def test_words_count_beside_meaning(memory: Memory) -> None:
+    """Forty near-identical ticket notes: the embedding alone mixes up one ticket number, the fused word index
+    (BM25) finds every one; a filter still applies to what only the words found."""
+    import random
+    rng = random.Random(3)
+    states = ["is blocked on review", "waits for the data team", "is ready to deploy", "needs a new estimate",
+              "was reopened after QA"]
+    tickets = [f"ticket {rng.choice('ABCDEFGH')}{rng.randint(100, 999)}" for _ in range(40)]
+    memory.add_many([{"text": f"The {t} {rng.choice(states)}.", "kind": "note"} for t in tickets])
+
+    def found() -> int:
+        return sum(f"{t} " in memory.search(f"What is the status of {t}?", k=1)[0].text for t in tickets[:10])
+
+    assert found() == 10
+    index = memory.word_index()
+    memory.word_index = lambda: None  # meaning alone, on the same store
+    assert found() < 10, "the check above can fail: meaning alone misses one"
+    memory.word_index = lambda: index
+    memory.add("Ticket B123 escalation was closed by ops.", kind="message")
+    assert all(h.metadata["kind"] == "note" for h in memory.search("ticket B123 escalation", k=5, kind="note"))
+    assert memory.search("ticket B123 escalation", k=1)[0].text.startswith("Ticket B123 escalation"), \
+        "an item added after the index was built is found by its words"

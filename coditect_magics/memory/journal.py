@@ -52,7 +52,11 @@ class Journal:
         if self.failure is not None:
             return
         try:
-            self._open_memory().add_many(items)
+            memory = self._open_memory()
+            memory.add_many(items)
+            index = memory.word_index()
+            if index is not None:  # rebuilt here, in the background, rather than by the next search
+                index.refresh()
         except (MemoryError_, OSError, ValueError) as exc:
             self.failure = str(exc)
 

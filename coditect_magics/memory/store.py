@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from ..providers.secrets import redact
@@ -89,6 +89,8 @@ class Memory:
         self._client: Any = None
         self._collection: Any = None
         self._lock = threading.RLock()
+        self._changes = 0  # bumped by add and forget: the word index rebuilds when it moves
+        self._words: Any = None
 
     def __repr__(self) -> str:
         where = f"url={self.url}" if self.url else f"path={self.path}"
@@ -164,6 +166,7 @@ class Memory:
                 vectors = self.embedder([t for _, t, _ in new])
                 self.collection.add(ids=[i for i, _, _ in new], documents=[t for _, t, _ in new],
                                     metadatas=[m for _, _, m in new], embeddings=vectors)
+                self._changes += 1
         return ids
 
     def forget(self, id: str | Iterable[str] | None = None, *, where: Mapping[str, Any] | None = None,
@@ -180,6 +183,7 @@ class Memory:
             found = self.collection.get(ids=ids, where=_where(where), include=[])["ids"]
             if found:
                 self.collection.delete(ids=found)
+                self._changes += 1
         return len(found)
 
     def _full_id(self, prefix: str) -> str:
@@ -204,22 +208,61 @@ class Memory:
 
     def search(self, query: str, k: int = 5, where: Mapping[str, Any] | None = None, *, kind: str | None = None,
                source: str | Iterable[str] | None = None, since: Any = None) -> list[Hit]:
-        """The k items closest in meaning to `query`, best first. Filters: `kind` (message, note, file), `source`
-        (one or several, exact), `since` (a datetime, ISO date, epoch seconds or a span such as "7d"), and `where`,
-        a Chroma metadata filter for anything else (e.g. {"agent": "reviewer"})."""
+        """The k items that best answer `query`, best first: the closest in meaning fused (reciprocal rank) with the
+        best word matches (BM25), so an exact name in the question counts too. `score` is the cosine similarity.
+        Filters: `kind` (message, note, file), `source` (one or several, exact), `since` (a datetime, ISO date,
+        epoch seconds or a span such as "7d"), and `where`, a Chroma metadata filter (e.g. {"agent": "reviewer"})."""
         if not query.strip() or k < 1:
             return []
-        where = filters(where, kind=kind, source=source, since=since)
+        where = _where(filters(where, kind=kind, source=source, since=since))
         with self._lock:
             total = self.collection.count()
             if not total:
                 return []
             vector = self.embedder([query])
-            result = self.collection.query(query_embeddings=vector, n_results=min(k, total),
-                                           where=_where(where), include=["documents", "metadatas", "distances"])
-        return [Hit(i, doc, max(0.0, min(1.0, 1.0 - dist)), dict(meta or {}))
-                for i, doc, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
-                                              result["distances"][0])]
+            pool = min(total, max(4 * k, 40))  # fusion needs more candidates than it returns
+            result = self.collection.query(query_embeddings=vector, n_results=pool, where=where,
+                                           include=["documents", "metadatas", "distances"])
+            by_meaning = result["ids"][0]
+            hits = {i: Hit(i, doc, _similarity(1.0 - dist), dict(meta or {}))
+                    for i, doc, meta, dist in zip(by_meaning, result["documents"][0], result["metadatas"][0],
+                                                  result["distances"][0])}
+            index = self.word_index()
+            by_words = index.ranked(query, pool) if index is not None else []
+            hits.update(self._by_ids([i for i in by_words if i not in hits], where, vector[0]))
+        from .lexical import fuse
+        return [hits[i] for i in fuse(by_meaning, [i for i in by_words if i in hits])[:k]]
+
+    def word_index(self) -> Any:
+        """The BM25 index over the stored texts (None when bm25s is not installed: meaning alone then)."""
+        if self._words is None:
+            try:
+                import bm25s  # noqa: F401
+                import Stemmer  # noqa: F401
+            except ImportError:
+                return None
+            from .lexical import LexicalIndex
+
+            def documents() -> tuple[list[str], list[str]]:
+                got = self.collection.get(include=["documents"])
+                return got["ids"], got["documents"]
+
+            # the count catches items another process added to a shared (server) store
+            self._words = LexicalIndex(documents, lambda: (self._changes, self.collection.count()))
+        return self._words
+
+    def _by_ids(self, ids: list[str], where: dict[str, Any] | None, vector: Sequence[float]) -> dict[str, Hit]:
+        """Hits for items found by words alone, with the filter applied and their cosine to the query."""
+        if not ids:
+            return {}
+        import numpy as np  # Chroma's own dependency
+        got = self.collection.get(ids=ids, where=where, include=["documents", "metadatas", "embeddings"])
+        if not got["ids"]:
+            return {}
+        stored, query = np.asarray(got["embeddings"], dtype=float), np.asarray(vector, dtype=float)
+        cosines = stored @ query / (np.linalg.norm(stored, axis=1) * np.linalg.norm(query) + 1e-12)
+        return {i: Hit(i, doc, _similarity(c), dict(meta or {}))
+                for i, doc, meta, c in zip(got["ids"], got["documents"], got["metadatas"], cosines)}
 
     def stats(self) -> dict[str, Any]:
         return {"items": self.count(), "embedder": self.embedder.name, "collection": self.collection_name,
@@ -241,6 +284,10 @@ def filters(where: Mapping[str, Any] | None = None, *, kind: str | None = None,
         from ..when import epoch
         out["timestamp"] = {"$gte": epoch(since)}
     return out
+
+
+def _similarity(cosine: float) -> float:
+    return max(0.0, min(1.0, float(cosine)))
 
 
 def _where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:

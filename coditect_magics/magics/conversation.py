@@ -117,31 +117,33 @@ def history(magics: Any, words: list[str]) -> Any:
                         columns=["role", "text", "model", "time"])
 
 
+def _thread_and_file(magics: Any, words: list[str], flag: str, usage: str) -> tuple[Any, str]:
+    """The thread named by --thread (else the current one) and the file named by `flag`, which is required."""
+    options = _options(words, ("--thread", flag), usage)
+    if flag.lstrip("-") not in options:
+        raise UsageError(f"name the file with {flag}: {usage}")
+    name = options.get("thread") or magics.current_thread or MAIN
+    return store(magics).thread(notebook_of(magics), name), options[flag.lstrip("-")]
+
+
 def export(magics: Any, words: list[str]) -> Any:
     usage = "%llm export --thread NAME --to FILE.md|FILE.jsonl"
-    options = _options(words, ("--thread", "--to"), usage)
-    if "to" not in options:
-        raise UsageError(f"say where to write: {usage}")
-    name = options.get("thread") or magics.current_thread or MAIN
+    thread, target = _thread_and_file(magics, words, "--to", usage)
     try:
-        path = store(magics).thread(notebook_of(magics), name).export(options["to"])
+        path = thread.export(target)
     except ValueError as exc:
         raise UsageError(f"{exc}: {usage}") from None
-    print(f"coditect: thread {name!r} written to {path}")
+    print(f"coditect: thread {thread.name!r} written to {path}")
     return path
 
 
 def import_(magics: Any, words: list[str]) -> int:
-    usage = "%llm import --thread NAME --from FILE.jsonl"
-    options = _options(words, ("--thread", "--from"), usage)
-    if "from" not in options:
-        raise UsageError(f"say which file to read: {usage}")
-    name = options.get("thread") or magics.current_thread or MAIN
+    thread, source = _thread_and_file(magics, words, "--from", "%llm import --thread NAME --from FILE.jsonl")
     try:
-        count = store(magics).thread(notebook_of(magics), name).import_jsonl(options["from"])
+        count = thread.import_jsonl(source)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"coditect: {count} turns added to thread {name!r}")
+    print(f"coditect: {count} turns added to thread {thread.name!r}")
     return count
 
 

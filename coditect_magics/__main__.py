@@ -1,5 +1,6 @@
 """Command line: `python -m coditect_magics doctor` prints which providers are usable and why not;
-`python -m coditect_magics quickstart` runs the quickstart notebook headless and saves it as HTML."""
+`python -m coditect_magics quickstart` runs the quickstart notebook headless and saves it as HTML;
+`coditect-magics worker` works queued runs (RQ on Redis)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("quickstart", help="execute the quickstart notebook headless and save it as HTML")
     start.add_argument("notebook", nargs="?", type=Path, default=Path("notebooks/quickstart.ipynb"))
     start.add_argument("--out", type=Path, default=Path("quickstart-output"), help="where to write the results")
+    work = sub.add_parser("worker", help="work queued runs from Redis (RQ), with this machine's keys")
+    work.add_argument("--url", help="the Redis, redis://HOST:PORT/DB (default: CODITECT_REDIS_URL)")
+    work.add_argument("--queues", default="coditect", help="comma-separated queues to work (default: coditect)")
+    work.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    work.add_argument("--name", help="the worker's name (default: RQ's)")
+    work.add_argument("--abandon-after", type=int, default=60,
+                      help="seconds after which a job whose worker stopped beating is run again elsewhere")
     args = parser.parse_args(argv)
     if args.command == "quickstart":
         return quickstart(args.notebook, args.out)
+    if args.command == "worker":
+        from coditect_magics.workers.worker import run
+        queues = [q for q in args.queues.split(",") if q]
+        run(args.url, queues, burst=args.burst, name=args.name, abandon_after=args.abandon_after)
+        return 0
     return doctor()
 
 

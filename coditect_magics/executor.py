@@ -68,8 +68,11 @@ class Executor:
     """Runs requests for the magics, widgets and agents; one per kernel is the usual (see `default()`)."""
 
     def __init__(self, settings: ExecutorSettings | None = None, *, ledger: Any = None, cache: Any = None,
-                 session_id: str | None = None) -> None:
+                 session_id: str | None = None, replay: Any = None) -> None:
         self.settings = settings or ExecutorSettings()
+        # a queued job's journal of finished calls (workers.replay.Replay): a job run again after its worker died
+        # takes those replies from it instead of calling (and charging) again
+        self.replay = replay
         if session_id is None:
             from coditect_magics.costs import session_id as current_session
             session_id = current_session()
@@ -179,7 +182,7 @@ class Executor:
     def record(self, request: Request, context: CallContext, *, call_id: str, attempt: int, status: str,
                reply: Reply | None = None, usage: Usage | None = None, partial: bool = False,
                latency_s: float | None = None, ttft_s: float | None = None,
-               error: BaseException | None = None) -> Any:
+               error: BaseException | None = None, row_id: str | None = None) -> Any:
         """Write one ledger row; returns it (its cost is what `compare` shows). A call cut off after output began,
         without usage, has an unknown cost; one that failed before any output cost nothing."""
         from coditect_magics.costs import CallRecord, price
@@ -201,7 +204,7 @@ class Executor:
             latency_s=latency_s if latency_s is not None else (reply.latency_s if reply else None),
             ttft_s=ttft_s if ttft_s is not None else (reply.ttft_s if reply else None), status=status,
             error_class=type(error).__name__ if error else None, error_message=str(error) if error else None,
-            prompt=prompt, memory_items=context.memory_items)
+            prompt=prompt, memory_items=context.memory_items, **({"id": row_id} if row_id else {}))
         try:
             self.ledger.record(row)
         except (OSError, sqlite3.Error) as exc:  # a ledger problem must not fail the user's call
@@ -275,7 +278,10 @@ class Execution:
     def __init__(self, executor: Executor, chain: list[Request], context: CallContext, cache: bool | None,
                  stream: bool) -> None:
         self.executor, self.chain, self.context = executor, chain, context
-        self.call_id = uuid.uuid4().hex
+        # under a replay journal the call's id follows from the job and the request, so a re-run writes the same
+        # ledger rows (which the ledger then skips) and finds the reply the first run kept
+        self.replayed = executor.replay is not None
+        self.call_id = executor.replay.key(chain[0]) if self.replayed else uuid.uuid4().hex
         self.text = ""
         self.reply: Reply | None = None
         self.row: Any = None
@@ -287,11 +293,21 @@ class Execution:
         return self._run()
 
     def _record(self, request: Request, status: str, **kw: Any) -> Any:
+        row_id = None
+        if self.replayed:
+            row_id = f"{self.call_id}:{'ok' if status in ('ok', 'cached') else self.attempts}"
         return self.executor.record(request, self.context, call_id=self.call_id, attempt=self.attempts,
-                                    status=status, **kw)
+                                    status=status, row_id=row_id, **kw)
 
     async def _run(self) -> AsyncIterator[Chunk]:
         ex = self.executor
+        kept = ex.replay.get(self.call_id) if self.replayed else None
+        if kept is not None:  # an earlier run of this job made the call: its row is in the ledger already
+            self.attempts = 1
+            self.text, self.reply, self.model = kept.text, kept, kept.model or self.model
+            self.row = self._record(self.chain[0], "ok", reply=kept)
+            yield Chunk(text=kept.text, usage=kept.usage, finish_reason=kept.finish_reason, model=kept.model)
+            return
         for position, request in enumerate(self.chain):
             self.model = request.model
             ex._check_budget(self.context)
@@ -317,6 +333,8 @@ class Execution:
             else:
                 async for chunk in self._rest(request, opened):
                     yield chunk
+            if self.replayed and self.reply is not None:
+                ex.replay.put(self.call_id, self.reply)
             if use_cache and self.reply is not None:
                 ex.cache.put(request, self.reply)
             return

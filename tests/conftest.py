@@ -4,11 +4,13 @@ key, messages and helpers the provider test files have in common."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
 from coditect_magics import providers
 from tests.fakes import FakeServer
+from tests.servers import start_redis
 
 PROVIDER_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY",
                 "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_API_VERSION", "HF_TOKEN",
@@ -97,3 +99,12 @@ def shell(thread_server, monkeypatch):
     yield ip
     ip.run_line_magic("unload_ext", "coditect_magics")
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path):
+    """A redis-server of the test's own on loopback (skips where Debian's redis-server is not installed)."""
+    url, process = start_redis(tmp_path)
+    yield url
+    process.terminate()
+    process.wait(10)

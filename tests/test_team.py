@@ -11,15 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import Script
-from tests.servers import start_redis
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path):
-    url, process = start_redis(tmp_path)
-    yield url
-    process.terminate()
-    process.wait(10)
 
 
 CALLER = """

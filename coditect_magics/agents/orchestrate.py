@@ -77,6 +77,11 @@ class Orchestrator:
         self._planning: list[Any] = []   # the planning calls (executions) since the last run
         self._planned_from: float | None = None  # when that planning began: the run's trace counts it
 
+    @property
+    def planning(self) -> tuple[Any, ...]:
+        """The planning calls (executions: `.reply`, `.row`) made since the last run."""
+        return tuple(self._planning)
+
     def _context(self, run_id: str) -> CallContext:
         return CallContext(agent=self.agent.name, run_id=run_id, agent_budget_usd=self.agent.budget_usd)
 
@@ -163,30 +168,7 @@ class Orchestrator:
 
         async def one(step: Any) -> StepResult:
             needed = [await futures[d] for d in step.depends_on]
-            missing = [d for d in needed if d.status != "done"]
-            if missing:
-                why = "; ".join(f"{d.id} {d.status}" for d in missing)
-                skipped = StepResult(step.id, step.agent, "skipped", note=f"skipped because {why}")
-                node = Trace(agent=step.agent, model="", status="skipped", task=step.task, note=skipped.note,
-                             run_id=run_id, parent_call_id=parent)
-                emit(RunFinished(1, node))
-                return replace(skipped, trace=node)
-            prompt = step.task + "".join(
-                ("\n\nResults of the steps this one builds on:" if i == 0 else "") + f"\n\n### {d.id} ({d.agent})\n"
-                f"{d.text}" for i, d in enumerate(needed))
-            try:
-                agent, tools, skills = self.runner.resolve(step.agent, self.agent.model_id)
-                done = await self.runner.run(agent, prompt, tools=tools, skills=skills, on_event=on_event,
-                                             run_id=run_id, parent_call_id=parent, depth=1)
-            except Exception as exc:  # noqa: BLE001 - one step's failure is reported; the others go on
-                note = f"{type(exc).__name__}: {exc}"
-                node = Trace(agent=step.agent, model="", status="failed", task=prompt, note=note, run_id=run_id)
-                emit(RunFinished(1, node))
-                return StepResult(step.id, step.agent, "failed", note=note, trace=node)
-            if done.status != "done":
-                return StepResult(step.id, step.agent, "failed", done.text, f"{done.status}: {done.trace.note}",
-                                  done.trace)
-            return StepResult(step.id, step.agent, "done", done.text, trace=done.trace)
+            return await self.run_step(step, needed, run_id=run_id, parent=parent, on_event=on_event)
 
         for wave in plan.waves():  # dependencies first, so each step finds its dependencies' futures
             for id_ in wave:
@@ -196,12 +178,43 @@ class Orchestrator:
         finally:
             for future in futures.values():
                 future.cancel()
-        final = await self._answer(plan, results, run_id, parent, emit)
-        return self._finish(plan, results, final, planning, started)
+        final = await self.answer(plan, results, run_id=run_id, parent=parent, on_event=emit)
+        return self.finish(plan, results, final, planning, started)
 
-    async def _answer(self, plan: Any, results: list[StepResult], run_id: str, parent: str | None,
-                      emit: Callable[[Any], Any]) -> Any:
+    async def run_step(self, step: Any, needed: Sequence[StepResult], *, run_id: str, parent: str | None = None,
+                       on_event: Callable[[Any], Any] | None = None) -> StepResult:
+        """One step, given the results of the steps it depends on (a worker runs it as one job): skipped when one
+        of them did not finish, else its agent's run on its task followed by those results."""
+        emit = on_event or (lambda event: None)
+        missing = [d for d in needed if d.status != "done"]
+        if missing:
+            why = "; ".join(f"{d.id} {d.status}" for d in missing)
+            skipped = StepResult(step.id, step.agent, "skipped", note=f"skipped because {why}")
+            node = Trace(agent=step.agent, model="", status="skipped", task=step.task, note=skipped.note,
+                         run_id=run_id, parent_call_id=parent)
+            emit(RunFinished(1, node))
+            return replace(skipped, trace=node)
+        prompt = step.task + "".join(
+            ("\n\nResults of the steps this one builds on:" if i == 0 else "") + f"\n\n### {d.id} ({d.agent})\n"
+            f"{d.text}" for i, d in enumerate(needed))
+        try:
+            agent, tools, skills = self.runner.resolve(step.agent, self.agent.model_id)
+            done = await self.runner.run(agent, prompt, tools=tools, skills=skills, on_event=on_event,
+                                         run_id=run_id, parent_call_id=parent, depth=1)
+        except Exception as exc:  # noqa: BLE001 - one step's failure is reported; the others go on
+            note = f"{type(exc).__name__}: {exc}"
+            node = Trace(agent=step.agent, model="", status="failed", task=prompt, note=note, run_id=run_id)
+            emit(RunFinished(1, node))
+            return StepResult(step.id, step.agent, "failed", note=note, trace=node)
+        if done.status != "done":
+            return StepResult(step.id, step.agent, "failed", done.text, f"{done.status}: {done.trace.note}",
+                              done.trace)
+        return StepResult(step.id, step.agent, "done", done.text, trace=done.trace)
+
+    async def answer(self, plan: Any, results: Sequence[StepResult], *, run_id: str, parent: str | None = None,
+                     on_event: Callable[[Any], Any] | None = None) -> Any:
         """The orchestrator's final answer from the step results, streamed as TextDelta events."""
+        emit = on_event or (lambda event: None)
         from coditect_magics.tools import ToolLoop
         body = "\n\n".join(f"### {r.id} ({r.agent}) — {r.status}" + (f": {r.note}" if r.note else "")
                            + (f"\n{r.text}" if r.text else "") for r in results)
@@ -215,8 +228,10 @@ class Orchestrator:
             emit(AgentEvent(self.agent.name, 0, event))
         return loop.result
 
-    def _finish(self, plan: Any, results: list[StepResult], final: Any, planning: list[Any],
-                started: float) -> Orchestration:
+    def finish(self, plan: Any, results: Sequence[StepResult], final: Any, planning: Sequence[Any],
+               started: float) -> Orchestration:
+        """The Orchestration: the plan, the step results, the final answer, and a trace whose cost counts the
+        planning calls, the steps and the answer."""
         rows = [e.row for e in planning if e.row is not None]
         usage_in = sum(e.reply.usage.input_tokens for e in planning if e.reply) + final.usage.input_tokens
         usage_out = sum(e.reply.usage.output_tokens for e in planning if e.reply) + final.usage.output_tokens

@@ -164,6 +164,16 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("coditect-magics", appauthor=False)) / "ledger.sqlite3"
 
 
+def insert_once(dialect: str, table: Any) -> Any:
+    """INSERT that skips a row whose id is already stored: a worker re-running a job after a crash writes the same
+    row ids (see `workers.replay`), and a call must not be charged twice."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=["id"])
+
+
 class LedgerError(OSError):
     """The ledger could not be reached or written (a database error, wrapped so callers need no SQLAlchemy)."""
 
@@ -210,7 +220,8 @@ class Ledger:
                 except BaseException:
                     engine.dispose()
                     raise
-                compiled = calls.insert().compile(dialect=engine.dialect, column_keys=list(COLUMNS))
+                compiled = insert_once(engine.dialect.name, calls).compile(dialect=engine.dialect,
+                                                                           column_keys=list(COLUMNS))
                 self._insert = (str(compiled), compiled.positiontup if compiled.positional else None)
                 self._engine, self._writer, self._pid = engine, writer, os.getpid()
             return self._engine, self._writer

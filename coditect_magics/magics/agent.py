@@ -54,10 +54,10 @@ def resolved(magics: Any, name: str, options: dict[str, Any]) -> ResolvedAgent:
 
 def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, stream: bool = True,
               cache: bool | None = None, out: str | None = None, new: bool = False, tools: Any = (),
-              allow: str | None = None) -> Any:
+              allow: str | None = None, queue: bool = False) -> Any:
     """Run the agent on a prompt; what memory holds about the prompt joins its system prompt (how much, and how
     close, its binding may say: memory_items, memory_min_score). With `tools` (names; None: the default set) it
-    runs through the runner's tool loop; `()` is one plain call."""
+    runs through the runner's tool loop; `()` is one plain call. `queue`: a worker runs it (see `queued`)."""
     from .memory import recall
     thread = conversation.store(magics).thread(conversation.notebook_of(magics), f"agent:{agent.name}")
     if new:
@@ -79,6 +79,15 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
             show_error(f"{agent.model_id} cannot call tools, so {agent.name} answers without them (bind it to a model "
                        "that can, or write `tools: []` in its file)")
         tools = ()
+    if queue:
+        from .memory import remember
+        from .queued import queue_agent
+
+        def keep(result: Any) -> None:
+            conversation.keep(thread, question, result)
+            remember(magics, prompt, result, agent=agent.name)
+
+        return queue_agent(magics, agent, messages, tools=tools, allow=allow, out=out, memory_items=used, keep=keep)
     if tools != ():
         from .acting import run as act
         result = act(magics, agent, messages, tools=tools, allow=allow, fmt=fmt, stream=stream, out=out,
@@ -113,6 +122,14 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         if cell is None and name == "find" and rest.strip():
             from .acting import find_agents
             return find_agents(magics, rest)
+        if cell is None and name in ("runs", "result", "map"):
+            from . import queued
+            if name == "runs" and not rest.strip():
+                return queued.listing(magics)
+            if name == "result":
+                return queued.result(magics, rest.split())
+            if name == "map":
+                return queued.map_rows(magics, rest)
         if not name:
             raise UsageError("name the agent: %%agent NAME [options] (%agent list shows them)")
         args, prompt = split_options(parser_of(type(magics).agent), rest)
@@ -130,7 +147,8 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         from .acting import tool_names
         return run_agent(magics, agent, prompt, fmt=args.format or magics.format, stream=not args.no_stream,
                          cache=False if args.no_cache else None, out=args.out, new=args.new,
-                         tools=tool_names(args.tools, agents(magics).get(name)), allow=args.allow)
+                         tools=tool_names(args.tools, agents(magics).get(name)), allow=args.allow,
+                         queue=args.queue)
     except EXPECTED as exc:
         show_error(str(exc), exc)
         return None

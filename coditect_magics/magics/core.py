@@ -169,6 +169,8 @@ class CoditectMagics(Magics):
     @argument("--new", action="store_true", help="Start the agent's thread afresh instead of continuing it.")
     @argument("--tools", help="Comma-separated tools for this run instead of the agent file's `tools:`.")
     @argument("--allow", help="Let the agent's tools write files and run commands: write, bash or write,bash.")
+    @argument("--queue", action="store_true", help="Run it on a worker (RQ over CODITECT_REDIS_URL): the cell returns "
+                                                   "at once and follows the run; %agent result RUN_ID fetches it.")
     def agent(self, line: str, cell: str | None = None) -> Any:
         """Run a named agent: `%%agent NAME [options]` with the cell as the task; `%agent list`, `%agent show NAME`.
 
@@ -183,6 +185,10 @@ class CoditectMagics(Magics):
           %%agent code-reviewer -m openai:gpt-4.1 --new
           %agent explainer What does functools.wraps do?
           %agent find review Python code for bugs      (the agents best suited to a task)
+          %%agent researcher --queue                   (on a worker; the cell follows it)
+          %agent runs                                  (queued runs: status, steps, tokens, cost)
+          %agent result 3f2a9c                         (a queued run's answer, also after a restart)
+          %agent map classifier df --column text --out label   (every row; --queue spreads them on workers)
 
         Agents act with the tools their file lists (none listed: the read-only built-ins, Task to delegate to
         other agents, Skill to load a skill); each tool call shows as it happens, and `_trace` holds the run's tree.
@@ -198,6 +204,8 @@ class CoditectMagics(Magics):
     @argument("-m", "--model", help="Model for the orchestrator (over its binding and file).")
     @argument("-o", "--out", help="Also store the reply (or with --plan-only the plan) in this variable.")
     @argument("--allow", help="Let the agents' tools write files and run commands: write, bash or write,bash.")
+    @argument("--queue", action="store_true", help="Plan and run on workers, each step a job after the steps it "
+                                                   "needs; the cell returns at once and follows the run.")
     def orchestrate(self, line: str, cell: str | None = None) -> Any:
         """Split a request into steps for specialist agents, run them (independent ones at once), combine them:
         `%%orchestrate [--plan-only] [--agents a,b]` with the request as the cell; `%orchestrate run VAR` runs a

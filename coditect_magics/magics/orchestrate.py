@@ -30,6 +30,12 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         if not goal:
             raise UsageError("no request: write it in the cell (%%orchestrate [--plan-only] [--agents a,b])")
         names = [n.strip() for n in args.agents.split(",") if n.strip()] if args.agents else None
+        if args.queue:
+            if args.plan_only:
+                raise UsageError("--queue runs the whole plan on workers; --plan-only stays in the kernel: pick one")
+            from .queued import queue_orchestrate
+            chosen = agent.resolved(magics, ORCHESTRATOR, {"model": args.model})
+            return queue_orchestrate(magics, chosen, goal, names, args.allow, args.out)
         orchestrator = make(magics, args.model, args.allow)
         if args.plan_only:
             return plan_only(magics, orchestrator, goal, names, args.out)

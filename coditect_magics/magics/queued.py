@@ -1,0 +1,294 @@
+"""The fronts of runs beyond the kernel: `%%agent NAME --queue` and `%%orchestrate --queue` put the run on the RQ
+queue and return at once, the cell redrawing its progress (steps, tokens, cost) as the workers announce it and
+showing the answer when it comes; `%agent runs` lists queued runs, `%agent result RUN_ID` fetches one (also from a
+new kernel); `%agent map NAME DF --column COL` runs an agent over a DataFrame's rows, in the kernel or, with
+--queue, in chunks on the workers."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Sequence
+
+from .args import UsageError
+
+MAP_USAGE = ("%agent map NAME DF --column COL [--out NEWCOL] [--concurrency N] [--queue] [--chunk N] "
+             "[--tools a,b]")
+
+
+def runs(magics: Any) -> Any:
+    """This kernel's client of the queue (CoditectMagics.redis_url or CODITECT_REDIS_URL)."""
+    url = magics.redis_url or os.environ.get("CODITECT_REDIS_URL")
+    if not url:
+        raise UsageError("--queue needs a Redis: set CODITECT_REDIS_URL=redis://HOST:PORT/DB (or %config "
+                         "CoditectMagics.redis_url) and start workers with `coditect-magics worker`")
+    client = getattr(magics, "_runs", None)
+    if client is None or client.url != url:
+        from coditect_magics.workers.runs import Runs
+        try:
+            client = Runs(url)
+            client.redis.ping()
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+        except Exception as exc:  # redis-py's ConnectionError and kin: say where, not a traceback
+            from coditect_magics.costs.engine import safe_url
+            raise UsageError(f"cannot reach the Redis at {safe_url(url)}: {exc}") from None
+        magics._runs = client
+    return client
+
+
+def job_for(magics: Any, agent: Any, messages: Sequence[Any], *, tools: Any, allow: str | None = None,
+            memory_items: int = 0, concurrency: int = 16) -> Any:
+    """The job that carries this run to a worker; NotPortable (a UsageError to the user) when a tool is a
+    function defined in the notebook."""
+    from coditect_magics.workers.spec import AgentJob, NotPortable, kit_of, message_tuple
+    try:
+        kit = kit_of(magics, allow=allow, tools=tools)
+    except NotPortable as exc:
+        raise UsageError(str(exc)) from None
+    return AgentJob(kit, agent, message_tuple(messages), tools=tuple(tools) if isinstance(tools, list) else tools,
+                    memory_items=memory_items, concurrency=concurrency)
+
+
+def queue_agent(magics: Any, agent: Any, messages: Sequence[Any], *, tools: Any, allow: str | None,
+                out: str | None, memory_items: int, keep: Any = None) -> Any:
+    """Queue an agent run and watch it in the cell; `keep(result)` files the answer in the agent's thread."""
+    client = runs(magics)
+    run_id = client.agent(job_for(magics, agent, messages, tools=tools, allow=allow, memory_items=memory_items))
+    return watch(magics, client, run_id, out=out, keep=keep)
+
+
+def queue_orchestrate(magics: Any, orchestrator: Any, goal: str, names: Sequence[str] | None,
+                      allow: str | None, out: str | None) -> Any:
+    client = runs(magics)
+    job = job_for(magics, orchestrator, [], tools=None, allow=allow)
+    return watch(magics, client, client.orchestrate(job, goal, names), out=out)
+
+
+class QueuedRun:
+    """A queued run as the cell returns it (and `_run` keeps it): its id; `.state()`, `.result(timeout)`."""
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+        self.watcher: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"QueuedRun({self.run_id[:12]!r})"
+
+    def state(self) -> dict[str, Any]:
+        return self.client.state(self.run_id)
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self.client.result(self.run_id, timeout=timeout)
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Wait until the cell shows the end of the run (scripts, tests); True when it does."""
+        if self.watcher is not None:
+            self.watcher.join(timeout)
+        return self.watcher is None or not self.watcher.is_alive()
+
+
+def watch(magics: Any, client: Any, run_id: str, *, out: str | None = None, keep: Any = None) -> QueuedRun:
+    """Show the run's line in the cell and redraw it from a thread as the run announces news; when it ends, the
+    answer replaces it (kept in `_llm` and `out`). The cell itself returns at once."""
+    from IPython.display import Markdown, display
+
+    from coditect_magics.workers.runs import describe
+    waiting = "" if client.workers() else (" · no worker is listening: start one with `coditect-magics worker` "
+                                           "(the run waits in Redis until one does)")
+    handle = display(Markdown(f"**queued run `{run_id[:12]}`** · queued{waiting}"), display_id=True)
+    handle_of = QueuedRun(client, run_id)
+    magics.shell.user_ns["_run"] = handle_of
+
+    def follow() -> None:
+        state: dict[str, Any] = {}
+        shown = ""
+        try:
+            for state in client.watch(run_id):
+                line = f"**queued run `{run_id[:12]}`** · {describe(state)}"
+                if line != shown:
+                    handle.update(Markdown(line))
+                    shown = line
+            finish(magics, client, run_id, state, handle, out, keep)
+        except Exception as exc:  # noqa: BLE001 - a watcher must say what stopped it, not die silently
+            handle.update(Markdown(f"**queued run `{run_id[:12]}`** · no longer followed here ({exc}); "
+                                   f"`%agent result {run_id[:12]}` fetches it"))
+
+    handle_of.watcher = threading.Thread(target=follow, name=f"coditect-run-{run_id[:8]}", daemon=True)
+    handle_of.watcher.start()
+    return handle_of
+
+
+def finish(magics: Any, client: Any, run_id: str, state: dict[str, Any], handle: Any, out: str | None,
+           keep: Any) -> None:
+    from IPython.display import Markdown
+    try:
+        value = client.result(run_id)
+    except Exception as exc:  # noqa: BLE001 - the run's failure is shown in its place
+        handle.update(Markdown(f"**queued run `{run_id[:12]}` failed** · {exc}"))
+        return
+    result = as_result(magics, value, state)
+    from .output import render
+    handle.update(render(result.text, result.format, result.footer if result.show_footer else ""), raw=True)
+    magics.shell.user_ns["_llm"] = result
+    if out:
+        magics.shell.user_ns[out] = result
+    if keep is not None:
+        keep(result)
+
+
+def as_result(magics: Any, value: Any, state: dict[str, Any]) -> Any:
+    """A queued run's Outcome or Orchestration as the reply the notebook keeps (LLMResult)."""
+    from coditect_magics.providers import Usage
+
+    from .output import LLMResult
+    trace = getattr(value, "trace", None)
+    # the whole run's counts (an orchestration's planning and steps ran in other jobs than its answer)
+    tokens = (state.get("input_tokens", 0), state.get("output_tokens", 0))
+    result = LLMResult(text=value.text, model=state.get("model", ""), usage=Usage(*tokens),
+                       cost=state.get("cost_usd"), latency_s=(state.get("ended") or 0) - (state.get("started") or 0)
+                       or None, status="ok" if value.status == "done" else value.status, format=magics.format,
+                       show_footer=magics.footer)
+    if trace is not None:
+        magics.shell.user_ns["_trace"] = trace
+    return result
+
+
+def listing(magics: Any) -> Any:
+    """`%agent runs`: the latest queued runs as a DataFrame."""
+    import pandas as pd
+    rows = runs(magics).listing()
+    columns = ["run_id", "kind", "agent", "status", "steps", "input_tokens", "output_tokens", "cost_usd", "rows",
+               "queued", "seconds", "task", "error"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def result(magics: Any, words: Sequence[str]) -> Any:
+    """`%agent result RUN_ID [--wait S]`: the run's answer (a map's: its rows as a DataFrame)."""
+    from coditect_magics.workers.runs import RunFailed, RunNotFound
+    if not words:
+        raise UsageError("write %agent result RUN_ID (%agent runs lists them)")
+    wait = 0.0
+    if len(words) == 3 and words[1] == "--wait":
+        wait = float(words[2])
+    elif len(words) != 1:
+        raise UsageError("write %agent result RUN_ID [--wait SECONDS]")
+    client = runs(magics)
+    try:
+        run_id = client.find(words[0])
+        value = client.result(run_id, timeout=wait)
+    except (RunNotFound, RunFailed) as exc:
+        raise UsageError(str(exc)) from None
+    except TimeoutError as exc:
+        raise UsageError(f"{exc}; `%agent result {words[0]} --wait 60` waits for it") from None
+    state = client.state(run_id)
+    if state.get("kind") == "map":
+        import pandas as pd
+        return pd.DataFrame([vars(r) for r in value]).set_index("index")
+    shown = as_result(magics, value, state)
+    magics.shell.user_ns["_llm"] = shown
+    return shown
+
+
+def map_rows(magics: Any, line: str) -> Any:
+    """`%agent map NAME DF --column COL [--out NEWCOL]`: the DataFrame with the agent's answer per row and a
+    status column; a progress bar meanwhile."""
+    args = _map_args(line)
+    from coditect_magics.context import lookup
+
+    from . import agent as agent_front
+    from .acting import tool_names
+    try:
+        frame = lookup(args.frame, magics.shell.user_ns)
+    except LookupError:
+        raise UsageError(f"no variable {args.frame!r} in the notebook") from None
+    if not hasattr(frame, "columns") or args.column not in frame.columns:
+        have = ", ".join(map(str, getattr(frame, "columns", []))) or "none: it is not a DataFrame"
+        raise UsageError(f"{args.frame} has no column {args.column!r} (columns: {have})")
+    agent = agent_front.resolved(magics, args.name, {"model": args.model})
+    tools = tool_names(args.tools, agent_front.agents(magics).get(args.name))
+    if tools is None or not agent_front.calls_tools(agent.model_id):
+        tools = ()  # a row is one task: its agent's declared tools, else one plain call
+    rows = [(index, str(value)) for index, value in frame[args.column].items()]
+    column = args.out or f"{args.name}_answer"
+    from coditect_magics.agents.mapping import with_answers
+    if args.queue:
+        results = _map_queued(magics, agent, rows, tools, args)
+    else:
+        results = _map_here(magics, agent, rows, tools, args.concurrency)
+    return with_answers(frame, results, column)
+
+
+def _map_here(magics: Any, agent: Any, rows: list[tuple[Any, str]], tools: Any, concurrency: int) -> list[Any]:
+    from tqdm.auto import tqdm
+
+    from coditect_magics import bridge
+    from coditect_magics.agents.mapping import map_rows as run_rows
+
+    from .acting import runner
+    bar = tqdm(total=len(rows), desc=agent.name, unit="row")
+    failed = 0
+
+    def tick(row: Any) -> None:
+        nonlocal failed
+        failed += row.status != "ok"
+        bar.update(1)
+        if failed:
+            bar.set_postfix(failed=failed)
+
+    try:
+        return bridge.run(run_rows(runner(magics, stream=False), agent, rows, tools=tools, concurrency=concurrency,
+                                   on_row=tick))
+    finally:
+        bar.close()
+
+
+def _map_queued(magics: Any, agent: Any, rows: list[tuple[Any, str]], tools: Any, args: Any) -> list[Any]:
+    """The rows in chunks on the workers; the bar follows the run's row count until every chunk is in."""
+    from tqdm.auto import tqdm
+    client = runs(magics)
+    job = job_for(magics, agent, [], tools=tools, concurrency=args.concurrency)
+    run_id = client.map(job, rows, chunk=args.chunk)
+    if not client.workers():
+        from .output import show_error
+        show_error("no worker is listening on the queue: start one with `coditect-magics worker` (the rows wait in "
+                   "Redis until one does)")
+    bar = tqdm(total=len(rows), desc=f"{agent.name} (queued {run_id[:8]})", unit="row")
+    try:
+        for state in client.watch(run_id):
+            bar.update(state.get("rows_done", 0) - bar.n)
+            if state.get("rows_failed"):
+                bar.set_postfix(failed=state["rows_failed"])
+    except KeyboardInterrupt:
+        raise UsageError(f"stopped watching; the rows go on: `%agent result {run_id[:12]}` fetches them") from None
+    finally:
+        bar.close()
+    magics.shell.user_ns["_run"] = QueuedRun(client, run_id)
+    return client.result(run_id)
+
+
+def _map_args(line: str) -> Any:
+    import shlex
+
+    from .args import _Parser
+    parser = _Parser(prog="%agent map", add_help=False)
+    parser.add_argument("name")
+    parser.add_argument("frame")
+    parser.add_argument("--column", required=True)
+    parser.add_argument("--out")
+    parser.add_argument("-m", "--model")
+    parser.add_argument("--tools")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--queue", action="store_true")
+    parser.add_argument("--chunk", type=int)
+    try:
+        args = parser.parse_args(shlex.split(line))
+    except UsageError as exc:
+        raise UsageError(f"{exc}; write {MAP_USAGE}") from None
+    except ValueError as exc:
+        raise UsageError(f"cannot read the line ({exc}); write {MAP_USAGE}") from None
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    return args
+

@@ -1,0 +1,76 @@
+"""`coditect-magics worker`: RQ's forking worker with the kit's setup. Before it forks a job it has imported the
+SDKs and opened the ledger, so a job starts warm; and it notices a dead colleague's job sooner than RQ's default
+(a job whose worker stopped beating for `abandon_after` seconds is retried by a live worker).
+
+Keys come from this worker's environment (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...), never from the job."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Any, Sequence
+
+from .runs import QUEUE
+
+def worker_class() -> Any:
+    from rq import Worker
+
+    class KitWorker(Worker):
+        """RQ's Worker; a running job's registry entry lasts `abandon_after` seconds past each heartbeat."""
+
+        abandon_after = 60
+
+        def get_heartbeat_ttl(self, job: Any, *args: Any, **kwargs: Any) -> int:
+            return self.abandon_after
+
+    return KitWorker
+
+
+def warm_up() -> list[str]:
+    """Import what jobs use, once, before any fork; returns the SDKs found (a provider whose SDK is missing fails
+    in its job, naming the extra to install)."""
+    from coditect_magics.providers import registry
+    found = []
+    for provider in registry.names():
+        for name in registry.entry(provider).spec.sdk_modules:
+            try:
+                importlib.import_module(name)
+                found.append(name)
+            except ImportError:
+                continue
+    for module in ("coditect_magics.executor", "coditect_magics.agents.runner", "coditect_magics.agents.mapping",
+                   "coditect_magics.agents.orchestrate", "coditect_magics.tools", "coditect_magics.costs",
+                   "coditect_magics.workers.jobs", "coditect_magics.cache", "tenacity"):
+        importlib.import_module(module)
+    return sorted(set(found))
+
+
+def run(url: str | None = None, queues: Sequence[str] = (QUEUE,), *, burst: bool = False, name: str | None = None,
+        abandon_after: int = 60) -> bool:
+    """Work the queues until stopped (or, with `burst`, until they are empty)."""
+    import redis
+
+    from coditect_magics.costs.ledger import Ledger, default_target
+    url = url or os.environ.get("CODITECT_REDIS_URL")
+    if not url:
+        raise SystemExit("no Redis to work for: pass --url redis://HOST:PORT/DB or set CODITECT_REDIS_URL")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for chatty in ("httpx", "alembic", "chromadb"):  # a line per request or migration step drowns the job log
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    found = warm_up()
+    from . import jobs
+    target = str(default_target())
+    jobs._ledgers[target] = Ledger(target)
+    try:
+        jobs._ledgers[target]._engines()  # connect and migrate once, before the forks
+    except OSError as exc:
+        logging.warning("the ledger %r is not reachable yet (%s); jobs will try again", jobs._ledgers[target], exc)
+    connection = redis.Redis.from_url(url)
+    cls = worker_class()
+    cls.abandon_after = max(abandon_after, 5)
+    interval = max(1, cls.abandon_after // 4)
+    worker = cls(list(queues), connection=connection, name=name, job_monitoring_interval=interval,
+                 worker_ttl=max(cls.abandon_after, 20), maintenance_interval=max(cls.abandon_after // 2, 2))
+    logging.info("coditect worker %s on %s (SDKs: %s)", worker.name, ", ".join(queues), ", ".join(found) or "none")
+    return worker.work(burst=burst, with_scheduler=False)

@@ -1,0 +1,286 @@
+"""Runs beyond the kernel: real `coditect-magics worker` processes (RQ) on a real redis-server, the real SDKs
+calling the loopback provider server. A queued run returns at once and is fetched from a second process; a map
+over 500 rows spreads over two workers; a worker killed with SIGKILL mid-job leaves its job to the other, and the
+ledger still holds each call once; an orchestrated plan runs as dependent jobs; what cannot travel fails fast."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import Script
+from tests.test_agent_runs import agent_file, write_agents
+
+MODEL = "openai:gpt-4o-mini"
+KEY = "sk-test-magics-openai"
+
+
+class Workers:
+    """`coditect-magics worker` processes for a test; each in its own session so that it can be killed whole."""
+
+    def __init__(self, url: str, tmp_path: Path) -> None:
+        self.url, self.tmp_path = url, tmp_path
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *, key: bool = True) -> subprocess.Popen:
+        env = dict(os.environ)
+        if not key:
+            env.pop("OPENAI_API_KEY", None)
+        log = open(self.tmp_path / f"{name}.log", "w")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "coditect_magics", "worker", "--url", self.url, "--name", name,
+             "--abandon-after", "6"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.tmp_path)
+        deadline = time.monotonic() + 60
+        from rq import Worker
+        import redis
+        connection = redis.Redis.from_url(self.url)
+        while not any(w.name == name for w in Worker.all(connection=connection)):
+            assert self.processes[name].poll() is None, (self.tmp_path / f"{name}.log").read_text()
+            assert time.monotonic() < deadline, f"worker {name} did not register"
+            time.sleep(0.1)
+        return self.processes[name]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the worker and the job process it forked, as a machine dying would."""
+        process = self.processes[name]
+        horses = children_of(process.pid)
+        os.kill(process.pid, signal.SIGKILL)
+        for pid in horses:
+            os.kill(pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def workers(redis_url, tmp_path):
+    made = Workers(redis_url, tmp_path)
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def team(shell, tmp_path, monkeypatch, redis_url):
+    """The shell in a project with agents, pointed at the Redis."""
+    monkeypatch.chdir(tmp_path)
+    write_agents(tmp_path / ".claude" / "agents", {
+        "helper": agent_file("helper", MODEL, "[]", "You help."),
+        "tagger": agent_file("tagger", MODEL, "[]", "You tag rows."),
+        "finder": agent_file("finder", MODEL, "[]", "You find facts."),
+        "scribe": agent_file("scribe", MODEL, "[]", "You write."),
+        "orchestrator": agent_file("orchestrator", MODEL, "Agent", "You coordinate.")})
+    shell.run_line_magic("config", f"CoditectMagics.redis_url = '{redis_url}'")
+    return shell
+
+
+def ledger_rows(tmp_path: Path, **equals):
+    from coditect_magics.costs import Ledger
+    return Ledger(tmp_path / "ledger.sqlite3").rows(**equals)
+
+
+@pytest.mark.timeout(180)
+def test_a_queued_run_returns_at_once_and_a_second_process_fetches_its_result(team, workers, thread_server,
+                                                                             redis_url, tmp_path):
+    thread_server.script(Script(text="Queued answer.", delay=1.0, input_tokens=120, output_tokens=30))
+    workers.start("w1")
+    run = team.run_cell_magic("agent", "helper --queue", "Summarise the plan.")
+    assert run.state()["status"] in ("queued", "running") and not thread_server.requests, "it returned at once"
+    assert run.wait(60), "the cell's watcher saw the run end"
+    shown = team.user_ns["_llm"]
+    assert shown.text == "Queued answer." and shown.usage.input_tokens == 120 and shown.cost > 0
+    state = run.state()
+    assert state["status"] == "done" and state["steps"] == 1 and state["output_tokens"] == 30
+    sent = thread_server.last
+    assert sent.body["messages"][0]["content"] == "You help."
+    assert sent.body["messages"][-1]["content"] == "Summarise the plan."
+    rows = ledger_rows(tmp_path, run_id=run.run_id)
+    assert [(r.status, r.agent) for r in rows] == [("ok", "helper")]
+
+    second = subprocess.run(
+        [sys.executable, "-c", "from IPython.core.interactiveshell import InteractiveShell\n"
+         "ip = InteractiveShell.instance(); ip.run_line_magic('load_ext', 'coditect_magics')\n"
+         f"print('ANSWER', ip.run_line_magic('agent', 'result {run.run_id[:10]}').text)\n"
+         "print(ip.run_line_magic('agent', 'runs')[['kind', 'agent', 'status', 'steps']].to_string())"],
+        env={**os.environ, "CODITECT_REDIS_URL": redis_url}, capture_output=True, text=True, timeout=60)
+    assert "ANSWER Queued answer." in second.stdout, second.stderr
+    assert "agent  helper   done      1" in second.stdout
+
+    import redis
+    stored = redis.Redis.from_url(redis_url)
+    for key in stored.keys("*"):
+        kind = stored.type(key).decode()
+        values = {"string": lambda: [stored.get(key)], "hash": lambda: list(stored.hgetall(key).values()),
+                  "list": lambda: stored.lrange(key, 0, -1), "zset": lambda: stored.zrange(key, 0, -1),
+                  "set": lambda: list(stored.smembers(key))}.get(kind, lambda: [])()
+        assert not any(KEY.encode() in (v or b"") for v in values), f"the key travelled in {key!r}"
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_without_the_key_fails_the_run_naming_the_variable(team, workers, thread_server):
+    workers.start("keyless", key=False)
+    run = team.run_cell_magic("agent", "helper --queue", "Anything.")
+    assert run.wait(60)
+    state = run.state()
+    assert state["status"] == "failed" and "OPENAI_API_KEY" in state["error"]
+    from IPython.utils.capture import capture_output
+    with capture_output() as captured:
+        team.run_line_magic("agent", f"result {run.run_id}")
+    assert "OPENAI_API_KEY" in captured.stderr and "Traceback" not in captured.stderr
+    assert not thread_server.requests
+
+
+def test_a_notebook_function_cannot_travel_and_nothing_is_queued(team, redis_url):
+    from IPython.utils.capture import capture_output
+    team.run_cell("def lookup(word: str) -> str:\n    'Look a word up.'\n    return word")
+    with capture_output() as captured:
+        made = team.run_cell_magic("agent", "helper --queue --tools lookup", "Look up tides.")
+    assert made is None
+    assert "lookup is defined in the notebook" in captured.stderr and "from mytools import lookup" in captured.stderr
+    import redis
+    assert redis.Redis.from_url(redis_url).zcard("coditect:runs") == 0
+
+
+def rows_answered(recorded) -> Script:
+    text = recorded.prompt.rsplit("\n", 1)[-1]
+    return Script(text=f"tag:{text.upper()}", input_tokens=20, output_tokens=4)
+
+
+@pytest.mark.timeout(300)
+def test_map_over_500_rows_on_two_workers(team, workers, thread_server, tmp_path):
+    import pandas as pd
+    from rq import Worker
+    thread_server.responder = rows_answered
+    workers.start("w1")
+    workers.start("w2")
+    team.user_ns["df"] = pd.DataFrame({"text": [f"row {n}" for n in range(500)], "n": range(500)},
+                                      index=[f"r{n}" for n in range(500)])
+    out = team.run_line_magic("agent", "map tagger df --column text --out tag --queue --chunk 50")
+    assert list(out.columns) == ["text", "n", "tag", "tag_status"] and list(out.index) == list(
+        team.user_ns["df"].index)
+    assert (out["tag"] == "tag:" + out["text"].str.upper()).all() and (out["tag_status"] == "ok").all()
+    done = {w.name: w.successful_job_count for w in Worker.all(connection=team.user_ns["_run"].client.redis)}
+    assert done["w1"] > 0 and done["w2"] > 0 and done["w1"] + done["w2"] == 10
+    rows = ledger_rows(tmp_path, run_id=team.user_ns["_run"].run_id)
+    assert len(rows) == 500 and len({r.call_id for r in rows}) == 500 and {r.status for r in rows} == {"ok"}
+    state = team.user_ns["_run"].state()
+    assert state["status"] == "done" and state["rows_done"] == 500 and state["input_tokens"] == 500 * 20
+
+
+def test_map_in_the_kernel_keeps_going_past_a_failed_row(team, thread_server):
+    import pandas as pd
+
+    def answer(recorded):
+        if recorded.prompt.endswith("row 3"):
+            return Script(status=400, error_message="row three is refused")
+        return rows_answered(recorded)
+
+    thread_server.responder = answer
+    team.user_ns["df"] = pd.DataFrame({"text": [f"row {n}" for n in range(12)]})
+    out = team.run_line_magic("agent", "map tagger df --column text --concurrency 4")
+    assert out.loc[0, "tagger_answer"] == "tag:ROW 0" and out.loc[11, "tagger_answer"] == "tag:ROW 11"
+    assert out.loc[3, "tagger_answer"] is None and "row three is refused" in out.loc[3, "tagger_answer_status"]
+    assert (out.drop(index=3)["tagger_answer_status"] == "ok").all()
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_killed_mid_job_leaves_it_to_another_and_no_call_is_charged_twice(team, workers, thread_server,
+                                                                                   tmp_path):
+    import pandas as pd
+    from rq import Worker
+
+    def slow(recorded):
+        return Script(text=rows_answered(recorded).text, delay=0.25, input_tokens=20, output_tokens=4)
+
+    thread_server.responder = slow
+    workers.start("doomed")
+    team.user_ns["df"] = pd.DataFrame({"text": [f"row {n}" for n in range(40)]})
+    # one chunk, two rows at a time: about 5 s of work for the doomed worker alone
+    line = "map tagger df --column text --out tag --queue --chunk 40 --concurrency 2"
+    import threading
+    result: dict = {}
+    mapping = threading.Thread(target=lambda: result.setdefault("out", team.run_line_magic("agent", line)))
+    mapping.start()
+    deadline = time.monotonic() + 60
+    while len(thread_server.requests) < 12:
+        assert time.monotonic() < deadline, "the doomed worker never got going"
+        time.sleep(0.05)
+    workers.kill("doomed")
+    answered_before = len(thread_server.requests)
+    killed_at = time.monotonic()
+    workers.start("rescuer")
+    mapping.join(120)
+    assert not mapping.is_alive(), "the run finished after the kill"
+    took = time.monotonic() - killed_at
+    out = result["out"]
+    assert (out["tag"] == "tag:" + out["text"].str.upper()).all() and (out["tag_status"] == "ok").all()
+    rows = [r for r in ledger_rows(tmp_path) if r.status == "ok"]
+    assert len(rows) == 40 and len({r.call_id for r in rows}) == 40, "each call charged once"
+    # the rows the first worker finished were not asked again: at most the two in flight were
+    assert len(thread_server.requests) <= 40 + 2 + (answered_before - 12)
+    assert took < 6 + 30, f"the abandoned job was taken over within a bounded time ({took:.1f} s)"
+    rescuer = {w.name: w for w in Worker.all(connection=team.user_ns["_run"].client.redis)}["rescuer"]
+    assert rescuer.successful_job_count == 1
+
+
+@pytest.mark.timeout(240)
+def test_an_orchestrated_plan_runs_as_dependent_jobs(team, workers, thread_server, redis_url):
+    plan = {"goal": "Report on tides.", "steps": [
+        {"id": "a", "agent": "finder", "task": "Find tide facts.", "depends_on": []},
+        {"id": "b", "agent": "finder", "task": "Find tide numbers.", "depends_on": []},
+        {"id": "c", "agent": "scribe", "task": "Write a paragraph.", "depends_on": ["a", "b"]}]}
+
+    def answer(recorded):
+        if "Agents you may use" in recorded.prompt:
+            return Script(text=json.dumps(plan))
+        if "Step results" in recorded.prompt:
+            return Script(text="Report: tides rise twice a day.")
+        return Script(text=f"done: {recorded.prompt.splitlines()[0]}")
+
+    thread_server.responder = answer
+    workers.start("w1")
+    workers.start("w2")
+    run = team.run_cell_magic("orchestrate", "--queue --agents finder,scribe", "Report on tides.")
+    assert run.wait(120)
+    assert team.user_ns["_llm"].text == "Report: tides rise twice a day."
+    from rq.job import Job
+    import redis
+    connection = redis.Redis.from_url(redis_url)
+    step_c = Job.fetch(f"{run.run_id}-c", connection=connection)
+    assert set(step_c.dependency_ids) == {f"{run.run_id}-a", f"{run.run_id}-b"}
+    scribe = [r for r in thread_server.requests if r.prompt.startswith("Write a paragraph.")]
+    assert len(scribe) == 1 and "### a (finder)\ndone: Find tide facts." in scribe[0].prompt
+    assert "### b (finder)\ndone: Find tide numbers." in scribe[0].prompt
+    state = run.state()
+    assert state["status"] == "done" and state["steps"] == 5  # plan, a, b, c, answer
+    shown = team.user_ns["_llm"]
+    assert (shown.usage.input_tokens, shown.usage.output_tokens) == (state["input_tokens"], state["output_tokens"])
+    assert shown.usage.input_tokens == sum(r.body and 11 for r in thread_server.requests)  # the script's 11 each

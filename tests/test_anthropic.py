@@ -177,7 +177,9 @@ async def test_temperature_is_left_out_with_one_warning(server, claude):
 
 
 async def test_deprecated_model_warns_in_one_line_once(server, claude):
-    llm = claude("anthropic:claude-sonnet-4-5")
+    from anthropic._data import DEPRECATED_MODELS  # the list moves with each SDK release: take one it names now
+    model, end_of_life = next(iter(DEPRECATED_MODELS.items()))
+    llm = claude(f"anthropic:{model}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         await llm.complete("Hi")
@@ -185,12 +187,12 @@ async def test_deprecated_model_warns_in_one_line_once(server, claude):
         await claude().complete("Hi")  # a current model: no warning
     caught = [w for w in caught if w.category is not ResourceWarning]
     assert [(w.category, "\n" in str(w.message)) for w in caught] == [(FutureWarning, False)]
-    assert "claude-sonnet-4-5" in str(caught[0].message) and "November 30th, 2026" in str(caught[0].message)
+    assert model in str(caught[0].message) and end_of_life in str(caught[0].message)
     assert caught[0].filename == __file__, "the warning points at the caller's line"
-    assert server.requests[0].body["model"] == "claude-sonnet-4-5"
+    assert server.requests[0].body["model"] == model
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        [c async for c in claude("anthropic:claude-sonnet-4-5").stream("Hi")]  # a new handle, streaming
+        [c async for c in claude(f"anthropic:{model}").stream("Hi")]  # a new handle, streaming
     assert [w.filename for w in caught if w.category is FutureWarning] == [__file__]
 
 

@@ -43,6 +43,8 @@ def test_agents_and_commands(shell, tmp_path, monkeypatch) -> None:
     (tmp_path / ".claude" / "commands" / "summarize.md").write_text("Summarize: $ARGUMENTS\n")
     assert complete(shell, "%%agent data-") == ["%%agent data-wrangler"]
     assert complete(shell, "%agent show data") == ["%agent show data-wrangler"]
+    assert complete(shell, "%agent map data") == ["%agent map data-wrangler"]
+    assert complete(shell, "%agent resu") == ["%agent result"] and complete(shell, "%agent ru") == ["%agent runs"]
     assert "%%agent code-reviewer" in complete(shell, "%%agent code"), "the kit's examples complete as well"
     assert complete(shell, "%cmd summ") == ["%cmd summarize"]
     (tmp_path / ".claude" / "skills" / "release-notes").mkdir(parents=True)

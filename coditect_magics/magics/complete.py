@@ -15,7 +15,7 @@ _MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd|skill)\b(.*)$", re.DOTALL)
 MODEL_OPTIONS = ("--model", "-m", "--compare", "--fallback")
 LLM_SUBCOMMANDS = ("list", "alias", "default", "costs", "error", "explain", "help", "reset", "history", "export",
                    "import")
-AGENT_SUBCOMMANDS = ("list", "show")
+AGENT_SUBCOMMANDS = ("list", "show", "find", "runs", "result", "map")
 
 
 def model_ids(magics: Any) -> list[str]:
@@ -55,7 +55,7 @@ def candidates(magics: Any, magic: str, before: list[str], current: str) -> tupl
     if magic == "llm" and not positional:
         return [*LLM_SUBCOMMANDS, *model_ids(magics)], "model"
     from . import agent  # only here: agents pull in the executor
-    if magic == "agent" and (not positional or positional == ["show"]):
+    if magic == "agent" and (not positional or positional in (["show"], ["map"])):
         names = agent.agents(magics).names()
         return ([*AGENT_SUBCOMMANDS, *names] if not positional else names), "agent"
     if magic == "cmd" and not positional:

@@ -130,7 +130,8 @@ def finish(magics: Any, client: Any, run_id: str, state: dict[str, Any], handle:
         return
     result = as_result(magics, value, state)
     from .output import render
-    handle.update(render(result.text, result.format, result.footer if result.show_footer else ""), raw=True)
+    said = "".join(f"\n\n> worker: {w}" for w in getattr(value, "warnings", ()))
+    handle.update(render(result.text + said, result.format, result.footer if result.show_footer else ""), raw=True)
     magics.shell.user_ns["_llm"] = result
     if out:
         magics.shell.user_ns[out] = result

@@ -38,6 +38,7 @@ class Outcome:
     cost_usd: float = 0.0
     seconds: float = 0.0
     trace: Any = None
+    warnings: tuple[str, ...] = ()   # what the worker could not give the run (a tool it lacks, say)
 
     def _repr_markdown_(self) -> str:
         return self.text
@@ -131,7 +132,8 @@ def run_agent(job: AgentJob, run_id: str) -> Outcome:
                                         on_event=context.progress.on_event)
         tokens_in, tokens_out = done.trace.total_tokens
         return Outcome(run_id, job.agent.name, job.agent.model_id, done.text, done.status, done.trace.note,
-                       tokens_in, tokens_out, done.trace.total_cost_usd, time.perf_counter() - started, done.trace)
+                       tokens_in, tokens_out, done.trace.total_cost_usd, time.perf_counter() - started, done.trace,
+                       done.warnings)
 
     outcome = context.run(work)
     context.progress.finished("done" if outcome.status == "done" else "failed",
@@ -154,8 +156,7 @@ async def _plain(context: Context, job: AgentJob, run_id: str) -> Outcome:
         pass
     reply, row = execution.reply, execution.row
     cost = float(row.cost_usd or 0.0) if row is not None else 0.0
-    context.progress.add(steps=1, input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
-                         cost_usd=cost)
+    context.progress.count_call(execution.call_id, reply.usage, cost)
     return Outcome(run_id, agent.name, reply.model or agent.model_id, reply.text, "done", "",
                    reply.usage.input_tokens, reply.usage.output_tokens, cost, time.perf_counter() - started)
 
@@ -168,9 +169,9 @@ def run_rows(job: AgentJob, run_id: str, rows: Sequence[tuple[Any, str]]) -> lis
     context.progress.started()
 
     def counted(row: Any) -> None:
-        context.progress.add(rows_done=1, rows_failed=int(row.status != "ok"), steps=1,
-                             input_tokens=row.input_tokens, output_tokens=row.output_tokens,
-                             cost_usd=float(row.cost_usd or 0.0))
+        from coditect_magics.providers import Usage
+        context.progress.count_row(row.index, row.status == "ok", Usage(row.input_tokens, row.output_tokens),
+                                   row.cost_usd)
 
     results = context.run(lambda: map_rows(context.runner, job.agent, rows, tools=job.tools,
                                            concurrency=job.concurrency, run_id=run_id, on_row=counted))
@@ -190,9 +191,7 @@ def run_plan(job: AgentJob, run_id: str, goal: str, agents: Sequence[str] | None
     orchestrator = _orchestrator(context, job.agent)
     plan = context.run(lambda: orchestrator.plan(goal, agents, run_id=run_id))
     for call in orchestrator.planning:
-        usage = call.reply.usage
-        context.progress.add(steps=1, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                             cost_usd=float(call.row.cost_usd or 0.0) if call.row is not None else 0.0)
+        context.progress.count_call(call.call_id, call.reply.usage, call.row.cost_usd if call.row is not None else 0)
     queue = Queue(context.job.origin, connection=context.redis)
     ids: dict[str, str] = {}
     options = job_options(job.kit)

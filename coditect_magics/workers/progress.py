@@ -79,6 +79,26 @@ class Progress:
             pipe.execute()
         self._tell("update")
 
+    def count_call(self, call_id: str, usage: Any, cost_usd: float) -> None:
+        """Count one model call once: a job re-run after its worker died replays the calls it had made, with the
+        same call ids (see `replay`), and they must not count twice."""
+        if self._first(f"{self.key}:calls", call_id):
+            self.add(steps=1, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                     cost_usd=float(cost_usd or 0.0))
+
+    def count_row(self, index: Any, ok: bool, usage: Any, cost_usd: float | None) -> None:
+        """Count one finished map row once (a re-run chunk finishes its replayed rows again)."""
+        if self._first(f"{self.key}:rows", repr(index)):
+            self.add(rows_done=1, rows_failed=int(not ok), steps=1, input_tokens=usage.input_tokens,
+                     output_tokens=usage.output_tokens, cost_usd=float(cost_usd or 0.0))
+
+    def _first(self, members: str, member: str) -> bool:
+        with self.redis.pipeline() as pipe:
+            pipe.sadd(members, member)
+            pipe.expire(members, TTL_S)
+            added, _ = pipe.execute()
+        return bool(added)
+
     def finished(self, status: str, **fields: Any) -> None:
         self.redis.hset(self.key, mapping={"status": status, "ended": time.time(),
                                            **{k: _text(v) for k, v in fields.items()}})
@@ -94,9 +114,7 @@ class Progress:
         inner = event.event
         if isinstance(inner, ModelReplied):
             from coditect_magics.agents.runner import known_cost
-            usage = inner.reply.usage
-            self.add(steps=1, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                     cost_usd=float(known_cost(inner.reply)))
+            self.count_call(inner.call_id, inner.reply.usage, known_cost(inner.reply))
         elif isinstance(inner, ToolStarted):
             self.set(last=f"{event.agent or 'llm'}: {inner.call.name}")
 

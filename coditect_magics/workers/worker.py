@@ -55,10 +55,11 @@ def run(url: str | None = None, queues: Sequence[str] = (QUEUE,), *, burst: bool
     url = url or os.environ.get("CODITECT_REDIS_URL")
     if not url:
         raise SystemExit("no Redis to work for: pass --url redis://HOST:PORT/DB or set CODITECT_REDIS_URL")
+    os.environ.setdefault("CODITECT_REDIS_URL", url)  # jobs share rate limits and the cache through it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    for chatty in ("httpx", "alembic", "chromadb"):  # a line per request or migration step drowns the job log
-        logging.getLogger(chatty).setLevel(logging.WARNING)
     found = warm_up()
+    for chatty in ("httpx", "alembic", "chromadb"):  # a line per request or migration step drowns the job log
+        logging.getLogger(chatty).setLevel(logging.WARNING)  # after the imports: some SDKs set these levels
     from . import jobs
     target = str(default_target())
     jobs._ledgers[target] = Ledger(target)

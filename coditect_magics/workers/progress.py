@@ -57,16 +57,18 @@ class Progress:
         self.redis, self.run_id, self.key = redis, run_id, state_key(run_id)
 
     def set(self, **fields: Any) -> None:
-        self.redis.hset(self.key, mapping={k: _text(v) for k, v in fields.items()})
-        self._tell(fields.get("status", "update"))
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.key, mapping={k: _text(v) for k, v in fields.items()})
+            self._tell(fields.get("status", "update"), pipe)
+            pipe.execute()
 
     def started(self, **fields: Any) -> None:
         """The first job of the run to start marks it running (later ones leave the start time alone)."""
         with self.redis.pipeline() as pipe:
             pipe.hsetnx(self.key, "started", time.time())
             pipe.hset(self.key, mapping={"status": "running", **{k: _text(v) for k, v in fields.items()}})
+            self._tell("running", pipe)
             pipe.execute()
-        self._tell("running")
 
     def add(self, **counts: float) -> None:
         """Add to counters (steps, tokens, cost, rows done) atomically: several jobs of a run count at once."""
@@ -76,8 +78,8 @@ class Progress:
                     pipe.hincrbyfloat(self.key, name, amount)
                 else:
                     pipe.hincrby(self.key, name, amount)
+            self._tell("update", pipe)
             pipe.execute()
-        self._tell("update")
 
     def count_call(self, call_id: str, usage: Any, cost_usd: float) -> None:
         """Count one model call once: a job re-run after its worker died replays the calls it had made, with the
@@ -100,9 +102,19 @@ class Progress:
         return bool(added)
 
     def finished(self, status: str, **fields: Any) -> None:
-        self.redis.hset(self.key, mapping={"status": status, "ended": time.time(),
-                                           **{k: _text(v) for k, v in fields.items()}})
-        self._tell(status)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.key, mapping={"status": status, "ended": time.time(),
+                                         **{k: _text(v) for k, v in fields.items()}})
+            self._tell(status, pipe)
+            pipe.execute()
+
+    def job_done(self) -> bool:
+        """Count one of the run's jobs finished; True for the last of them."""
+        with self.redis.pipeline() as pipe:
+            pipe.hincrby(self.key, "jobs_done", 1)
+            pipe.hget(self.key, "jobs")
+            done, jobs = pipe.execute()
+        return done >= int(jobs or 0)
 
     def on_event(self, event: Any) -> None:
         """Count a runner event: a model reply is a step with its tokens and cost; a tool call is the latest
@@ -118,8 +130,8 @@ class Progress:
         elif isinstance(inner, ToolStarted):
             self.set(last=f"{event.agent or 'llm'}: {inner.call.name}")
 
-    def _tell(self, what: str) -> None:
-        self.redis.publish(channel(self.run_id), json.dumps({"run": self.run_id, "what": what}))
+    def _tell(self, what: str, pipe: Any) -> None:
+        pipe.publish(channel(self.run_id), json.dumps({"run": self.run_id, "what": what}))
 
 
 def _text(value: Any) -> Any:

@@ -205,3 +205,25 @@ def test_panels_notebook_opens_every_panel(everywhere, tmp_path):
         outputs = cell_with(notebook, start).outputs
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), start
     assert "You asked: Review this line" in text_of(cell_with(notebook, "%agent code-reviewer"))
+
+
+@pytest.mark.timeout(300)
+def test_team(everywhere, redis_url, tmp_path, monkeypatch):
+    from tests.test_queue import Workers
+    monkeypatch.setenv("CODITECT_REDIS_URL", redis_url)
+    workers = Workers(redis_url, tmp_path)
+    workers.start("nb-worker")
+    try:
+        notebook = execute("team.ipynb", tmp_path)
+    finally:
+        workers.stop()
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    queued = text_of(cell_with(notebook, "%%agent tagger --queue"))
+    assert "You asked: My invoice was charged twice this month." in queued, "the worker's answer replaced the line"
+    assert "openai:gpt-4o-mini" in queued and "queued run" not in queued
+    assert "('done', 'You asked: My invoice was charged twice this month.')" in text_of(cell_with(notebook, "_run.wait"))
+    runs = text_of(cell_with(notebook, "%agent runs"))
+    assert "tagger" in runs and "done" in runs
+    tagged = text_of(cell_with(notebook, "import pandas"))
+    assert "You asked: Login fails with 2FA." in tagged and "topic_status" in tagged

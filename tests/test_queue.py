@@ -96,7 +96,8 @@ def test_a_queued_run_returns_at_once_and_a_second_process_fetches_its_result(te
                                                                              redis_url, tmp_path):
     thread_server.script(Script(text="Queued answer.", delay=1.0, input_tokens=120, output_tokens=30))
     workers.start("w1")
-    run = team.run_cell_magic("agent", "helper --queue", "Summarise the plan.")
+    team.run_cell_magic("agent", "helper --queue", "Summarise the plan.")
+    run = team.user_ns["_run"]
     assert run.state()["status"] in ("queued", "running") and not thread_server.requests, "it returned at once"
     assert run.wait(60), "the cell's watcher saw the run end"
     shown = team.user_ns["_llm"]
@@ -131,7 +132,8 @@ def test_a_queued_run_returns_at_once_and_a_second_process_fetches_its_result(te
 @pytest.mark.timeout(180)
 def test_a_worker_without_the_key_fails_the_run_naming_the_variable(team, workers, thread_server):
     workers.start("keyless", key=False)
-    run = team.run_cell_magic("agent", "helper --queue", "Anything.")
+    team.run_cell_magic("agent", "helper --queue", "Anything.")
+    run = team.user_ns["_run"]
     assert run.wait(60)
     state = run.state()
     assert state["status"] == "failed" and "OPENAI_API_KEY" in state["error"]
@@ -146,8 +148,8 @@ def test_a_notebook_function_cannot_travel_and_nothing_is_queued(team, redis_url
     from IPython.utils.capture import capture_output
     team.run_cell("def lookup(word: str) -> str:\n    'Look a word up.'\n    return word")
     with capture_output() as captured:
-        made = team.run_cell_magic("agent", "helper --queue --tools lookup", "Look up tides.")
-    assert made is None
+        team.run_cell_magic("agent", "helper --queue --tools lookup", "Look up tides.")
+    assert "_run" not in team.user_ns
     assert "lookup is defined in the notebook" in captured.stderr and "from mytools import lookup" in captured.stderr
     import redis
     assert redis.Redis.from_url(redis_url).zcard("coditect:runs") == 0
@@ -254,7 +256,8 @@ def test_an_orchestrated_plan_runs_as_dependent_jobs(team, workers, thread_serve
     thread_server.responder = answer
     workers.start("w1")
     workers.start("w2")
-    run = team.run_cell_magic("orchestrate", "--queue --agents finder,scribe", "Report on tides.")
+    team.run_cell_magic("orchestrate", "--queue --agents finder,scribe", "Report on tides.")
+    run = team.user_ns["_run"]
     assert run.wait(120)
     assert team.user_ns["_llm"].text == "Report: tides rise twice a day."
     from rq.job import Job
@@ -281,7 +284,8 @@ def test_a_tool_from_an_importable_module_runs_on_the_worker(team, workers, thre
     thread_server.script(Script(text="", tool_calls=[{"id": "call_1", "name": "shout", "arguments": {"word": "tide"}}]),
                          Script(text="It said TIDE!"))
     workers.start("w1")  # its working directory is the project, so it imports mytools as the notebook did
-    run = team.run_cell_magic("agent", "helper --queue --tools shout", "Shout tide.")
+    team.run_cell_magic("agent", "helper --queue --tools shout", "Shout tide.")
+    run = team.user_ns["_run"]
     assert run.wait(60)
     assert team.user_ns["_llm"].text == "It said TIDE!"
     offered, answered = (r.body for r in thread_server.requests)

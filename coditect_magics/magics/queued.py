@@ -52,22 +52,24 @@ def job_for(magics: Any, agent: Any, messages: Sequence[Any], *, tools: Any, all
 
 
 def queue_agent(magics: Any, agent: Any, messages: Sequence[Any], *, tools: Any, allow: str | None,
-                out: str | None, memory_items: int, keep: Any = None) -> Any:
-    """Queue an agent run and watch it in the cell; `keep(result)` files the answer in the agent's thread."""
+                out: str | None, memory_items: int, keep: Any = None) -> None:
+    """Queue an agent run and follow it in the cell (`_run` holds its QueuedRun); `keep(result)` files the answer
+    in the agent's thread."""
     client = runs(magics)
     run_id = client.agent(job_for(magics, agent, messages, tools=tools, allow=allow, memory_items=memory_items))
-    return watch(magics, client, run_id, out=out, keep=keep)
+    watch(magics, client, run_id, out=out, keep=keep)
 
 
 def queue_orchestrate(magics: Any, orchestrator: Any, goal: str, names: Sequence[str] | None,
-                      allow: str | None, out: str | None) -> Any:
+                      allow: str | None, out: str | None) -> None:
+    """Queue a planned run and follow it in the cell (`_run` holds its QueuedRun)."""
     client = runs(magics)
     job = job_for(magics, orchestrator, [], tools=None, allow=allow)
-    return watch(magics, client, client.orchestrate(job, goal, names), out=out)
+    watch(magics, client, client.orchestrate(job, goal, names), out=out)
 
 
 class QueuedRun:
-    """A queued run as the cell returns it (and `_run` keeps it): its id; `.state()`, `.result(timeout)`."""
+    """A queued run as `_run` keeps it: its id; `.state()`, `.result(timeout)`, `.wait()`."""
 
     def __init__(self, client: Any, run_id: str) -> None:
         self.client, self.run_id = client, run_id

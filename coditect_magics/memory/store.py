@@ -214,6 +214,7 @@ class Memory:
         epoch seconds or a span such as "7d"), and `where`, a Chroma metadata filter (e.g. {"agent": "reviewer"})."""
         if not query.strip() or k < 1:
             return []
+        from .lexical import fuse
         where = _where(filters(where, kind=kind, source=source, since=since))
         with self._lock:
             total = self.collection.count()
@@ -228,9 +229,12 @@ class Memory:
                     for i, doc, meta, dist in zip(by_meaning, result["documents"][0], result["metadatas"][0],
                                                   result["distances"][0])}
             index = self.word_index()
-            by_words = index.ranked(query, pool) if index is not None else []
-            hits.update(self._by_ids([i for i in by_words if i not in hits], where, vector[0]))
-        from .lexical import fuse
+            by_words = index.ranked(query, pool, total) if index is not None else []
+            if where is None:  # every word match qualifies: only those that can make the top k need fetching
+                wanted = fuse(by_meaning, by_words)[:k]
+            else:  # the filter decides which word matches count: fetch them all through it
+                wanted = by_words
+            hits.update(self._by_ids([i for i in wanted if i not in hits], where, vector[0]))
         return [hits[i] for i in fuse(by_meaning, [i for i in by_words if i in hits])[:k]]
 
     def word_index(self) -> Any:
@@ -248,7 +252,8 @@ class Memory:
                 return got["ids"], got["documents"]
 
             # the count catches items another process added to a shared (server) store
-            self._words = LexicalIndex(documents, lambda: (self._changes, self.collection.count()))
+            self._words = LexicalIndex(documents, lambda total=None: (
+                self._changes, self.collection.count() if total is None else total))
         return self._words
 
     def _by_ids(self, ids: list[str], where: dict[str, Any] | None, vector: Sequence[float]) -> dict[str, Hit]:

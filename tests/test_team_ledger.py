@@ -19,7 +19,9 @@ from coditect_magics import costs
 from coditect_magics.costs import ledger as ledger_module
 from coditect_magics.costs.frame import GROUP_KEYS
 from coditect_magics.providers import secrets
+from tests.fakes import Script
 from tests.servers import free_port, start_postgres
+from tests.test_queue import team, workers  # noqa: F401 - fixtures
 
 DAY = 86400.0
 T0 = 1_790_000_000.0  # 2026-09-21 14:13 UTC, a fixed clock so both stores see the same days
@@ -241,3 +243,29 @@ def test_the_executor_writes_to_a_ledger_url_and_survives_one_that_is_down(pg_ur
     with pytest.raises(costs.LedgerError, match="could not be written") as caught:
         down.record(costs.CallRecord("ollama", "x"))
     assert isinstance(caught.value, OSError)  # what the executor catches to warn once and go on unrecorded
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_a_row_written_again_under_its_id_is_kept_once(store, tmp_path, request):
+    """A job re-run after its worker died writes its calls' rows under the same ids: the ledger keeps the first."""
+    target = str(tmp_path / "once.sqlite3") if store == "sqlite" else request.getfixturevalue("pg_url")
+    ledger = costs.Ledger(target)
+    first = costs.CallRecord("openai", "gpt-4o", input_tokens=10, cost_usd=0.01, price_known=True, id="job1:ok")
+    ledger.record(first)
+    ledger.record(costs.CallRecord("openai", "gpt-4o", input_tokens=99, cost_usd=0.5, price_known=True, id="job1:ok"))
+    assert [(r.id, r.input_tokens) for r in ledger.rows()] == [("job1:ok", 10)] and ledger.spend() == 0.01
+    ledger.close()
+
+
+@pytest.mark.timeout(180)
+def test_workers_write_to_the_notebooks_postgresql_ledger(team, workers, thread_server, pg_url):
+    """The kit carries a database URL (never a SQLite path): a worker's calls land in the notebook's ledger."""
+    thread_server.script(Script(text="Filed."))
+    team.run_line_magic("config", f"CoditectMagics.ledger_path = '{pg_url}'")
+    workers.start("pg-worker")
+    team.run_cell_magic("agent", "helper --queue", "File this.")
+    run = team.user_ns["_run"]
+    assert run.wait(60) and team.user_ns["_llm"].text == "Filed."
+    rows = costs.Ledger(pg_url).rows(run_id=run.run_id)
+    assert [(r.provider, r.agent, r.status) for r in rows] == [("openai", "helper", "ok")]
+    assert costs.Ledger(pg_url).spend(run_id=run.run_id) == pytest.approx(run.state()["cost_usd"])

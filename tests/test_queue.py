@@ -294,3 +294,16 @@ def test_a_tool_from_an_importable_module_runs_on_the_worker(team, workers, thre
     assert [t["function"]["name"] for t in offered["tools"]] == ["shout"]
     assert answered["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "TIDE!"}
     assert run.state()["steps"] == 2 and [c.tool for c in team.user_ns["_trace"].tool_calls] == ["shout"]
+
+
+def test_without_a_redis_queued_runs_say_which_variable_turns_them_on(shell, tmp_path, monkeypatch):
+    from IPython.utils.capture import capture_output
+    monkeypatch.delenv("CODITECT_REDIS_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    write_agents(tmp_path / ".claude" / "agents", {"helper": agent_file("helper", MODEL, "[]", "You help.")})
+    with capture_output() as captured:
+        shell.run_cell_magic("agent", "helper --queue", "Anything.")
+        shell.run_line_magic("agent", "runs")
+    lines = [line for line in captured.stderr.splitlines() if line.strip()]
+    assert len(lines) == 2 and all("CODITECT_REDIS_URL" in line for line in lines), captured.stderr
+    assert "Traceback" not in captured.stderr

@@ -21,7 +21,7 @@ def runs(magics: Any) -> Any:
     """This kernel's client of the queue (CoditectMagics.redis_url or CODITECT_REDIS_URL)."""
     url = magics.redis_url or os.environ.get("CODITECT_REDIS_URL")
     if not url:
-        raise UsageError("--queue needs a Redis: set CODITECT_REDIS_URL=redis://HOST:PORT/DB (or %config "
+        raise UsageError("queued runs need a Redis: set CODITECT_REDIS_URL=redis://HOST:PORT/DB (or %config "
                          "CoditectMagics.redis_url) and start workers with `coditect-magics worker`")
     client = getattr(magics, "_runs", None)
     if client is None or client.url != url:

@@ -83,8 +83,9 @@ def run(url: str | None = None, queues: Sequence[str] = (QUEUE,), *, burst: bool
     os.environ.setdefault("CODITECT_REDIS_URL", url)  # jobs share rate limits and the cache through it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     found = warm_up()
-    for chatty in ("httpx", "alembic", "chromadb"):  # a line per request or migration step drowns the job log
-        logging.getLogger(chatty).setLevel(logging.WARNING)  # after the imports: some SDKs set these levels
+    # a line per request or migration step would drown the job log (set after the imports, which set levels too)
+    for chatty in ("httpx", "httpx2", "alembic", "chromadb"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     from . import jobs
     target = str(default_target())
     jobs._ledgers[target] = Ledger(target)

@@ -307,3 +307,39 @@ def test_without_a_redis_queued_runs_say_which_variable_turns_them_on(shell, tmp
     lines = [line for line in captured.stderr.splitlines() if line.strip()]
     assert len(lines) == 2 and all("CODITECT_REDIS_URL" in line for line in lines), captured.stderr
     assert "Traceback" not in captured.stderr
+
+
+@pytest.mark.timeout(180)
+def test_a_cancelled_run_stops_at_its_next_step_and_a_waiting_one_never_starts(team, workers, thread_server,
+                                                                              tmp_path):
+    from IPython.utils.capture import capture_output
+    (tmp_path / "notes.md").write_text("tides\n")
+    thread_server.responder = lambda recorded: Script(
+        text="", delay=0.4, tool_calls=[{"id": f"call_{len(thread_server.requests)}", "name": "Glob",
+                                         "arguments": {"pattern": "*.md"}}])
+    team.run_cell_magic("agent", "helper --queue", "Wait for me.")  # no worker yet: it waits in Redis
+    waiting = team.user_ns["_run"]
+    with capture_output() as captured:
+        team.run_line_magic("agent", f"cancel {waiting.run_id[:8]}")
+    assert "cancelled" in captured.stdout and waiting.state()["status"] == "cancelled"
+    assert waiting.wait(30)
+
+    workers.start("w1")
+    team.run_cell_magic("agent", "helper --queue --tools Glob", "Look around, forever.")
+    looping = team.user_ns["_run"]
+    deadline = time.monotonic() + 60
+    while looping.state()["steps"] < 2:
+        assert time.monotonic() < deadline, "the looping run never got going"
+        time.sleep(0.05)
+    team.run_line_magic("agent", f"cancel {looping.run_id}")
+    assert looping.wait(30)
+    asked_at_cancel = len(thread_server.requests)
+    time.sleep(1.5)
+    state = looping.state()
+    assert state["status"] == "cancelled" and state["steps"] <= 4
+    assert len(thread_server.requests) == asked_at_cancel <= 4, "no call after the one in flight at the cancel"
+    prompts = [r.prompt for r in thread_server.requests]
+    assert "Wait for me." not in prompts, "the waiting run never started"
+    from coditect_magics.workers.runs import RunFailed
+    with pytest.raises(RunFailed, match="was cancelled"):
+        looping.result()

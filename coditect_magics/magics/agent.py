@@ -122,12 +122,14 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
         if cell is None and name == "find" and rest.strip():
             from .acting import find_agents
             return find_agents(magics, rest)
-        if cell is None and name in ("runs", "result", "map"):
+        if cell is None and name in ("runs", "result", "cancel", "map"):
             from . import queued
             if name == "runs" and not rest.strip():
                 return queued.listing(magics)
             if name == "result":
                 return queued.result(magics, rest.split())
+            if name == "cancel":
+                return queued.cancel(magics, rest.split())
             if name == "map":
                 return queued.map_rows(magics, rest)
         if not name:

@@ -15,7 +15,7 @@ _MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd|skill)\b(.*)$", re.DOTALL)
 MODEL_OPTIONS = ("--model", "-m", "--compare", "--fallback")
 LLM_SUBCOMMANDS = ("list", "alias", "default", "costs", "error", "explain", "help", "reset", "history", "export",
                    "import")
-AGENT_SUBCOMMANDS = ("list", "show", "find", "runs", "result", "map")
+AGENT_SUBCOMMANDS = ("list", "show", "find", "runs", "result", "cancel", "map")
 
 
 def model_ids(magics: Any) -> list[str]:

@@ -188,6 +188,7 @@ class CoditectMagics(Magics):
           %%agent researcher --queue                   (on a worker; the cell follows it)
           %agent runs                                  (queued runs: status, steps, tokens, cost)
           %agent result 3f2a9c                         (a queued run's answer, also after a restart)
+          %agent cancel 3f2a9c                         (stop it: at its next model or tool call)
           %agent map classifier df --column text --out label   (every row; --queue spreads them on workers)
 
         Agents act with the tools their file lists (none listed: the read-only built-ins, Task to delegate to

@@ -127,8 +127,8 @@ def finish(magics: Any, client: Any, run_id: str, state: dict[str, Any], handle:
     from IPython.display import Markdown
     try:
         value = client.result(run_id)
-    except Exception as exc:  # noqa: BLE001 - the run's failure is shown in its place
-        handle.update(Markdown(f"**queued run `{run_id[:12]}` failed** · {exc}"))
+    except Exception as exc:  # noqa: BLE001 - the run's failure (or cancel) is shown in its place
+        handle.update(Markdown(f"**queued run `{run_id[:12]}`** · {exc}"))
         return
     result = as_result(magics, value, state)
     from .output import render
@@ -192,6 +192,26 @@ def result(magics: Any, words: Sequence[str]) -> Any:
     shown = as_result(magics, value, state)
     magics.shell.user_ns["_llm"] = shown
     return shown
+
+
+def cancel(magics: Any, words: Sequence[str]) -> dict[str, Any]:
+    """`%agent cancel RUN_ID`: stop a queued run; says what it had done."""
+    from coditect_magics.workers.progress import FINAL
+    from coditect_magics.workers.runs import RunNotFound, describe
+    if len(words) != 1:
+        raise UsageError("write %agent cancel RUN_ID (%agent runs lists them)")
+    client = runs(magics)
+    try:
+        run_id = client.find(words[0])
+        before = client.state(run_id)["status"]
+        state = client.cancel(run_id)
+    except RunNotFound as exc:
+        raise UsageError(str(exc)) from None
+    if before in FINAL:
+        print(f"coditect: run {run_id[:12]} had already ended ({before})")
+    else:
+        print(f"coditect: run {run_id[:12]} cancelled · {describe(state)}")
+    return state
 
 
 def map_rows(magics: Any, line: str) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
-from .progress import Progress
+from .progress import Progress, RunCancelled
 from .spec import AgentJob, Kit, import_functions, materialize
 
 KITS_DIR = Path(tempfile.gettempdir()) / "coditect-kits"
@@ -100,10 +100,15 @@ class Context:
     def run(self, work: Callable[[], Awaitable[Any]]) -> Any:
         """Run the job's coroutine on the worker's one loop (its SDK clients, made on it, serve the next jobs
         too: a new client costs ~40 ms of TLS set-up); a failure is said once in the run's state and raised as
-        JobFailed."""
+        JobFailed. A cancelled run gives None: the job ends without running it, or at its next step."""
         from coditect_magics import bridge
         try:
+            if self.progress.cancelled():
+                raise RunCancelled(self.run_id)
             return bridge.run(work())
+        except RunCancelled:
+            self.progress.finished("cancelled")
+            return None
         except JobFailed:
             raise
         except Exception as exc:
@@ -138,6 +143,8 @@ def run_agent(job: AgentJob, run_id: str) -> Outcome:
                        done.warnings)
 
     outcome = context.run(work)
+    if outcome is None:
+        return None
     context.progress.finished("done" if outcome.status == "done" else "failed",
                               error="" if outcome.status == "done" else f"{outcome.status}: {outcome.note}")
     return outcome
@@ -177,7 +184,9 @@ def run_rows(job: AgentJob, run_id: str, rows: Sequence[tuple[Any, str]]) -> lis
 
     results = context.run(lambda: map_rows(context.runner, job.agent, rows, tools=job.tools,
                                            concurrency=job.concurrency, run_id=run_id, on_row=counted))
-    if context.progress.job_done():
+    if results is None:
+        return []
+    if context.progress.job_done() and not context.progress.cancelled():
         context.progress.finished("done")
     return results
 
@@ -191,6 +200,8 @@ def run_plan(job: AgentJob, run_id: str, goal: str, agents: Sequence[str] | None
     context.progress.started(worker=context.job.worker_name or "")
     orchestrator = _orchestrator(context, job.agent)
     plan = context.run(lambda: orchestrator.plan(goal, agents, run_id=run_id))
+    if plan is None:
+        return None
     for call in orchestrator.planning:
         context.progress.count_call(call.call_id, call.reply.usage, call.row.cost_usd if call.row is not None else 0)
     queue = Queue(context.job.origin, connection=context.redis)
@@ -234,7 +245,8 @@ def run_answer(job: AgentJob, run_id: str, plan: dict[str, Any], steps: Sequence
         return orchestrator.finish(checked, results, final, [], started)
 
     done = context.run(work)
-    context.progress.finished(done.status, error=done.trace.note if done.status != "done" else "")
+    if done is not None:
+        context.progress.finished(done.status, error=done.trace.note if done.status != "done" else "")
     return done
 
 

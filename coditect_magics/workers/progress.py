@@ -12,7 +12,11 @@ from typing import Any
 
 RUNS = "coditect:runs"
 TTL_S = 30 * 24 * 3600  # how long a run's state and result are kept
-FINAL = ("done", "failed", "partial")
+FINAL = ("done", "failed", "partial", "cancelled")
+
+
+class RunCancelled(Exception):
+    """Someone asked for the run to stop (`%agent cancel`); raised in a job at its next step."""
 
 
 def state_key(run_id: str) -> str:
@@ -21,6 +25,15 @@ def state_key(run_id: str) -> str:
 
 def channel(run_id: str) -> str:
     return f"coditect:run:{run_id}:events"
+
+
+def cancel_key(run_id: str) -> str:
+    return f"coditect:run:{run_id}:cancel"
+
+
+def request_cancel(redis: Any, run_id: str) -> None:
+    """Ask every job of the run to stop at its next step (and those not started yet to do nothing)."""
+    redis.set(cancel_key(run_id), 1, ex=TTL_S)
 
 
 def create(redis: Any, run_id: str, **fields: Any) -> None:
@@ -55,6 +68,9 @@ class Progress:
 
     def __init__(self, redis: Any, run_id: str) -> None:
         self.redis, self.run_id, self.key = redis, run_id, state_key(run_id)
+
+    def cancelled(self) -> bool:
+        return bool(self.redis.exists(cancel_key(self.run_id)))
 
     def set(self, **fields: Any) -> None:
         with self.redis.pipeline() as pipe:
@@ -102,6 +118,9 @@ class Progress:
         return bool(added)
 
     def finished(self, status: str, **fields: Any) -> None:
+        """The run's end; once cancelled, a run stays cancelled whatever a job still running reports."""
+        if status != "cancelled" and self.cancelled():
+            status = "cancelled"
         with self.redis.pipeline() as pipe:
             pipe.hset(self.key, mapping={"status": status, "ended": time.time(),
                                          **{k: _text(v) for k, v in fields.items()}})
@@ -118,12 +137,14 @@ class Progress:
 
     def on_event(self, event: Any) -> None:
         """Count a runner event: a model reply is a step with its tokens and cost; a tool call is the latest
-        thing done."""
+        thing done. Each is also where a cancelled run stops (RunCancelled)."""
         from coditect_magics.agents.runner import AgentEvent
         from coditect_magics.tools import ModelReplied, ToolStarted
         if not isinstance(event, AgentEvent):
             return
         inner = event.event
+        if isinstance(inner, (ModelReplied, ToolStarted)) and self.cancelled():
+            raise RunCancelled(self.run_id)
         if isinstance(inner, ModelReplied):
             from coditect_magics.agents.runner import known_cost
             self.count_call(inner.call_id, inner.reply.usage, known_cost(inner.reply))

@@ -123,6 +123,22 @@ class Runs:
                 continue
         return ""
 
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Stop a run: jobs not started never run, running ones stop at their next model call or tool call (a map
+        chunk under way finishes its rows). Returns the state; a finished run is left as it was."""
+        from rq.job import Job, JobStatus
+        state = self.state(run_id)
+        if state["status"] in progress.FINAL:
+            return state
+        progress.request_cancel(self.redis, run_id)
+        ids = [j for j in str(state.get("result_job", "")).split(",") if j] + [f"{run_id}-plan"]
+        waiting = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+        for job in Job.fetch_many(ids, connection=self.redis):
+            if job is not None and job.get_status() in waiting:
+                job.cancel()
+        progress.Progress(self.redis, run_id).finished("cancelled")
+        return self.state(run_id)
+
     def listing(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest runs, newest first: id, kind, agent, status, steps, tokens, cost, rows, times, error."""
         ids = [m.decode() for m in self.redis.zrevrange(progress.RUNS, 0, limit - 1)]
@@ -150,6 +166,8 @@ class Runs:
                 break
         if state["status"] == "failed" and state.get("kind") != "map":
             raise RunFailed(f"run {run_id[:12]} failed: {state.get('error') or 'no reason given'}")
+        if state["status"] == "cancelled" and state.get("kind") != "map":  # a map gives the rows it finished
+            raise RunFailed(f"run {run_id[:12]} was cancelled ({_doing(state)})")
         if state["status"] not in progress.FINAL:
             raise TimeoutError(f"run {run_id[:12]} is {state['status']} ({_doing(state)})")
         ids = [j for j in str(state["result_job"]).split(",") if j]

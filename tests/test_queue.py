@@ -17,6 +17,7 @@ import pytest
 
 from tests.fakes import Script
 from tests.test_agent_runs import agent_file, write_agents
+from tests.test_memory import chroma_server  # noqa: F401 - fixture
 
 MODEL = "openai:gpt-4o-mini"
 KEY = "sk-test-magics-openai"
@@ -343,3 +344,32 @@ def test_a_cancelled_run_stops_at_its_next_step_and_a_waiting_one_never_starts(t
     from coditect_magics.workers.runs import RunFailed
     with pytest.raises(RunFailed, match="was cancelled"):
         looping.result()
+
+
+@pytest.mark.timeout(240)
+def test_an_agent_delegated_on_a_worker_gets_memory_from_the_team_store(team, workers, thread_server, chroma_server,
+                                                                        monkeypatch, tmp_path):
+    from coditect_magics.memory import Memory
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("CODITECT_CHROMA_URL", f"http://{chroma_server}")  # the worker started below has it too
+    Memory().add("The tide report is due on Friday the 14th.", source="team-notes")
+    write_agents(tmp_path / ".claude" / "agents", {"lead": agent_file("lead", MODEL, "Task", "You lead.")})
+
+    def answer(recorded):
+        turns = recorded.body["messages"]
+        if turns[0]["content"].startswith("You write."):
+            return Script(text="Friday the 14th.")
+        if any(turn["role"] == "tool" for turn in turns):
+            return Script(text="Due on Friday the 14th.")
+        return Script(text="", tool_calls=[{"id": "call_1", "name": "Task", "arguments": {
+            "description": "ask the scribe", "prompt": "When is the tide report due?", "subagent_type": "scribe"}}])
+
+    thread_server.responder = answer
+    workers.start("w1")
+    team.run_cell_magic("agent", "lead --queue --tools Task", "Ask the scribe when the tide report is due.")
+    run = team.user_ns["_run"]
+    assert run.wait(120) and team.user_ns["_llm"].text == "Due on Friday the 14th."
+    scribe = [r.body["messages"][0]["content"] for r in thread_server.requests
+              if r.body["messages"][0]["content"].startswith("You write.")]
+    assert len(scribe) == 1 and "<<<MEMORY" in scribe[0]
+    assert "The tide report is due on Friday the 14th. (source: team-notes)" in scribe[0]

@@ -94,7 +94,7 @@ class Context:
                 bindings=load_bindings(folder / "bindings.yaml"), model_aliases=self.kit.model_aliases,
                 toolbox={"allow": self.kit.allow, "namespace": import_functions(self.kit.functions),
                          "memory": _memory},
-                limits=Limits(**self.kit.limits), stream=False)
+                limits=Limits(**self.kit.limits), stream=False, recall=_recall(self.kit))
         return self._runner
 
     def run(self, work: Callable[[], Awaitable[Any]]) -> Any:
@@ -118,11 +118,32 @@ class Context:
             raise JobFailed(message) from None
 
 
+_store: list[Any] = []
+
+
 def _memory() -> Any:
-    """The worker's memory store (the team's Chroma server when CODITECT_CHROMA_URL is set), made when a tool
-    first searches it."""
-    from coditect_magics.memory import Memory
-    return Memory()
+    """The worker's memory store (the team's Chroma server when CODITECT_CHROMA_URL is set), made when first
+    searched and kept for the next jobs (its embedder takes seconds to load)."""
+    if not _store:
+        from coditect_magics.memory import Memory
+        _store.append(Memory())
+    return _store[0]
+
+
+def _recall(kit: Kit) -> Callable[[Any, str], tuple[str, int]] | None:
+    """Memory for the agents a run delegates to, as the kernel gives it: only from a team's Chroma server
+    (CODITECT_CHROMA_URL), the one store that holds the notebook's memories; a worker's own disk does not."""
+    if not os.environ.get("CODITECT_CHROMA_URL"):
+        return None
+
+    def recall(agent: Any, task: str) -> tuple[str, int]:
+        from coditect_magics.memory import context_block, relevant
+        k = kit.memory_items if agent.memory_items is None else agent.memory_items
+        floor = kit.memory_min_score if agent.memory_min_score is None else agent.memory_min_score
+        hits = relevant(_memory(), task, k=k, min_score=floor)
+        return context_block(hits), len(hits)
+
+    return recall
 
 
 def run_agent(job: AgentJob, run_id: str) -> Outcome:

@@ -34,6 +34,8 @@ class Kit:
     allow: str | None = None
     limits: Mapping[str, Any] = field(default_factory=dict)
     functions: Mapping[str, str] = field(default_factory=dict)  # tool name -> "module:qualname"
+    memory_items: int = 3          # memories for a delegated agent (its binding may say otherwise)
+    memory_min_score: float = 0.3
 
     @property
     def digest(self) -> str:
@@ -73,7 +75,8 @@ def kit_of(magics: Any, *, allow: str | None = None, tools: Any = None) -> Kit:
     return Kit(agents=agents, skills=tuple(skills),
                bindings=bindings.read_text(encoding="utf-8") if bindings.is_file() else "",
                model_aliases=dict(magics.model_aliases), settings=settings, allow=allow,
-               limits=dict(magics.agent_limits), functions=functions_of(tools, magics.shell.user_ns))
+               limits=dict(magics.agent_limits), functions=functions_of(tools, magics.shell.user_ns),
+               memory_items=magics.memory_context, memory_min_score=magics.memory_min_score)
 
 
 def travelling_settings(settings: Any) -> dict[str, Any]:

@@ -31,6 +31,19 @@ class RowResult:
     cost_usd: float | None = 0.0
 
 
+async def plain_call(executor: Any, agent: ResolvedAgent, messages: Sequence[Any], *, run_id: str | None = None,
+                     memory_items: int = 0) -> Any:
+    """One whole call of an agent without tools, attributed to it in the ledger; the finished Execution
+    (`.reply`, `.row`, `.call_id`)."""
+    execution = executor.stream(agent.model_id, list(messages), fallbacks=agent.fallbacks, stream=False,
+                                context=CallContext(agent=agent.name or None, run_id=run_id,
+                                                    agent_budget_usd=agent.budget_usd, memory_items=memory_items),
+                                **agent.params)
+    async for _ in execution:
+        pass
+    return execution
+
+
 async def answer_row(runner: Any, agent: ResolvedAgent, index: Any, task: str, *, tools: Any = (),
                      run_id: str | None = None) -> RowResult:
     """One row: a plain call when the agent has no tools (`tools=()`), else a run through the runner's tool loop."""
@@ -38,13 +51,7 @@ async def answer_row(runner: Any, agent: ResolvedAgent, index: Any, task: str, *
     messages.append(Message("user", task))
     try:
         if tools == ():
-            params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
-                      if v is not None}
-            execution = runner.executor.stream(agent.model_id, messages, fallbacks=agent.fallbacks, stream=False,
-                                               context=CallContext(agent=agent.name or None, run_id=run_id,
-                                                                   agent_budget_usd=agent.budget_usd), **params)
-            async for _ in execution:
-                pass
+            execution = await plain_call(runner.executor, agent, messages, run_id=run_id)
             usage = execution.reply.usage
             return RowResult(index, execution.reply.text, "ok", "", usage.input_tokens, usage.output_tokens,
                              execution.row.cost_usd if execution.row is not None else None)

@@ -114,7 +114,7 @@ class Orchestrator:
         for attempt in range(1, self.retries + 2):
             execution = self.runner.executor.stream(self.agent.model_id, messages, context=self._context(run_id),
                                                     stream=False, fallbacks=self.agent.fallbacks,
-                                                    **self._params())
+                                                    **self.agent.params)
             async for _ in execution:
                 pass
             self._planning.append(execution)
@@ -141,10 +141,6 @@ class Orchestrator:
         from .discovery import find
         found = find(task, k=len(self.runner.agents.items), library=self.runner.agents, ranking=self.ranking)
         return [m.name for m in found if m.name in names][:3]
-
-    def _params(self) -> dict[str, Any]:
-        return {k: v for k, v in {"temperature": self.agent.temperature, "max_tokens": self.agent.max_tokens}.items()
-                if v is not None}
 
     async def run(self, goal: str, agents: Sequence[str] | None = None, *,
                   on_event: Callable[[Any], Any] | None = None) -> Orchestration:
@@ -223,7 +219,7 @@ class Orchestrator:
         emit(RunStarted(self.agent.name, self.agent.model_id, 0, plan.goal))
         loop = ToolLoop(self.runner.executor, self.agent.model_id, messages, [],
                         context=replace(self._context(run_id), parent_call_id=parent), stream=self.runner.stream,
-                        fallbacks=self.agent.fallbacks, **self._params())
+                        fallbacks=self.agent.fallbacks, **self.agent.params)
         async for event in loop:
             emit(AgentEvent(self.agent.name, 0, event))
         return loop.result

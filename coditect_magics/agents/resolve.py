@@ -52,6 +52,12 @@ class ResolvedAgent:
     memory_min_score: float | None = None
     origin: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
+    @property
+    def params(self) -> dict[str, Any]:
+        """The sampling settings its calls pass (those it sets: the provider's own defaults stand for the rest)."""
+        return {k: v for k, v in {"temperature": self.temperature, "max_tokens": self.max_tokens}.items()
+                if v is not None}
+
 
 def qualify(model: str, model_aliases: Mapping[str, str] | None = None) -> str:
     """An alias, a bare vendor model name or a full id → the id to call (see the module's docstring). A name it

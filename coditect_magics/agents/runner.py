@@ -194,13 +194,11 @@ class Runner:
         if "Skill" in node.tools:
             messages = with_system(messages, skills_block(self.skills, skills))
         await tree.emit(RunStarted(agent.name, agent.model_id, depth, task))
-        params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
-                  if v is not None}
         context = CallContext(agent=agent.name or None, run_id=tree.run_id, parent_call_id=parent_call_id,
                               agent_budget_usd=agent.budget_usd, memory_items=memory_items)
         loop = ToolLoop(self.executor, agent.model_id, messages, list(node.tools.values()), context=context,
                         max_steps=self.limits.steps, time_limit_s=tree.left_s(), stream=self.stream,
-                        fallbacks=agent.fallbacks, **params)
+                        fallbacks=agent.fallbacks, **agent.params)
         node.tools = loop.tools  # the Skill tool adds to what the loop offers from its next step
         runs: list[tuple[int, ToolRun]] = []
         order: dict[tuple[int, str], int] = {}  # the trace lists calls as the model made them, not as they ended

@@ -68,8 +68,6 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
     question = Message("user", prompt)
     messages = conversation.with_history(magics, thread, [Message("system", system)], question,
                                          model=agent.model_id, reply_tokens=agent.max_tokens)
-    params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
-              if v is not None}
     context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd,
                           memory_items=used)
     if tools is None and not calls_tools(agent.model_id):
@@ -93,7 +91,7 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
         result = act(magics, agent, messages, tools=tools, allow=allow, fmt=fmt, stream=stream, out=out,
                      context=context)
     else:
-        result = llm.ask(magics, agent.model_id, messages, params=params, fallbacks=agent.fallbacks, fmt=fmt,
+        result = llm.ask(magics, agent.model_id, messages, params=agent.params, fallbacks=agent.fallbacks, fmt=fmt,
                          stream=stream, cache=cache, out=out, context=context)
     conversation.keep(thread, question, result)
     return result

@@ -173,17 +173,11 @@ def run_agent(job: AgentJob, run_id: str) -> Outcome:
 
 async def _plain(context: Context, job: AgentJob, run_id: str) -> Outcome:
     """An agent without tools: one call with its built messages."""
-    from coditect_magics.executor import CallContext
+    from coditect_magics.agents.mapping import plain_call
     agent = job.agent
     started = time.perf_counter()
-    params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
-              if v is not None}
-    execution = context.executor.stream(agent.model_id, list(job.messages), fallbacks=agent.fallbacks, stream=False,
-                                        context=CallContext(agent=agent.name or None, run_id=run_id,
-                                                            agent_budget_usd=agent.budget_usd,
-                                                            memory_items=job.memory_items), **params)
-    async for _ in execution:
-        pass
+    execution = await plain_call(context.executor, agent, job.messages, run_id=run_id,
+                                 memory_items=job.memory_items)
     reply, row = execution.reply, execution.row
     cost = float(row.cost_usd or 0.0) if row is not None else 0.0
     context.progress.count_call(execution.call_id, reply.usage, cost)

@@ -17,7 +17,7 @@ class LexicalIndex:
                  version: Callable[[int | None], Any]) -> None:
         self._documents, self._version = documents, version
         self._lock = threading.Lock()
-        self._built: int | None = None
+        self._built: Any = None  # the version it was built at
         self._ids: list[str] = []
         self._retriever: Any = None
         self._stemmer: Any = None

@@ -359,6 +359,8 @@ def test_memory_magic_adds_searches_indexes_and_forgets(shell, tmp_path):
     report = shell.run_line_magic("memory", f"index {DATA / 'guide.md'}")
     assert report.added > 0
     assert shell.run_line_magic("memory", f"forget {hits.id[0]}") == 1, "the id a search shows is enough to forget"
+    meeting = shell.run_line_magic("memory", "search -k 1 when does the team meet").id[0]
+    assert shell.run_line_magic("memory", f"forget --id {meeting[:8]}") == 1, "--id as the issue writes it"
     assert not shell.run_line_magic("memory", "search --kind note reverse a string").text.str.contains(
         "s[::-1]", regex=False).any()
     with capture_output() as captured:

@@ -260,13 +260,15 @@ class CoditectMagics(Magics):
     @argument("--kind", choices=("message", "note", "file"), help="Only this kind.")
     @argument("--source", help="Only from these sources (comma-separated, exact: a file, notebook.ipynb#cell3).")
     @argument("--since", help="Only since then: an ISO date or a span back from now (30m, 12h, 7d, 2w).")
+    @argument("--id", action="append", help="forget: this item (an id, or its first characters; repeatable).")
     def memory(self, line: str) -> Any:
         """Memory search over what you said, wrote and indexed (ChromaDB); every %llm / %%agent exchange is kept
         unless `%config CoditectMagics.remember = False`.
 
         `%memory search [-k N] [--kind K] [--source S] [--since 7d] QUERY` shows a DataFrame of hits;
         `%memory add TEXT`; `%memory index PATH` (Markdown, text, .ipynb, JSONL message logs);
-        `%memory forget ID...` (the id column of a search) or `%memory forget --source S | --kind K | --since T`;
+        `%memory forget ID...` or `--id ID` (the id column of a search), or `%memory forget --source S | --kind K |
+        --since T`;
         `%memory stats`."""
         from . import memory
         return memory.run(self, line)

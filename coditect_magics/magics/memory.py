@@ -94,6 +94,8 @@ def run(magics: Any, line: str) -> Any:
             return store(magics).add(rest, kind="note", source="notebook")
         if verb == "search":
             args, query = split_options(parser_of(type(magics).memory), rest)
+            if args.id:
+                raise UsageError("--id names what to forget: %memory forget --id ID")
             if not query:
                 raise UsageError(f"nothing to search for: {USAGE}")
             hits = settled(magics).search(query, k=args.k, kind=args.kind, source=_sources(args.source),
@@ -106,9 +108,10 @@ def run(magics: Any, line: str) -> Any:
             return report
         if verb == "forget" and rest:
             args, ids = split_options(parser_of(type(magics).memory), rest)
-            if ids and (args.kind or args.source or args.since):
+            named = ids.split() + (args.id or [])
+            if named and (args.kind or args.source or args.since):
                 raise UsageError("forget takes ids or filters, not both")
-            gone = settled(magics).forget(ids.split() if ids else None, kind=args.kind,
+            gone = settled(magics).forget(named or None, kind=args.kind,
                                           source=_sources(args.source), since=args.since)
             print(f"coditect: forgot {gone} memor{'y' if gone == 1 else 'ies'}")
             return gone

@@ -396,3 +396,18 @@ def test_agent_limits_come_from_the_configuration(project, thread_server):
     with capture_output() as captured:
         project.run_cell_magic("agent", "looper", "Go.")
     assert "agent_limits takes depth, steps, total_steps, time_s and budget_usd, got ['depht']" in captured.stderr
+
+
+def test_a_binding_allows_writes_the_way_allow_does(project, thread_server, tmp_path):
+    from IPython.utils.capture import capture_output
+    (tmp_path / ".claude" / "config").mkdir(parents=True)
+    bindings = tmp_path / ".claude" / "config" / "agent-llm-bindings.yaml"
+    bindings.write_text("reader:\n  allow: write\ntalker:\n  allow: sudo\n")
+    thread_server.script(Script(text="", tool_calls=[call("toolu_1", "Write", file_path="out.md", content="done\n")]),
+                         Script(text="Written."))
+    with capture_output() as captured:
+        result = project.run_cell_magic("agent", "reader", "Write it down.")
+    assert result.text == "Written." and (tmp_path / "out.md").read_text() == "done\n"
+    assert [t["name"] for t in thread_server.requests[0].body["tools"]] == ["Read", "Write"]
+    assert "agent 'talker': `allow` must be write, bash or both, not 'sudo'" in captured.stderr
+    assert ".claude/config/agent-llm-bindings.yaml:4: agent" in captured.stderr, "named by file and line"

@@ -12,6 +12,7 @@ Two layouts are read. Flat:
       budget_usd: 0.50
       memory_items: 5                       # memories added to its system prompt (0: none)
       memory_min_score: 0.35                # only those at least this close (0..1)
+      allow: write                          # its Write/Edit may change files (bash: Bash runs; or both)
     researcher: gemini:gemini-2.5-flash      # shorthand: just a model id
 
 and CODITECT's own, with the entries under `agents:` and optional `defaults:` (provider names such as
@@ -19,8 +20,8 @@ and CODITECT's own, with the entries under `agents:` and optional `defaults:` (p
 `base_provider`, `search_enabled: true` or `metadata: {search_augmented: true}` turn search on). A top-level
 `defaults:` entry applies to every agent, below the agent's own front matter (see `resolve`).
 
-Keys other than provider, model, temperature, max_tokens, fallbacks, search, budget_usd, memory_items and
-memory_min_score are kept in `extra`.
+Keys other than provider, model, temperature, max_tokens, fallbacks, search, budget_usd, memory_items,
+memory_min_score and allow are kept in `extra`.
 YAML that does not parse raises BindingFileError naming the file and line; an entry with a bad value (temperature
 "hot") is left out and reported in `errors` with its file, line and key, and the other entries still load.
 """
@@ -37,7 +38,8 @@ from .errors import BindingFileError
 
 DEFAULT_PATH = Path(".claude/config/agent-llm-bindings.yaml")
 KNOWN_KEYS = ("provider", "model", "temperature", "max_tokens", "fallbacks", "search", "budget_usd", "memory_items",
-              "memory_min_score")
+              "memory_min_score", "allow")
+PERMISSIONS = ("write", "bash")
 # The kit's providers (kept in step with coditect_magics.providers.registry.BUILTIN; a test checks), so that this
 # module does not import the provider layer.
 PROVIDERS = ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "local", "search")
@@ -60,6 +62,7 @@ class Binding:
     budget_usd: float | None = None
     memory_items: int | None = None
     memory_min_score: float | None = None
+    allow: str | None = None            # "write", "bash" or "write,bash": what its tools may do beyond reading
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
     source: Path | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
@@ -256,6 +259,11 @@ def _check(key: str, value: Any) -> Any:
     if key == "memory_min_score":
         number = _number(value)
         return number if number is not None and 0 <= number <= 1 else _Bad("must be a number from 0 to 1")
+    if key == "allow":
+        words = value if isinstance(value, list) else str(value).replace(",", " ").split()
+        chosen = [str(w).strip().lower() for w in words]
+        ok = chosen and all(w in PERMISSIONS for w in chosen)
+        return ",".join(p for p in PERMISSIONS if p in chosen) if ok else _Bad("must be write, bash or both")
     if key == "search":
         flag = _flag(value)
         return flag if flag is not None else _Bad("must be true or false")
@@ -310,5 +318,6 @@ def _normalize(agent: str, values: dict[str, Any], path: Path, line: int) -> Bin
                    max_tokens=values.get("max_tokens"), fallbacks=values.get("fallbacks") or (),
                    search=search if search is not None else (True if implied else None),
                    budget_usd=values.get("budget_usd"), memory_items=values.get("memory_items"),
-                   memory_min_score=values.get("memory_min_score"), extra={k: v for k, v in values.items() if k not in KNOWN_KEYS},
+                   memory_min_score=values.get("memory_min_score"), allow=values.get("allow"),
+                   extra={k: v for k, v in values.items() if k not in KNOWN_KEYS},
                    source=path, line=line)

@@ -50,6 +50,7 @@ class ResolvedAgent:
     tools: tuple[str, ...] = ()
     memory_items: int | None = None        # None: the kernel's setting (CoditectMagics.memory_context)
     memory_min_score: float | None = None
+    allow: str | None = None               # what its tools may do beyond reading (write, bash), from its binding
     origin: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -114,13 +115,14 @@ def resolve_agent(definition: AgentDefinition, binding: Binding | None = None,
         temperature=_maybe(float, pick("temperature")), max_tokens=_maybe(int, pick("max_tokens")),
         fallbacks=fallback_ids, search=bool(search), budget_usd=_maybe(float, pick("budget_usd")),
         tools=definition.tools, memory_items=_maybe(int, pick("memory_items")),
-        memory_min_score=_maybe(float, pick("memory_min_score")), origin=origin)
+        memory_min_score=_maybe(float, pick("memory_min_score")), allow=pick("allow"), origin=origin)
 
 
 def _settings(binding: Binding) -> dict[str, Any]:
     return {"model": binding.model_id, "temperature": binding.temperature, "max_tokens": binding.max_tokens,
             "fallbacks": binding.fallbacks, "search": binding.search, "budget_usd": binding.budget_usd,
-            "memory_items": binding.memory_items, "memory_min_score": binding.memory_min_score}
+            "memory_items": binding.memory_items, "memory_min_score": binding.memory_min_score,
+            "allow": binding.allow}
 
 
 def _unwrap(model: str) -> tuple[str, bool]:

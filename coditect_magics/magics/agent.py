@@ -57,7 +57,9 @@ def run_agent(magics: Any, agent: ResolvedAgent, prompt: str, *, fmt: str, strea
               allow: str | None = None, queue: bool = False) -> Any:
     """Run the agent on a prompt; what memory holds about the prompt joins its system prompt (how much, and how
     close, its binding may say: memory_items, memory_min_score). With `tools` (names; None: the default set) it
-    runs through the runner's tool loop; `()` is one plain call. `queue`: a worker runs it (see `queued`)."""
+    runs through the runner's tool loop; `()` is one plain call. `allow` (--allow) wins over the binding's;
+    `queue`: a worker runs it (see `queued`)."""
+    allow = allow or agent.allow
     from .memory import recall
     thread = conversation.store(magics).thread(conversation.notebook_of(magics), f"agent:{agent.name}")
     if new:

@@ -35,7 +35,7 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
                 raise UsageError("--queue runs the whole plan on workers; --plan-only stays in the kernel: pick one")
             from .queued import queue_orchestrate
             chosen = agent.resolved(magics, ORCHESTRATOR, {"model": args.model})
-            return queue_orchestrate(magics, chosen, goal, names, args.allow, args.out)
+            return queue_orchestrate(magics, chosen, goal, names, args.allow or chosen.allow, args.out)
         orchestrator = make(magics, args.model, args.allow)
         if args.plan_only:
             return plan_only(magics, orchestrator, goal, names, args.out)
@@ -48,7 +48,8 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
 def make(magics: Any, model: str | None = None, allow: str | None = None) -> Any:
     """The orchestrator agent (its file, binding and the -m option) over the kernel's runner."""
     from coditect_magics.agents.orchestrate import Orchestrator
-    return Orchestrator(acting.runner(magics, allow=allow), agent.resolved(magics, ORCHESTRATOR, {"model": model}))
+    chosen = agent.resolved(magics, ORCHESTRATOR, {"model": model})
+    return Orchestrator(acting.runner(magics, allow=allow or chosen.allow), chosen)
 
 
 def plan_only(magics: Any, orchestrator: Any, goal: str, names: Any, out: str | None) -> Any:

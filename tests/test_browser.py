@@ -92,8 +92,13 @@ def test_chat_streams_token_by_token_and_stop_keeps_the_partial_reply(page):
 
     chat.locator(".cm-input input").fill("Please count to 400")
     chat.locator("button.cm-send").click()
-    counting = chat.locator(".cm-msg-assistant").last
-    page.wait_for_function("el => el.innerText.split(' ').length > 5", arg=counting.element_handle(), timeout=30_000)
+    # the second reply's own element: `.last` taken at once could still be the first reply (a busy machine), and
+    # waiting on that would press Stop before the stream began
+    counting = chat.locator(".cm-msg-assistant").nth(1)
+    deadline = time.monotonic() + 30
+    while len(counting.inner_text().split()) <= 5:
+        assert time.monotonic() < deadline, "the second reply never streamed"
+        time.sleep(0.02)
     chat.locator("button.cm-stop").click()
     chat.locator(".cm-status", has_text="stopped").wait_for(timeout=15_000)
     kept = counting.inner_text().strip()

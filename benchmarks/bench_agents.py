@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import statistics
 import sys
@@ -24,6 +23,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes
+
+from loopback import Servers  # noqa: E402
 
 KEY = "sk-bench-not-a-real-key"
 LEVELS = {"root": ("anthropic:claude-sonnet-4-6", "Task", "mid"), "mid": ("ollama:llama3.2", "Task", "leaf"),
@@ -73,50 +74,6 @@ def looping(recorded: Any) -> Any:
         return Script(text="finished")
     return Script(text="", tool_calls=[{"id": f"toolu_{turns}", "name": "noop", "arguments": {}}])
 
-
-
-def _serve(latency: float, responder: str, conn: Any) -> None:
-    async def main() -> None:
-        from tests.fakes import FakeServer
-
-        class Discard(list):
-            def append(self, item: Any) -> None:
-                pass
-
-        server = FakeServer(latency=latency)
-        server.responder = globals()[responder]
-        server.requests = Discard()
-        conn.send(await server.start())
-        conn.close()
-        while True:
-            await asyncio.sleep(3600)
-
-    asyncio.run(main())
-
-
-class Servers:
-    """`n` FakeServers, each in a child process, answering through the named responder."""
-
-    def __init__(self, n: int, latency: float, responder: str) -> None:
-        self.n, self.latency, self.responder, self.procs = n, latency, responder, []
-
-    def __enter__(self) -> list[str]:
-        ctx = multiprocessing.get_context("spawn")
-        urls = []
-        for _ in range(self.n):
-            parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_serve, args=(self.latency, self.responder, child), daemon=True)
-            proc.start()
-            self.procs.append(proc)
-            if not parent.poll(30):
-                raise RuntimeError("a fake server did not start")
-            urls.append(parent.recv())
-        return urls
-
-    def __exit__(self, *exc: Any) -> None:
-        for proc in self.procs:
-            proc.terminate()
-            proc.join(10)
 
 
 def make_executor(tmp: Path, name: str, anthropic: str, ollama: str = "", openai: str = "") -> Any:
@@ -228,7 +185,7 @@ def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        with Servers(3, args.latency, "delegating") as urls:
+        with Servers(3, args.latency, delegating) as urls:
             found = asyncio.run(tree(tmp, urls, args.latency, args.rounds))
         ratio = found["wall"] / found["critical"]
         info("delegation tree", f"{found['nodes']} agent runs, {found['calls']} model calls, depth {found['depth']}, "
@@ -236,7 +193,7 @@ def main() -> int:
         info("critical path (5 calls in a row)", f"{found['critical']:.3f} s; wall {found['wall']:.3f} s")
         ok &= line("delegation tree wall time / critical path", ratio, "x", 1.15)
         os.environ["BENCH_AGENT_STEPS"] = str(args.steps)  # the spawned server reads it
-        with Servers(1, 0.0, "looping") as (url,):
+        with Servers(1, 0.0, looping) as (url,):
             measured = asyncio.run(loop_overhead(tmp, url, args.steps, args.rounds))
         info("raw SDK call per step (anthropic, whole replies)", f"{measured['sdk'] * 1000:.3f} ms")
         info("executor alone, same requests, per step", f"{measured['executor'] * 1000:.3f} ms")

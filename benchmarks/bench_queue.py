@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes, tests.servers
+
+from loopback import Servers  # noqa: E402
 
 MODEL = "openai:gpt-4o-mini"
 
@@ -38,33 +39,10 @@ def info(name: str, text: str) -> None:
     print(f"{'  (info) ' + name:<52} {text}")
 
 
-def _serve(latency: float, conn: Any) -> None:
-    async def main() -> None:
-        from tests.fakes import FakeServer, Script
-
-        class Discard(list):
-            def append(self, item: Any) -> None:
-                pass
-
-        server = FakeServer(latency=latency)
-        server.responder = lambda recorded: Script(text=f"tag:{recorded.prompt}", input_tokens=20, output_tokens=4)
-        server.requests = Discard()
-        conn.send(await server.start())
-        conn.close()
-        while True:
-            await asyncio.sleep(3600)
-
-    asyncio.run(main())
-
-
-def serve(latency: float) -> tuple[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_serve, args=(latency, child), daemon=True)
-    proc.start()
-    if not parent.poll(30):
-        raise RuntimeError("the fake server did not start")
-    return parent.recv(), proc
+def tagging(recorded: Any) -> Any:
+    """Each row's answer: its text tagged."""
+    from tests.fakes import Script
+    return Script(text=f"tag:{recorded.prompt}", input_tokens=20, output_tokens=4)
 
 
 def start_workers(url: str, n: int, folder: Path) -> list[subprocess.Popen]:
@@ -129,10 +107,14 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-queue-"))
     os.environ.update(OPENAI_API_KEY="sk-bench-not-a-real-key", CODITECT_LEDGER=str(folder / "ledger.sqlite3"),
                       NO_PROXY="127.0.0.1,localhost")
+    with Servers(1, args.latency, tagging) as (slow_url,), Servers(1, 0.0, tagging) as (fast_url,):
+        return measure(args, folder, slow_url, fast_url)
+
+
+def measure(args: Any, folder: Path, slow_url: str, fast_url: str) -> int:
+    """Both sides against the servers at `slow_url` (the latency) and `fast_url` (none); 0 when every goal is met."""
     from tests.servers import start_redis
     from coditect_magics.workers.runs import Runs
-    slow_url, slow = serve(args.latency)
-    fast_url, fast = serve(0.0)
     redis_url, redis_proc = start_redis(folder)
     workers = start_workers(redis_url, 2, folder)
     try:
@@ -172,8 +154,6 @@ def main() -> int:
         for proc in workers:
             proc.wait(15)
         redis_proc.terminate()
-        slow.terminate()
-        fast.terminate()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import statistics
 import sys
@@ -22,6 +21,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes
+
+from loopback import Servers, fake_server  # noqa: E402
 
 KEY = "sk-bench-not-a-real-key"
 PROMPT = [{"role": "user", "content": "Say hello."}]
@@ -47,32 +48,10 @@ def info(name: str, text: str) -> None:
 
 # --- the loopback server ----------------------------------------------------------------------------------------
 
-class _Discard(list):
-    """The server's request log, kept empty: thousands of recorded requests would slow the server down as it runs."""
-
-    def append(self, item: Any) -> None:
-        pass
-
-
-def fake_server(latency: float) -> Any:
-    from tests.fakes import FakeServer, Script
-    server = FakeServer(latency=latency)
-    server.default = Script(text=TEXT)
-    server.requests = _Discard()
-    return server
-
-
-def _serve(latency: float, conn: Any) -> None:
-    """Child process: a FakeServer answering every request with the default script until terminated."""
-
-    async def main() -> None:
-        server = fake_server(latency)
-        conn.send(await server.start())
-        conn.close()
-        while True:
-            await asyncio.sleep(3600)
-
-    asyncio.run(main())
+def scripted(recorded: Any) -> Any:
+    """Every request gets the same plain reply."""
+    from tests.fakes import Script
+    return Script(text=TEXT)
 
 
 class Server:
@@ -80,27 +59,21 @@ class Server:
 
     def __init__(self, latency: float, mode: str) -> None:
         self.latency, self.mode = latency, mode
-        self.proc: Any = None
         self.fake: Any = None
+        self.procs: Any = None
 
     def __enter__(self) -> str:
         if self.mode == "thread":
-            self.fake = fake_server(self.latency)
+            self.fake = fake_server(self.latency, scripted)
             return self.fake.start_in_thread()
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=_serve, args=(self.latency, child), daemon=True)
-        self.proc.start()
-        if not parent.poll(30):
-            raise RuntimeError("the fake server did not start")
-        return parent.recv()
+        self.procs = Servers(1, self.latency, scripted)
+        return self.procs.__enter__()[0]
 
     def __exit__(self, *exc: Any) -> None:
         if self.fake is not None:
             self.fake.stop_thread()
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.join(10)
+        if self.procs is not None:
+            self.procs.__exit__(*exc)
 
 
 def provider_options(url: str) -> dict[str, dict[str, Any]]:

@@ -11,17 +11,25 @@ import multiprocessing
 from typing import Any, Callable
 
 
+class _Discard(list):
+    """The server's request log, kept empty: thousands of recorded requests would slow the server down."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+def fake_server(latency: float, responder: Callable[[Any], Any]) -> Any:
+    """A FakeServer answering through `responder`, keeping no request log (start it on a thread or in a process)."""
+    from tests.fakes import FakeServer
+    server = FakeServer(latency=latency)
+    server.responder = responder
+    server.requests = _Discard()
+    return server
+
+
 def _serve(latency: float, responder: Callable[[Any], Any], conn: Any) -> None:
     async def main() -> None:
-        from tests.fakes import FakeServer
-
-        class Discard(list):
-            def append(self, item: Any) -> None:
-                pass
-
-        server = FakeServer(latency=latency)
-        server.responder = responder
-        server.requests = Discard()  # a benchmark's thousands of requests need not be kept
+        server = fake_server(latency, responder)
         conn.send(await server.start())
         conn.close()
         while True:

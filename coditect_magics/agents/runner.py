@@ -385,10 +385,3 @@ async def stream_of(start: Callable[[Callable[[Any], None]], Any]) -> AsyncItera
         yield task.result()
     finally:
         task.cancel()
-
-
-def tool_names(value: Any) -> Any:
-    """`--tools a,b` as the runner takes it: None when not given."""
-    return None if value is None else [n for n in str(value).replace(",", " ").split() if n]
-
-

@@ -15,7 +15,6 @@ from typing import Any, AsyncIterator, Mapping, Sequence
 
 from coditect_magics.budgets import Budgets
 from coditect_magics.providers import LLM, Chunk, Reply, Request, Settings, Usage, errors, registry
-from coditect_magics.providers.secrets import redact
 
 Target = Request | str | Sequence[str]
 
@@ -48,20 +47,6 @@ class CallContext:
     parent_call_id: str | None = None
     agent_budget_usd: float | None = None   # this agent's own limit (its binding), else the general one
     memory_items: int = 0                   # memories added to the request's context
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One provider's answer in a `compare` fan-out."""
-
-    id: str
-    text: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = None
-    latency_s: float | None = None
-    ttft_s: float | None = None
-    error: str | None = None
 
 
 class Executor:
@@ -230,34 +215,10 @@ class Executor:
         """Chunks as they arrive (iterate the returned Execution); afterwards `.reply`, `.row`."""
         return Execution(self, self.chain(target, messages, fallbacks, **params), context, cache, stream)
 
-    async def compare(self, prompt: Any, ids: Sequence[str], **params: Any) -> AsyncIterator[Comparison]:
-        """The same request to every id at once; results arrive as each finishes."""
-        async def one(model_id: str) -> Comparison:
-            start = time.perf_counter()
-            try:
-                execution = self.stream(model_id, prompt, **params)
-                async for _ in execution:
-                    pass
-            except Exception as exc:  # one column's failure must not stop the others
-                return Comparison(model_id, error=f"{type(exc).__name__}: {redact(str(exc))}",
-                                  latency_s=time.perf_counter() - start)
-            reply = execution.reply
-            return Comparison(model_id, reply.text, reply.usage.input_tokens, reply.usage.output_tokens,
-                              execution.row.cost_usd, reply.latency_s, reply.ttft_s)
-
-        tasks = [asyncio.ensure_future(one(i)) for i in ids]
-        try:
-            for finished in asyncio.as_completed(tasks):
-                yield await finished
-        finally:
-            for task in tasks:
-                task.cancel()
-
-    async def compare_table(self, prompt: Any, ids: Sequence[str], **params: Any) -> Any:
-        """`compare` gathered into a pandas DataFrame, one row per id in the order given."""
-        import pandas as pd
-        results = {c.id: c async for c in self.compare(prompt, ids, **params)}
-        return pd.DataFrame([vars(results[i]) for i in ids])
+    async def compare_table(self, messages: Any, ids: Sequence[str], **params: Any) -> Any:
+        """The same messages to every id at once (`compare.Comparing`), as a DataFrame: one row per id, in order."""
+        from coditect_magics.compare import Comparing, table
+        return table(await Comparing(self, messages, ids, **params).records())
 
 
 @dataclass
@@ -393,11 +354,4 @@ def default() -> Executor:
     global _default
     if _default is None:
         _default = Executor()
-    return _default
-
-
-def configure(settings: ExecutorSettings, **kwargs: Any) -> Executor:
-    """Replace the kernel's executor (the ledger and cache paths may change with the settings)."""
-    global _default
-    _default = Executor(settings, **kwargs)
     return _default

@@ -147,6 +147,17 @@ def test_cached_answers_cost_nothing_and_attempts_share_a_call_id(ledger: costs.
         costs.CallRecord("openai", "gpt-4o", status="maybe")
 
 
+def test_pick_best_is_a_free_row_pointing_at_the_chosen_call(ledger: costs.Ledger) -> None:
+    chosen = costs.record_call("openai", "gpt-4o", Usage(100, 20), ledger=ledger)
+    costs.record_call("ollama", "llama3.2", Usage(100, 20), ledger=ledger)
+    picked = ledger.pick_best(chosen.call_id, provider="openai", model="gpt-4o", session_id="s9", latency_s=0.5)
+    [stored] = ledger.rows(agent="compare:pick")
+    assert stored == picked and stored.parent_call_id == chosen.call_id and stored.call_id != chosen.call_id
+    assert (stored.provider, stored.model, stored.session_id, stored.latency_s) == ("openai", "gpt-4o", "s9", 0.5)
+    assert (stored.cost_usd, stored.price_known, stored.input_tokens, stored.status) == (0.0, True, 0, "ok")
+    assert ledger.spend() == pytest.approx(chosen.cost_usd), "a pick costs nothing"
+
+
 def test_default_ledger_path(monkeypatch: pytest.MonkeyPatch, isolated: Path, tmp_path: Path) -> None:
     assert costs.default_path() == isolated
     costs.record_call("ollama", "llama3.2", Usage(1, 1))

@@ -232,16 +232,14 @@ async def test_compare_runs_at_once_and_keeps_errors_in_their_row(tmp_path, make
         arrived: list[float] = []
         fake.responder = lambda recorded: (arrived.append(time.monotonic()), Script(text="same answer"))[1]
         ids = ["openai:gpt-4o", "anthropic:claude-sonnet-4-6", "ollama:llama3.2", "gemini:gemini-2.5-flash"]
-        results = [r async for r in ex.compare("Hi", ids)]
+        table = await ex.compare_table("Hi", ids)
         # each reply takes 0.3 s on the server: all three arriving within that time means none waited for another
         assert len(arrived) == 3 and max(arrived) - min(arrived) < 0.3, "the calls must overlap"
-        assert results[0].id == "gemini:gemini-2.5-flash" and "MissingCredentials" in results[0].error
-        by_id = {r.id: r for r in results}
-        for model_id in ids[:3]:
-            assert by_id[model_id].text == "same answer" and by_id[model_id].ttft_s is not None
-        assert by_id["openai:gpt-4o"].cost_usd > 0 and by_id["ollama:llama3.2"].cost_usd == 0
-        table = await ex.compare_table("Hi", ids[:2])
-        assert list(table["id"]) == ids[:2] and list(table.columns)[:3] == ["id", "text", "input_tokens"]
+        assert list(table["model"]) == ids and list(table.columns)[:3] == ["model", "text", "status"]
+        gemini = table.iloc[3]
+        assert gemini["status"] == "error" and "MissingCredentials" in gemini["error"]
+        assert list(table["text"][:3]) == ["same answer"] * 3 and table["ttft_s"][:3].notna().all()
+        assert table["cost_usd"].iloc[0] > 0 and table["cost_usd"].iloc[2] == 0
     finally:
         await fake.stop()
 

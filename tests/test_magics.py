@@ -113,7 +113,7 @@ def test_fallback_option(shell, thread_server):
 def test_compare_table(shell, thread_server):
     thread_server.default = Script(text="same")
     table = shell.run_line_magic("llm", "--compare openai:gpt-4o,anthropic:claude-sonnet-4-6,ollama:llama3.2 hi")
-    assert list(table["id"]) == ["openai:gpt-4o", "anthropic:claude-sonnet-4-6", "ollama:llama3.2"]
+    assert list(table["model"]) == ["openai:gpt-4o", "anthropic:claude-sonnet-4-6", "ollama:llama3.2"]
     assert list(table["text"]) == ["same"] * 3
     assert table["cost_usd"].iloc[2] == 0
 

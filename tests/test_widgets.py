@@ -199,7 +199,8 @@ def test_compare_streams_every_column_and_one_failure_stays_in_its_column(servic
 
 
 def test_compare_pick_best_is_recorded_and_results_become_a_dataframe(services, thread_server):
-    from coditect_magics.widgets.compare_panel import PICK_AGENT, ComparePanel
+    from coditect_magics.costs.picks import PICK_AGENT
+    from coditect_magics.widgets.compare_panel import ComparePanel
     panel = ComparePanel(services, models=["openai:gpt-4.1-mini", "ollama:llama3.2"])
     for model, box in panel.boxes.items():
         box.value = model in ("openai:gpt-4.1-mini", "ollama:llama3.2")
@@ -376,12 +377,31 @@ def test_runs_group_agent_calls_into_expandable_trees(services):
 
 
 def test_runs_take_any_source_of_records(services):
-    from coditect_magics.widgets.runs_panel import Run, RunsPanel, Step
+    from coditect_magics.costs.runs import Run, Step
+    from coditect_magics.widgets.runs_panel import RunsPanel
     tree = Run("x", "planner", 0.0, (Step("plan", "plan", children=(Step("search('x')", "tool"),
                                                                      Step("writer", "delegation", "error")),),))
     panel = RunsPanel(services, source=lambda: [tree])
     assert panel.list.titles[0].startswith("planner · error")
     assert "<b>tool</b> search(&#x27;x&#x27;)" in panel.list.children[0].value
+    panel.widget.close()
+
+
+def test_runs_panel_shows_traced_and_ledger_runs_from_costs_runs(services):
+    from coditect_magics.agents.trace import ToolRun, Trace
+    from coditect_magics.costs import CallRecord
+    from coditect_magics.costs.runs import from_ledger, from_traces, merged
+    from coditect_magics.widgets.runs_panel import RunsPanel
+    ledger = services.executor.ledger
+    for run_id, ts in (("traced", 1000), ("plain", 2000)):
+        ledger.record(CallRecord("openai", "gpt-4o", agent="writer", run_id=run_id, ts=ts, cost_usd=0.0,
+                                 price_known=True))
+    read = ToolRun("Read", {"file_path": "notes.md"}, "12 lines", 0.01, False)
+    trace = Trace("writer", "openai:gpt-4o", "done", tool_calls=(read,), input_tokens=9, output_tokens=3,
+                  cost_usd=0.001, seconds=0.5, run_id="traced")
+    panel = RunsPanel(services, source=lambda: merged(from_traces([(1000.0, trace)]), from_ledger(ledger)))
+    assert [(r.run_id, r.steps[0].kind) for r in panel.runs] == [("plain", "call"), ("traced", "agent")]
+    assert "<b>tool</b> Read(" in panel.list.children[1].value and "12 lines" in panel.list.children[1].value
     panel.widget.close()
 
 

@@ -3,36 +3,17 @@ choice in the ledger and "to DataFrame" puts the results in a variable."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import time
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import ipywidgets as w
 
+from coditect_magics.compare import Comparing, Comparison, Progress, table
 from coditect_magics.providers.types import Message
 
 from .shared import Coalescer, Services, labelled, markdown, model_choices, panel, row, submit, usd
-
-PICK_AGENT = "compare:pick"   # the ledger's `agent` on the row that records a choice
-
-
-@dataclass(frozen=True)
-class Result:
-    """One column's outcome."""
-
-    model: str
-    text: str = ""
-    status: str = "ok"               # ok, error, cancelled
-    error: str | None = None
-    ttft_s: float | None = None
-    latency_s: float | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = None
-    call_id: str | None = None
 
 
 class Column:
@@ -47,7 +28,8 @@ class Column:
         self.widget = w.VBox([w.HTML(f"<b>{html.escape(model)}</b>"), self.reply, self.figures])
         self.widget.add_class("cm-column")
 
-    def show(self, result: Result) -> None:
+    def show(self, result: Comparison) -> None:
+        """The final text and figures (or the error)."""
         markdown(self.reply, result.text)
         if result.error:
             self.figures.value = f'<span class="cm-error">{html.escape(result.error)}</span>'
@@ -88,7 +70,7 @@ class ComparePanel:
         self.status = w.HTML()
         self.status.add_class("cm-status")
         self.columns: dict[str, Column] = {}
-        self.results: dict[str, Result] = {}
+        self.results: dict[str, Comparison] = {}
         self.running: Future[None] | None = None
         self.wall_s: float | None = None
 
@@ -104,6 +86,7 @@ class ComparePanel:
 
     @property
     def chosen(self) -> list[str]:
+        """The models whose boxes are checked."""
         return [model for model, box in self.boxes.items() if box.value]
 
     def run(self, prompt: str | None = None) -> Future[None] | None:
@@ -124,76 +107,63 @@ class ComparePanel:
         return self.running
 
     def stop(self) -> None:
+        """Cancel every column; each keeps its partial text."""
         if self.running is not None:
             self.running.cancel()
 
     async def _all(self, prompt: str, models: list[str]) -> None:
         start = time.perf_counter()
-        tasks = [asyncio.ensure_future(self._one(m, prompt)) for m in models]
+        comparing = Comparing(self.services.executor, [Message("user", prompt)], models)
+        self.results = comparing.results
+        views = {m: Coalescer(lambda text, out=self.columns[m].reply: markdown(out, text)) for m in models}
+        started: set[str] = set()
         try:
-            await asyncio.gather(*tasks)
-        except asyncio.CancelledError:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)   # each column records what it has
+            async for event in comparing:
+                column, view = self.columns[event.model], views[event.model]
+                if isinstance(event, Progress):
+                    if event.model not in started:
+                        started.add(event.model)
+                        column.figures.value = f'<span class="cm-muted">first token {event.ttft_s:.2f} s…</span>'
+                    view.push(event.text)
+                else:
+                    view.flush()
+                    column.show(event)
         finally:
-            self.wall_s = time.perf_counter() - start
-            self.running = None
-            self._busy(False)
-            done = [m for m in models if m in self.results and self.results[m].status == "ok"]
-            self.best.options = done
-            self.best.value = done[0] if done else None
-            self.pick_button.disabled = not done
-            self.frame_button.disabled = not self.results
-            self._say(f"{len(done)} of {len(models)} answered in {self.wall_s:.2f} s")
+            # a Stop ends the loop before the cancelled columns' records arrive: they show what they kept
+            for result in comparing.results.values():
+                if result.status == "cancelled":
+                    views[result.model].flush()
+                    self.columns[result.model].show(result)
+            self._finish(models, time.perf_counter() - start)
 
-    async def _one(self, model: str, prompt: str) -> None:
-        column = self.columns[model]
-        view = Coalescer(lambda text: markdown(column.reply, text))
-        start = time.perf_counter()
-        ttft: float | None = None
-        execution = None
-        status, error = "ok", None
-        try:
-            execution = self.services.executor.stream(model, [Message("user", prompt)])
-            async for _ in execution:
-                if ttft is None:
-                    ttft = time.perf_counter() - start
-                    column.figures.value = f'<span class="cm-muted">first token {ttft:.2f} s…</span>'
-                view.push(execution.text)
-        except asyncio.CancelledError:
-            status = "cancelled"
-        except Exception as exc:  # this column failed; the others go on
-            status, error = "error", f"{type(exc).__name__}: {exc}"
-        view.flush()
-        record = execution.row if execution is not None else None
-        result = Result(model, execution.text if execution is not None else "", status, error, ttft,
-                        time.perf_counter() - start, getattr(record, "input_tokens", 0),
-                        getattr(record, "output_tokens", 0), getattr(record, "cost_usd", None),
-                        execution.call_id if execution is not None else None)
-        self.results[model] = result
-        column.show(result)
+    def _finish(self, models: list[str], wall_s: float) -> None:
+        self.wall_s = wall_s
+        self.running = None
+        self._busy(False)
+        done = [m for m in models if m in self.results and self.results[m].status == "ok"]
+        self.best.options = done
+        self.best.value = done[0] if done else None
+        self.pick_button.disabled = not done
+        self.frame_button.disabled = not self.results
+        self._say(f"{len(done)} of {len(models)} answered in {wall_s:.2f} s")
 
     def pick(self, model: str | None) -> Any:
-        """Record in the ledger that `model` gave the best answer: a zero-cost row, agent `compare:pick`, whose
-        parent_call_id is the chosen call."""
-        from coditect_magics.costs import CallRecord
+        """Record in the ledger that `model` gave the best answer (`Ledger.pick_best`)."""
         result = self.results.get(model or "")
         if result is None or result.call_id is None:
             self._say("run a comparison first, then pick a model that answered", True)
             return None
-        provider, _, name = self.services.executor.handle(model).id.partition(":")
-        stored = self.services.executor.ledger.record(CallRecord(
-            provider=provider, model=name, agent=PICK_AGENT, cost_usd=0.0, price_known=True,
-            parent_call_id=result.call_id, latency_s=result.latency_s, ttft_s=result.ttft_s,
-            session_id=self.services.executor.session_id))
-        self._say(f"picked {model}")
+        executor = self.services.executor
+        provider, _, name = executor.handle(result.model).id.partition(":")
+        stored = executor.ledger.pick_best(result.call_id, provider=provider, model=name,
+                                           session_id=executor.session_id, latency_s=result.latency_s,
+                                           ttft_s=result.ttft_s)
+        self._say(f"picked {html.escape(result.model)}")
         return stored
 
     def to_dataframe(self, name: str = "comparison") -> Any:
         """The results as a DataFrame, one row per model in column order, stored in the notebook as `name`."""
-        import pandas as pd
-        frame = pd.DataFrame([asdict(self.results[m]) for m in self.columns if m in self.results])
+        frame = table(self.results[m] for m in self.columns if m in self.results)
         if name.isidentifier():
             self.services.namespace[name] = frame
             self._say(f"results in <code>{html.escape(name)}</code>")

@@ -280,6 +280,11 @@ class Ledger:
             self._write(rows)
         return len(rows)
 
+    def pick_best(self, call_id: str, *, provider: str, model: str, **fields_: Any) -> CallRecord:
+        """Record that call `call_id` gave the best of the compared answers (a zero-cost row: `picks.pick_row`)."""
+        from .picks import pick_row
+        return self.record(pick_row(call_id, provider=provider, model=model, **fields_))
+
     def fetch(self, statement: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run a SQLAlchemy select (or `text()`) compiled for this database; (column names, plain tuples).
         The driver's cursor reads the rows: tuples straight from it are what a 100k-row DataFrame is built from."""
@@ -330,8 +335,7 @@ class Ledger:
         from .schema import where
         return int(self._scalar(func.count(), where(session, since, until, **equals)))
 
-    def spend(self, *, session: str | None = None, since: Any = None, until: Any = None,
-              **equals: str | None) -> float:
+    def spend(self, *, session: str | None = None, since: Any = None, until: Any = None, **equals: str | None) -> float:
         """USD spent on the matching rows (known prices only; see `unknown_calls` for the rest). Budgets use it."""
         from sqlalchemy import func
         from .schema import calls, where
@@ -392,5 +396,5 @@ def record_call(provider: str, model: str, usage: Any = None, *, ledger: "Ledger
 
 
 __all__ = ["COLUMNS", "STATUSES", "CallRecord", "Ledger", "LedgerError", "as_ledger", "default_ledger", "default_path",
-           "default_target", "is_url",
-           "log_prompts", "record_call", "session_id", "set_ledger", "set_log_prompts", "set_session"]
+           "default_target", "is_url", "log_prompts", "record_call", "session_id", "set_ledger", "set_log_prompts",
+           "set_session"]

@@ -25,20 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes
 
 from loopback import Servers  # noqa: E402
+from report import Report  # noqa: E402
 
 KEY = "sk-bench-not-a-real-key"
 LEVELS = {"root": ("anthropic:claude-sonnet-4-6", "Task", "mid"), "mid": ("ollama:llama3.2", "Task", "leaf"),
           "leaf": ("openai:gpt-4o-mini", "[]", None)}
 
 
-def line(name: str, figure: float, unit: str, goal: float, sign: str = "≤") -> bool:
-    ok = figure <= goal
-    print(f"{name:<58} {figure:9.3f} {unit:<3} goal {sign} {goal:g} {unit:<3} {'PASS' if ok else 'MISSED'}")
-    return ok
-
-
-def info(name: str, text: str) -> None:
-    print(f"{'  (info) ' + name:<58} {text}")
+table = Report(width=58)
 
 
 # --- loopback servers in child processes ------------------------------------------------------------------------
@@ -188,17 +182,18 @@ def main() -> int:
         with Servers(3, args.latency, delegating) as urls:
             found = asyncio.run(tree(tmp, urls, args.latency, args.rounds))
         ratio = found["wall"] / found["critical"]
-        info("delegation tree", f"{found['nodes']} agent runs, {found['calls']} model calls, depth {found['depth']}, "
-                                f"{args.latency * 1000:.0f} ms per call, 3 servers")
-        info("critical path (5 calls in a row)", f"{found['critical']:.3f} s; wall {found['wall']:.3f} s")
-        ok &= line("delegation tree wall time / critical path", ratio, "x", 1.15)
+        table.info("delegation tree", f"{found['nodes']} agent runs, {found['calls']} model calls, "
+                                      f"depth {found['depth']}, {args.latency * 1000:.0f} ms per call, 3 servers")
+        table.info("critical path (5 calls in a row)", f"{found['critical']:.3f} s; wall {found['wall']:.3f} s")
+        ok &= table.line("delegation tree wall time / critical path", ratio, "x", 1.15, sign="≤")
         os.environ["BENCH_AGENT_STEPS"] = str(args.steps)  # the spawned server reads it
         with Servers(1, 0.0, looping) as (url,):
             measured = asyncio.run(loop_overhead(tmp, url, args.steps, args.rounds))
-        info("raw SDK call per step (anthropic, whole replies)", f"{measured['sdk'] * 1000:.3f} ms")
-        info("executor alone, same requests, per step", f"{measured['executor'] * 1000:.3f} ms")
-        info("tool loop per step (executor, ledger row, tool run)", f"{measured['loop'] * 1000:.3f} ms")
-        ok &= line("tool-loop overhead per step vs raw SDK calls", measured["overhead"] * 1000, "ms", 2.0)
+        table.info("raw SDK call per step (anthropic, whole replies)", f"{measured['sdk'] * 1000:.3f} ms")
+        table.info("executor alone, same requests, per step", f"{measured['executor'] * 1000:.3f} ms")
+        table.info("tool loop per step (executor, ledger row, tool run)", f"{measured['loop'] * 1000:.3f} ms")
+        ok &= table.line("tool-loop overhead per step vs raw SDK calls", measured["overhead"] * 1000, "ms", 2.0,
+                          sign="≤")
     return 0 if ok else 1
 
 

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes
 
 from loopback import Servers, fake_server  # noqa: E402
+from report import Report, quantile  # noqa: E402
 
 KEY = "sk-bench-not-a-real-key"
 PROMPT = [{"role": "user", "content": "Say hello."}]
@@ -36,14 +37,7 @@ COMPARE_IDS = ["anthropic:claude-sonnet-4-6", "openai:gpt-4o", "gemini:gemini-2.
                "search:openai:gpt-4o"]
 
 
-def line(name: str, figure: float, unit: str, goal: float) -> bool:
-    ok = figure < goal
-    print(f"{name:<52} {figure:9.3f} {unit:<3} goal < {goal:g} {unit:<3} {'PASS' if ok else 'MISSED'}")
-    return ok
-
-
-def info(name: str, text: str) -> None:
-    print(f"{'  (info) ' + name:<52} {text}")
+table = Report(width=52)
 
 
 # --- the loopback server ----------------------------------------------------------------------------------------
@@ -217,14 +211,14 @@ def main() -> None:
     paired = statistics.median(e - s for e, s in zip(over["ex"], over["sdk"]))
     print(f"1. Executor.run('openai:gpt-4o') vs AsyncOpenAI.chat.completions.create, {args.calls} calls each, "
           f"interleaved, after {args.warmup} warm-up each; cache off, ledger on")
-    info("executor call, median", f"{ex_med * 1000:9.3f} ms   (p10 {quantile(over['ex'], .1) * 1000:.3f}, "
-                                  f"p90 {quantile(over['ex'], .9) * 1000:.3f})")
-    info("raw SDK call, median", f"{sdk_med * 1000:9.3f} ms   (p10 {quantile(over['sdk'], .1) * 1000:.3f}, "
-                                 f"p90 {quantile(over['sdk'], .9) * 1000:.3f})")
-    line("   overhead (median executor - median SDK)", (ex_med - sdk_med) * 1000, "ms", 1.0)
-    info("median of paired differences", f"{paired * 1000:9.3f} ms")
-    line("   ratio (median executor / median SDK)", ex_med / sdk_med, "x", 1.05)
-    info("ledger rows written (ok)", f"{over['rows']:9d}")
+    table.info("executor call, median", f"{ex_med * 1000:9.3f} ms   (p10 {quantile(over['ex'], .1) * 1000:.3f}, "
+                                        f"p90 {quantile(over['ex'], .9) * 1000:.3f})")
+    table.info("raw SDK call, median", f"{sdk_med * 1000:9.3f} ms   (p10 {quantile(over['sdk'], .1) * 1000:.3f}, "
+                                       f"p90 {quantile(over['sdk'], .9) * 1000:.3f})")
+    table.line("   overhead (median executor - median SDK)", (ex_med - sdk_med) * 1000, "ms", 1.0)
+    table.info("median of paired differences", f"{paired * 1000:9.3f} ms")
+    table.line("   ratio (median executor / median SDK)", ex_med / sdk_med, "x", 1.05)
+    table.info("ledger rows written (ok)", f"{over['rows']:9d}")
 
     singles = {i: statistics.median(t) for i, t in fan["singles"].items()}
     slowest_id = max(singles, key=singles.get)
@@ -233,25 +227,20 @@ def main() -> None:
     print(f"2. compare over {len(COMPARE_IDS)} providers, 200 ms scripted latency each, median of {args.rounds} rounds "
           "(single calls: Executor.stream read to its end, one at a time, as compare sends each)")
     for model_id, t in singles.items():
-        info(f"single {model_id}", f"{t * 1000:9.1f} ms")
-    info("slowest single call", f"{slowest * 1000:9.1f} ms   ({slowest_id})")
-    info("compare wall time", f"{wall * 1000:9.1f} ms   (sum of singles {sum(singles.values()) * 1000:.0f} ms)")
-    info("slowest column's own latency in compare", f"{statistics.median(fan['columns']) * 1000:9.1f} ms")
-    info("CPU time of this process per compare", f"{statistics.median(fan['cpu']) * 1000:9.1f} ms")
-    line("   compare wall / slowest single call", wall / slowest, "x", 1.15)
+        table.info(f"single {model_id}", f"{t * 1000:9.1f} ms")
+    table.info("slowest single call", f"{slowest * 1000:9.1f} ms   ({slowest_id})")
+    table.info("compare wall time", f"{wall * 1000:9.1f} ms   (sum of singles {sum(singles.values()) * 1000:.0f} ms)")
+    table.info("slowest column's own latency in compare", f"{statistics.median(fan['columns']) * 1000:9.1f} ms")
+    table.info("CPU time of this process per compare", f"{statistics.median(fan['cpu']) * 1000:9.1f} ms")
+    table.line("   compare wall / slowest single call", wall / slowest, "x", 1.15)
 
     print(f"3. cache hit: Executor.run temperature 0, already cached, {args.calls} calls after {args.warmup} warm-up")
-    line("   cache hit, median", statistics.median(hits["times"]) * 1000, "ms", 2.0)
-    info("p90", f"{quantile(hits['times'], .9) * 1000:9.3f} ms   ({hits['rows']} 'cached' ledger rows)")
+    table.line("   cache hit, median", statistics.median(hits["times"]) * 1000, "ms", 2.0)
+    table.info("p90", f"{quantile(hits['times'], .9) * 1000:9.3f} ms   ({hits['rows']} 'cached' ledger rows)")
 
     print(f"load average {' '.join(f'{x:.2f}' for x in load_before)} before, "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after, on {os.cpu_count()} cores; "
           f"this process used {cpu:.1f} s CPU")
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 if __name__ == "__main__":

@@ -16,14 +16,13 @@ from pathlib import Path
 
 from coditect_magics import costs
 from coditect_magics.providers.types import Usage
+from report import Report  # benchmarks/, this script's folder
 
 MODELS = [("anthropic", "claude-sonnet-4-5"), ("openai", "gpt-4o"), ("gemini", "gemini-2.5-flash"),
           ("ollama", "llama3.2"), ("openai", "unknown-model")]
 
 
-def line(name: str, figure: float, unit: str, goal: float) -> None:
-    verdict = "ok" if figure < goal else "MISSED"
-    print(f"{name:<44} {figure:9.3f} {unit:<6} goal < {goal:g} {unit:<6} {verdict}")
+table = Report(width=44, unit_width=6)
 
 
 def fake_rows(n: int, now: float) -> list[costs.CallRecord]:
@@ -84,15 +83,15 @@ def main() -> None:
         html = time.perf_counter() - t0
 
         print(f"ledger benchmark (SQLite {__import__('sqlite3').sqlite_version}, WAL, synchronous=NORMAL)")
-        line(f"insert, one transaction per row ({args.inserts:,} rows)", per_row, "ms", 0.5)
-        print(f"{'  (info) record_call: genai-prices price + insert':<44} {priced:9.3f} ms")
-        line(f"{args.rows:,} rows -> costs() DataFrame (median of 5)", statistics.median(frame_times), "s", 0.5)
-        print(f"{'  (info) best of 5':<44} {min(frame_times):9.3f} s")
-        print(f"{'  (info) CPU time of this process (median)':<44} {statistics.median(frame_cpu):9.3f} s"
-              f"   load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-        print(f"{'  (info) same, columns=all (21 columns)':<44} {statistics.median(all_times):9.3f} s")
-        print(f"{'  (info) costs(by=model) over the same rows':<44} {statistics.median(agg_times):9.3f} s")
-        print(f"{'  (info) inline HTML of the 100k-row frame':<44} {html:9.3f} s")
+        table.line(f"insert, one transaction per row ({args.inserts:,} rows)", per_row, "ms", 0.5)
+        table.info("record_call: genai-prices price + insert", f"{priced:9.3f} ms")
+        table.line(f"{args.rows:,} rows -> costs() DataFrame (median of 5)", statistics.median(frame_times), "s", 0.5)
+        table.info("best of 5", f"{min(frame_times):9.3f} s")
+        load = f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+        table.info("CPU time of this process (median)", f"{statistics.median(frame_cpu):9.3f} s   {load}")
+        table.info("same, columns=all (21 columns)", f"{statistics.median(all_times):9.3f} s")
+        table.info("costs(by=model) over the same rows", f"{statistics.median(agg_times):9.3f} s")
+        table.info("inline HTML of the 100k-row frame", f"{html:9.3f} s")
         big.close()
         ledger.close()
 

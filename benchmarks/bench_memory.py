@@ -21,30 +21,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # memory_corpus
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # memory_corpus, report
 
 import memory_corpus  # noqa: E402
+from report import Report, quantile  # noqa: E402
 
 WARMUP = 5
 NOTE_BATCH = 256
 
 
-def line(name: str, figure: float, unit: str, goal: float, *, at_least: bool = False) -> bool:
-    ok = figure >= goal if at_least else figure < goal
-    print(f"{name:<46} {figure:9.3f} {unit:<6} goal {'>=' if at_least else '<'} {goal:g} {unit:<6} "
-          f"{'PASS' if ok else 'MISSED'}")
-    return ok
-
-
-def info(name: str, text: str) -> None:
-    print(f"{'  (info) ' + name:<46} {text}")
-
-
-def quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+table = Report(width=46, unit_width=6)
 
 
 def top_up(memory: Any, items: int, seed: int) -> int:
@@ -157,32 +145,33 @@ def main() -> None:
         print(f"1. corpus (seed {args.seed}): {corpus.messages:,} messages in {len(corpus.chat_files)} JSONL logs, "
               f"{corpus.cells:,} cells in {len(corpus.notebooks)} notebooks, {corpus.facts} planted facts; "
               f"written in {built:.1f} s")
-        info("embedder load (import + weights)", f"{load:9.2f} s")
-        info("index(): files / items / new", f"{report.files} / {report.items:,} / {report.added:,}   "
-                                            f"(messages over 800 characters are chunked)")
-        info("index time", f"{index_s:9.1f} s   ({index_cpu:.1f} s CPU)")
-        info("index throughput", f"{report.items / index_s:9.1f} items/s")
-        info("generated notes added", f"{notes:9,d} in {notes_s:.1f} s")
+        table.info("embedder load (import + weights)", f"{load:9.2f} s")
+        table.info("index(): files / items / new", f"{report.files} / {report.items:,} / {report.added:,}   "
+                                                   f"(messages over 800 characters are chunked)")
+        table.info("index time", f"{index_s:9.1f} s   ({index_cpu:.1f} s CPU)")
+        table.info("index throughput", f"{report.items / index_s:9.1f} items/s")
+        table.info("generated notes added", f"{notes:9,d} in {notes_s:.1f} s")
         print(f"   items in the store: {total:,}")
         print(f"2. query latency: Memory.search(q, k=5) incl. the query embedding, {len(searches)} varied queries "
               f"after {WARMUP} warm-up, {total:,} items")
         p95 = quantile(searches, 0.95)
-        info("p50", f"{quantile(searches, 0.5) * 1000:9.2f} ms")
-        line("   p95", p95 * 1000, "ms", 25)
-        info("p99 / mean / max", f"{quantile(searches, 0.99) * 1000:9.2f} / {statistics.mean(searches) * 1000:.2f} / "
-                                 f"{max(searches) * 1000:.2f} ms")
-        info("query embedding alone p50 / p95", f"{quantile(embeds, 0.5) * 1000:9.2f} / "
-                                                f"{quantile(embeds, 0.95) * 1000:.2f} ms")
-        line("   p95 (original design goal)", p95 * 1000, "ms", 100)
+        table.info("p50", f"{quantile(searches, 0.5) * 1000:9.2f} ms")
+        table.line("   p95", p95 * 1000, "ms", 25)
+        table.info("p99 / mean / max", f"{quantile(searches, 0.99) * 1000:9.2f} / "
+                                       f"{statistics.mean(searches) * 1000:.2f} / {max(searches) * 1000:.2f} ms")
+        table.info("query embedding alone p50 / p95", f"{quantile(embeds, 0.5) * 1000:9.2f} / "
+                                                      f"{quantile(embeds, 0.95) * 1000:.2f} ms")
+        table.line("   p95 (original design goal)", p95 * 1000, "ms", 100)
         print(f"3. recall over {len(questions)} planted questions (paraphrased; hit = contains the fact's key), "
               f"HNSW ef_search {ef}")
-        line("   recall@5", recall(ranks, 5), "", 0.9, at_least=True)
-        info("recall@1 / recall@10", f"{recall(ranks, 1):9.3f} / {recall(ranks, 10):.3f}")
-        info("MRR@10", f"{mrr(ranks):9.3f}")
-        info("exact kNN recall@1 / @5 / @10", f"{recall(exact, 1):9.3f} / {recall(exact, 5):.3f} / "
-                                              f"{recall(exact, 10):.3f}")
-        info("harder paraphrases recall@1 / @5 / @10", f"{recall(hard, 1):9.3f} / {recall(hard, 5):.3f} / "
-                                                       f"{recall(hard, 10):.3f}   (names replaced by synonyms too)")
+        table.line("   recall@5", recall(ranks, 5), "", 0.9, sign=">=")
+        table.info("recall@1 / recall@10", f"{recall(ranks, 1):9.3f} / {recall(ranks, 10):.3f}")
+        table.info("MRR@10", f"{mrr(ranks):9.3f}")
+        table.info("exact kNN recall@1 / @5 / @10", f"{recall(exact, 1):9.3f} / {recall(exact, 5):.3f} / "
+                                                    f"{recall(exact, 10):.3f}")
+        table.info("harder paraphrases recall@1 / @5 / @10",
+                   f"{recall(hard, 1):9.3f} / {recall(hard, 5):.3f} / {recall(hard, 10):.3f}"
+                   "   (names replaced by synonyms too)")
         report_misses(memory, questions, ranks)
     print(f"load average {' '.join(f'{x:.2f}' for x in load_before)} before, "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after, on {os.cpu_count()} cores "

@@ -25,18 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes, tests.servers
 
 from loopback import Servers  # noqa: E402
+from report import Report  # noqa: E402
 
 MODEL = "openai:gpt-4o-mini"
 
 
-def line(name: str, figure: float, unit: str, goal: float) -> bool:
-    ok = figure <= goal
-    print(f"{name:<52} {figure:9.3f} {unit:<5} goal ≤ {goal:g} {unit:<5} {'PASS' if ok else 'MISSED'}")
-    return ok
-
-
-def info(name: str, text: str) -> None:
-    print(f"{'  (info) ' + name:<52} {text}")
+table = Report(width=52, unit_width=5)
 
 
 def tagging(recorded: Any) -> Any:
@@ -127,12 +121,12 @@ def measure(args: Any, folder: Path, slow_url: str, fast_url: str) -> int:
         there = on_workers(runs, f"{slow_url}/v1", rows, per_worker, chunk)
         print(f"map over {args.rows} rows, {args.latency * 1000:.0f} ms per call, {args.concurrency} calls in flight "
               f"on each side")
-        info("in-process", f"{args.rows / here:8.1f} rows/s ({here:.2f} s)")
-        info("2 RQ workers", f"{args.rows / there:8.1f} rows/s ({there:.2f} s; chunks of {chunk}, "
-                             f"{per_worker} at once per job)")
+        table.info("in-process", f"{args.rows / here:8.1f} rows/s ({here:.2f} s)")
+        table.info("2 RQ workers", f"{args.rows / there:8.1f} rows/s ({there:.2f} s; chunks of {chunk}, "
+                                   f"{per_worker} at once per job)")
         ideal = args.rows * args.latency / args.concurrency
-        info("ideal (latency-bound)", f"{args.rows / ideal:8.1f} rows/s ({ideal:.2f} s)")
-        ok = line("workers / in-process time, per unit of concurrency", there / here, "×", 1.3)
+        table.info("ideal (latency-bound)", f"{args.rows / ideal:8.1f} rows/s ({ideal:.2f} s)")
+        ok = table.line("workers / in-process time, per unit of concurrency", there / here, "×", 1.3, sign="≤")
 
         one = [(n, f"one {n}") for n in range(args.jobs)]
         single = asyncio.run(in_process(f"{fast_url}/v1", one, 1)) / args.jobs
@@ -144,9 +138,9 @@ def measure(args: Any, folder: Path, slow_url: str, fast_url: str) -> int:
         run_id = runs.map(job, one, chunk=1)
         runs.result(run_id, timeout=600)
         per_job = (time.perf_counter() - started) / args.jobs
-        info("one-row job on one worker (wall / jobs)", f"{per_job * 1000:8.2f} ms")
-        info("the same row's call in-process", f"{single * 1000:8.2f} ms")
-        ok &= line("job overhead", (per_job - single) * 1000, "ms", 20)
+        table.info("one-row job on one worker (wall / jobs)", f"{per_job * 1000:8.2f} ms")
+        table.info("the same row's call in-process", f"{single * 1000:8.2f} ms")
+        ok &= table.line("job overhead", (per_job - single) * 1000, "ms", 20, sign="≤")
         return 0 if ok else 1
     finally:
         for proc in workers:

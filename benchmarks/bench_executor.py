@@ -134,10 +134,11 @@ async def overhead(tmp: Path, url: str, calls: int, warmup: int) -> dict[str, An
 # --- 2. compare -------------------------------------------------------------------------------------------------
 
 async def fan_out(tmp: Path, url: str, rounds: int) -> dict[str, Any]:
+    from coditect_magics.compare import Comparing
     ex = executor(tmp, url, "compare", cache="off", attempts=1)
     for model_id in COMPARE_IDS:  # warm-up: SDK imports, clients, connections
         await ex.run(model_id, PROMPT)
-    [r async for r in ex.compare(PROMPT, COMPARE_IDS)]
+    await Comparing(ex, PROMPT, COMPARE_IDS).records()
     # a single call goes the way compare sends each one: Executor.stream, read to its end
     singles: dict[str, list[float]] = {i: [] for i in COMPARE_IDS}
     for _ in range(rounds):
@@ -150,10 +151,10 @@ async def fan_out(tmp: Path, url: str, rounds: int) -> dict[str, Any]:
     walls, columns, cpu = [], [], []
     for _ in range(rounds):
         t0, c0 = time.perf_counter(), time.process_time()
-        results = [r async for r in ex.compare(PROMPT, COMPARE_IDS)]
+        results = await Comparing(ex, PROMPT, COMPARE_IDS).records()
         walls.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-        errors = [f"{r.id}: {r.error}" for r in results if r.error]
+        errors = [f"{r.model}: {r.error}" for r in results if r.error]
         assert not errors, errors
         columns.append(max(r.latency_s for r in results))
     await ex.aclose()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Mapping, Sequence
 
 from coditect_magics.budgets import Budgets
-from coditect_magics.providers import LLM, Chunk, Reply, Request, Settings, Usage, errors, registry
+from coditect_magics.providers import LLM, Chunk, ImagePart, Reply, Request, Settings, Usage, errors, registry
 
 Target = Request | str | Sequence[str]
 
@@ -94,7 +94,8 @@ class Executor:
         return llm
 
     def chain(self, target: Target, messages: Any = None, fallbacks: Sequence[str] = (), **params: Any) -> list[Request]:
-        """The requests to try in order: the target (an id, a list of ids or a Request), then the fallbacks."""
+        """The requests to try in order: the target (an id, a list of ids or a Request), then the fallbacks; a
+        BadRequest when the messages hold an image one of those models cannot read."""
         if isinstance(target, Request):
             first = replace(target, **params) if params else target
             ids = [first.model, *fallbacks]
@@ -105,7 +106,11 @@ class Executor:
             if not ids:
                 raise errors.UnknownProvider("no model given to run")
             base = Request.build(ids[0], messages if messages is not None else [], **params)
-        return [replace(base, model=self.handle(i).id) for i in ids]
+        chain = [replace(base, model=self.handle(i).id) for i in ids]
+        if any(isinstance(part, ImagePart) for message in base.messages for part in message.parts):
+            for request in chain:  # every caller gets the check, for the fallbacks too, before anything is sent
+                registry.require_images(request.model)
+        return chain
 
     async def aclose(self) -> None:
         """Close the SDK clients of every handle this executor made (on the loop they were used on)."""

@@ -1,7 +1,8 @@
 """Notebook images for a model. A matplotlib figure (or one of its axes or artists), a PIL image, an
 `IPython.display.Image`, image bytes or an image file become an `ImagePart`: figures and PIL images as PNG (scaled
 down to MAX_SIDE pixels), files and bytes in their own format, sniffed from their first bytes. Also: which image
-`--image _` means, and which models accept images at all. matplotlib and PIL are never imported here unless the
+`--image _` means. Which models accept images is their provider spec's to say (`registry.require_images`, which the
+executor applies to every request holding an image). matplotlib and PIL are never imported here unless the
 value is already one of theirs (pillow is needed only to convert formats the providers do not take)."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from coditect_magics.context import lookup
-from coditect_magics.providers import errors, registry
+from coditect_magics.providers import errors
+from coditect_magics.providers.registry import require_images  # noqa: F401 - the magics still import it from here
 from coditect_magics.providers.types import ImagePart
 from coditect_magics.render import is_a
 
@@ -197,46 +199,3 @@ def _rich_bytes(value: Any, method: str) -> bytes | None:
     if isinstance(data, str):
         return base64.b64decode(data)
     return data if isinstance(data, bytes) else None
-
-
-# Which models accept images. Anthropic (Claude 3 and later), Gemini and OpenAI's current families (gpt-4o,
-# gpt-4.1, gpt-5, o1/o3/o4) do; OpenAI's older text models are listed by prefix, so a new model passes. Ollama:
-# only its vision models, by family name. The embedded SmolLM2 never. Others (huggingface, lmstudio, plug-ins)
-# cannot be known from the id: they are let through and the server says.
-_OPENAI_TEXT_ONLY = ("gpt-3.5", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "o1-mini", "o1-preview", "o3-mini",
-                     "davinci", "babbage", "text-", "gpt-oss")
-_OLLAMA_VISION = ("llava", "bakllava", "vision", "qwen2.5vl", "qwen2-vl", "qwen3-vl", "vl:", "minicpm-v", "moondream",
-                  "gemma3", "llama4", "mistral-small3.1", "mistral-small3.2", "granite3.2-vision")
-_OLLAMA_TEXT_ONLY = ("gemma3:270m", "gemma3:1b")  # the smallest gemma3 sizes read text only
-_SUGGESTIONS = {"openai": "openai:gpt-4.1-mini or openai:gpt-4o", "anthropic": "anthropic:claude-sonnet-4-6",
-                "ollama": "ollama:llama3.2-vision, ollama:qwen2.5vl or ollama:llava",
-                "local": "ollama:llama3.2-vision or openai:gpt-4.1-mini"}
-
-
-def accepts_images(model_id: str) -> bool | None:
-    """Whether a model (provider:model, a bare provider or a kit alias) reads images: True, False, or None when the
-    id cannot tell."""
-    provider, model = registry.resolve(model_id)
-    name = model.lower()
-    if provider == "search":  # the search wrapper sends the messages on to the model it wraps
-        return accepts_images(model)
-    if provider in ("gemini",):
-        return True
-    if provider == "anthropic":
-        return not name.startswith(("claude-2", "claude-instant"))
-    if provider == "openai":
-        return not (name == "gpt-4" or name.startswith(_OPENAI_TEXT_ONLY))
-    if provider == "ollama":
-        tagged = name if ":" in name else f"{name}:"
-        return any(f in tagged for f in _OLLAMA_VISION) and not tagged.startswith(_OLLAMA_TEXT_ONLY)
-    if provider == "local":
-        return False
-    return None
-
-
-def require_images(model_id: str) -> None:
-    """A BadRequest naming the model, and models that would do, when it cannot read images."""
-    if accepts_images(model_id) is False:
-        provider, model = registry.resolve(model_id)
-        instead = _SUGGESTIONS.get(provider, "anthropic:claude-sonnet-4-6, openai:gpt-4.1-mini or gemini")
-        raise errors.BadRequest(f"{provider}:{model} does not accept images; use a vision model such as {instead}")

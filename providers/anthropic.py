@@ -6,16 +6,26 @@ import base64
 import os
 import sys
 import warnings
+from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, normalize_finish, require_sdk
 from .types import Chunk, ImagePart, Message, Reply, Request, TextPart, ToolCall, ToolCallDelta, ToolResult, Usage
 
-SPEC = ProviderSpec(
+
+@dataclass(frozen=True)
+class AnthropicSpec(ProviderSpec):
+    def accepts_images(self, model: str) -> bool | None:
+        """Claude 3 and later read images; Claude 2 and Instant, text only."""
+        return False if model.lower().startswith(("claude-2", "claude-instant")) else super().accepts_images(model)
+
+
+SPEC = AnthropicSpec(
     name="anthropic", default_model="claude-sonnet-4-6", description="Anthropic Claude (Messages API)",
     extra="anthropic", sdk_modules=("anthropic",), key_env=("ANTHROPIC_API_KEY",), base_url_env="ANTHROPIC_BASE_URL",
-    default_base_url="", models=("claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-4-5", "claude-sonnet-4-5"))
+    default_base_url="", models=("claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-4-5", "claude-sonnet-4-5"),
+    images=True, vision_models="anthropic:claude-sonnet-4-6")
 
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
 # an `error` event inside a stream comes with HTTP 200: its error.type gives the status it stands for

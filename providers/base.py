@@ -47,6 +47,17 @@ class ProviderSpec:
     models: tuple[str, ...] = ()
     probe_server: bool = False
     tools: bool = True  # calls tools natively (the embedded model does not)
+    images: bool | None = None  # reads images; None: only the server can say (subclasses may decide per model)
+    vision_models: str = ""  # what a refusal of an image suggests instead, e.g. "openai:gpt-4.1-mini or openai:gpt-4o"
+    prices_id: str = ""  # the provider's name in genai-prices' data where it is not `name` (gemini is "google")
+
+    def accepts_images(self, model: str) -> bool | None:
+        """Whether `model` reads images: True, False, or None when only the server can say."""
+        return self.images
+
+    def context_window(self, model: str) -> int | None:
+        """The model's input limit in tokens (genai-prices' bundled data), None where unknown."""
+        return listed_context_window(self.prices_id or self.name, model)
 
     def install_hint(self) -> str:
         return f"pip install 'coditect-magics[{self.extra}]'"
@@ -78,6 +89,15 @@ class ProviderSpec:
     def base_url(self, settings: Settings) -> str:
         return (settings.base_url or (os.environ.get(self.base_url_env) if self.base_url_env else None)
                 or self.default_base_url)
+
+
+def listed_context_window(provider_id: str, model: str) -> int | None:
+    """A model's input limit in tokens as genai-prices' bundled (offline) data lists it; None where it does not."""
+    try:
+        from genai_prices import data_snapshot  # ~0.2 s: imported on first use only
+        return data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)[1].context_window
+    except Exception:  # LookupError for unknown models and providers (ollama); the data must never break a call
+        return None
 
 
 def require_sdk(spec: ProviderSpec, module: str) -> Any:

@@ -16,7 +16,8 @@ SPEC = ProviderSpec(
     name="gemini", default_model="gemini-2.5-flash", description="Google Gemini (google-genai)", extra="gemini",
     sdk_modules=("google.genai",), key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"), base_url_env="GOOGLE_GEMINI_BASE_URL",
     models=("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-3.8-flash", "gemini-3.5-flash",
-            "gemini-3.5-flash-lite", "gemini-3.1-pro-preview", "gemini-3.1-flash-lite", "gemini-4-argon"))
+            "gemini-3.5-flash-lite", "gemini-3.1-pro-preview", "gemini-3.1-flash-lite", "gemini-4-argon"),
+    images=True, prices_id="google")
 
 # finish and block reasons that mean a filter stopped the reply (beyond normalize_finish's safety and recitation)
 FILTERED = {"BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",

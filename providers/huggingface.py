@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from . import errors
-from .base import Provider, ProviderSpec, Settings, require_sdk
+from .base import Provider, ProviderSpec, Settings, listed_context_window, require_sdk
 from .chat_completions import openai_arguments, openai_chunks, openai_finish, openai_tool_calls, openai_usage
 from .secrets import remember
 from .types import Chunk, Reply, Request
@@ -38,6 +38,11 @@ class HFSpec(ProviderSpec):
     def needs_key(self, settings: Settings) -> bool:
         """Only the serverless router needs a token; a TGI server or Inference Endpoint may not."""
         return not self.base_url(settings)
+
+    def context_window(self, model: str) -> int | None:
+        """Known where the id names its inference provider (`org/model:groq`): genai-prices lists the model there."""
+        base, sep, router = model.rpartition(":")
+        return listed_context_window(f"huggingface_{router.lower()}", base) if sep and base and router else None
 
 
 SPEC = HFSpec(

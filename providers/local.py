@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 
 from . import errors
 from .base import Provider, ProviderSpec, Settings, normalize_finish, require_sdk
@@ -30,6 +30,11 @@ def smollm2_path() -> Path | None:
     return path if path.exists() else None
 
 
+def context_size(options: Mapping[str, Any] | None = None) -> int:
+    """The window every GGUF model is loaded with: the `n_ctx` option, CODITECT_LOCAL_N_CTX, else DEFAULT_CONTEXT."""
+    return int((options or {}).get("n_ctx") or os.environ.get("CODITECT_LOCAL_N_CTX") or DEFAULT_CONTEXT)
+
+
 @dataclass(frozen=True)
 class LocalSpec(ProviderSpec):
     def unusable_reason(self, settings: Settings) -> str | None:
@@ -37,9 +42,14 @@ class LocalSpec(ProviderSpec):
             return f"the SmolLM2 model file is missing: {self.install_hint()}"
         return None
 
+    def context_window(self, model: str) -> int | None:
+        """The window the kit loads the model with (the file's own limit is not read: that would load it)."""
+        return context_size()
+
 
 SPEC = LocalSpec(name="local", default_model="smollm2", description="Embedded GGUF model (llama-cpp-python)",
-                 extra="local", sdk_modules=("llama_cpp",), key_required=False, models=("smollm2",), tools=False)
+                 extra="local", sdk_modules=("llama_cpp",), key_required=False, models=("smollm2",), tools=False,
+                 images=False, vision_models="ollama:llama3.2-vision or openai:gpt-4.1-mini")
 
 _models: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()
@@ -85,9 +95,8 @@ class LocalProvider(Provider):
 
     def model(self, request: Request) -> tuple[Any, threading.Lock]:
         options = self.settings.options
-        n_ctx = int(options.get("n_ctx") or os.environ.get("CODITECT_LOCAL_N_CTX") or DEFAULT_CONTEXT)
         n_threads = int(options.get("n_threads") or os.environ.get("CODITECT_LOCAL_THREADS") or os.cpu_count() or 1)
-        return _load(self.spec, request.model_name, n_ctx, n_threads)
+        return _load(self.spec, request.model_name, context_size(options), n_threads)
 
     def arguments(self, request: Request) -> dict[str, Any]:
         if request.tools:

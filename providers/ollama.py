@@ -1,4 +1,4 @@
-"""Ollama's own HTTP API (`POST /api/chat`, NDJSON streams, `GET /api/tags`) spoken with aiohttp."""
+"""Ollama's own HTTP API (`POST /api/chat`, NDJSON streams) spoken with aiohttp."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from typing import Any, AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 from . import errors
-from .base import Provider, ProviderSpec, Settings, map_transport_error, normalize_finish, require_sdk
+from .base import Provider, ProviderSpec, Settings, normalize_finish, require_sdk
 from .types import Chunk, ImagePart, Message, Reply, Request, TextPart, ToolCall, ToolCallDelta, ToolResult, Usage
 
 DEFAULT_PORT = 11434
+# Ollama serves many model families; only these read images (matched anywhere in `name:tag`)
+VISION_FAMILIES = ("llava", "bakllava", "vision", "qwen2.5vl", "qwen2-vl", "qwen3-vl", "vl:", "minicpm-v", "moondream",
+                   "gemma3", "llama4", "mistral-small3.1", "mistral-small3.2", "granite3.2-vision")
+TEXT_ONLY = ("gemma3:270m", "gemma3:1b")  # the smallest gemma3 sizes read text only
 
 
 def normalise_host(value: str) -> str:
@@ -31,6 +35,11 @@ def normalise_host(value: str) -> str:
 class OllamaSpec(ProviderSpec):
     def base_url(self, settings: Settings) -> str:
         return normalise_host(super().base_url(settings))
+
+    def accepts_images(self, model: str) -> bool | None:
+        """Only the vision families read images (a bare name means its default tag)."""
+        tagged = model.lower() if ":" in model else f"{model.lower()}:"
+        return any(family in tagged for family in VISION_FAMILIES) and not tagged.startswith(TEXT_ONLY)
 
 
 def _messages(message: Message, names: dict[str, str]) -> list[dict[str, Any]]:
@@ -78,7 +87,8 @@ class OllamaProvider(Provider):
     spec = OllamaSpec(
         name="ollama", default_model="llama3.2", description="Ollama server (local models)", extra="ollama",
         sdk_modules=("aiohttp",), key_env=(), key_required=False, base_url_env="OLLAMA_HOST",
-        default_base_url=f"http://127.0.0.1:{DEFAULT_PORT}", probe_server=True)
+        default_base_url=f"http://127.0.0.1:{DEFAULT_PORT}", probe_server=True,
+        vision_models="ollama:llama3.2-vision, ollama:qwen2.5vl or ollama:llava")
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -161,13 +171,6 @@ class OllamaProvider(Provider):
                             finish_reason=_finish(data, calls > 0), model=data.get("model") or request.model_name)
                 return
 
-    async def models(self) -> list[str]:
-        """Names of the models installed on the server (`GET /api/tags`), e.g. `llama3.2:latest`."""
-        async with self.session().get(f"{self.base_url}/api/tags") as response:
-            await self._check(response)
-            data = json.loads(await response.text())
-        return [m.get("name") or m.get("model") for m in data.get("models") or ()]
-
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
@@ -175,19 +178,3 @@ class OllamaProvider(Provider):
 
 
 PROVIDER = OllamaProvider
-
-
-async def models(settings: Settings | None = None) -> list[str]:
-    """The models installed on the Ollama server (for `%llm list`); errors are the kit's own."""
-    adapter = OllamaProvider(settings or Settings(timeout=10.0))
-    failure: BaseException | None = None
-    try:
-        return await adapter.models()
-    except errors.ProviderError as exc:
-        failure = exc
-        exc.provider = exc.provider or "ollama"
-    except Exception as exc:  # mapped outside the except block so the transport error is not chained
-        failure = map_transport_error(exc, "ollama", "") or exc
-    finally:
-        await adapter.aclose()
-    raise failure

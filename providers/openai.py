@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from . import errors
@@ -10,10 +11,25 @@ from .base import Provider, ProviderSpec, require_sdk
 from .chat_completions import openai_arguments, openai_chunks, openai_finish, openai_tool_calls, openai_usage
 from .types import Chunk, Reply, Request
 
-SPEC = ProviderSpec(
+# OpenAI's current families (gpt-4o, gpt-4.1, gpt-5, o1/o3/o4) read images; the older text models are listed by
+# prefix instead, so that a new model passes
+TEXT_ONLY = ("gpt-3.5", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "o1-mini", "o1-preview", "o3-mini", "davinci",
+             "babbage", "text-", "gpt-oss")
+
+
+@dataclass(frozen=True)
+class OpenAISpec(ProviderSpec):
+    def accepts_images(self, model: str) -> bool | None:
+        """Every model but the older text-only ones (and the plain `gpt-4`, whose prefix gpt-4o shares)."""
+        name = model.lower()
+        return False if name == "gpt-4" or name.startswith(TEXT_ONLY) else super().accepts_images(model)
+
+
+SPEC = OpenAISpec(
     name="openai", default_model="gpt-4.1-mini", description="OpenAI (Chat Completions)", extra="openai",
     sdk_modules=("openai",), key_env=("OPENAI_API_KEY",), base_url_env="OPENAI_BASE_URL",
-    models=("gpt-5.5", "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o4-mini"))
+    models=("gpt-5.5", "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o4-mini"),
+    images=True, vision_models="openai:gpt-4.1-mini or openai:gpt-4o")
 
 
 class OpenAIProvider(Provider):

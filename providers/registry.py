@@ -177,3 +177,30 @@ def available(settings: dict[str, Settings] | None = None) -> list[Availability]
     """One row per provider: name, usable, reason (what to install or set when it is not), endpoint; `settings`
     gives a provider's connection settings (a base URL set in the notebook, say) by name."""
     return [status(name, (settings or {}).get(name)) for name in names()]
+
+
+ANY_VISION = "anthropic:claude-sonnet-4-6, openai:gpt-4.1-mini or gemini"  # suggested where a spec names none
+
+
+def accepts_images(model_id: str) -> bool | None:
+    """Whether a model (an id `resolve` takes) reads images: True, False, or None when only its server can say."""
+    provider, model = resolve(model_id)
+    return entry(provider).spec.accepts_images(model)
+
+
+def require_images(model_id: str) -> None:
+    """A one-line BadRequest naming the model, and vision models that would do, when it cannot read images."""
+    provider, model = resolve(model_id)
+    spec = entry(provider).spec
+    if spec.accepts_images(model) is False:
+        raise errors.BadRequest(f"{provider}:{model} does not accept images; use a vision model such as "
+                                f"{spec.vision_models or ANY_VISION}")
+
+
+def context_window(model_id: str) -> int | None:
+    """A model's input limit in tokens as its provider's spec knows it; None when unknown (or no such provider)."""
+    try:
+        provider, model = resolve(model_id)
+    except errors.UnknownProvider:
+        return None
+    return entry(provider).spec.context_window(model)

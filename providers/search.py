@@ -24,7 +24,7 @@ import asyncio
 import inspect
 import re
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, AsyncIterator, Callable
 
@@ -32,8 +32,23 @@ from . import errors
 from .base import Provider, ProviderSpec, Settings, require_sdk
 from .types import Chunk, Message, Reply, Request, Source, TextPart, ToolResult
 
-SPEC = ProviderSpec(name="search", default_model="openai:gpt-4.1-mini", extra="search", sdk_modules=("ddgs",),
-                    key_required=False, description="Web search (ddgs) wrapped around another provider")
+@dataclass(frozen=True)
+class SearchSpec(ProviderSpec):
+    """The wrapper's capabilities are those of the model it wraps (its `model` is that model's id)."""
+
+    def accepts_images(self, model: str) -> bool | None:
+        """Whether the wrapped model reads images."""
+        from .registry import accepts_images  # the registry imports this module: import it back when asked
+        return accepts_images(model)
+
+    def context_window(self, model: str) -> int | None:
+        """The wrapped model's window (the search results take part of it)."""
+        from .registry import context_window
+        return context_window(model)
+
+
+SPEC = SearchSpec(name="search", default_model="openai:gpt-4.1-mini", extra="search", sdk_modules=("ddgs",),
+                  key_required=False, description="Web search (ddgs) wrapped around another provider")
 
 OWN_OPTIONS = ("search", "max_results", "search_timeout", "backend")
 POLICIES = ("always", "auto", "never")

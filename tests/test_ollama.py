@@ -1,5 +1,5 @@
 """The ollama adapter (aiohttp on Ollama's own API) against the loopback server: what goes on the wire, Ollama's own
-faults, OLLAMA_HOST, status and model listing. Replies, streams and the faults every provider shares are in
+faults, OLLAMA_HOST and status. Replies, streams and the faults every provider shares are in
 tests/test_conformance.py."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from coditect_magics import providers
 from coditect_magics.providers import errors
-from coditect_magics.providers.ollama import OllamaProvider, models, normalise_host
+from coditect_magics.providers.ollama import OllamaProvider, normalise_host
 from coditect_magics.providers.types import ImagePart, Message, TextPart, ToolCall, ToolResult, ToolSpec
 from tests.conftest import KEY, closed_port
 from tests.fakes import Script
@@ -193,27 +193,6 @@ async def test_status_usable_when_the_server_runs(server, monkeypatch):
     row = providers.status("ollama")
     assert row.usable is True
     assert row.reason == f"server at {server.url}"
-
-
-async def test_models_lists_installed_models(server, monkeypatch):
-    monkeypatch.setenv("OLLAMA_HOST", server.url.removeprefix("http://"))
-    assert await models() == ["llama3.2:latest", "qwen2.5vl:7b"]
-    assert (server.last.method, server.last.path) == ("GET", "/api/tags")
-    adapter = OllamaProvider(providers.Settings(base_url=server.url))
-    try:
-        assert await adapter.models() == ["llama3.2:latest", "qwen2.5vl:7b"]
-    finally:
-        await adapter.aclose()
-
-
-async def test_models_errors_are_the_kits_own(server):
-    server.script(Script(status=500, error_message="disk unreadable"))
-    with pytest.raises(errors.ServerError) as caught:
-        await models(providers.Settings(base_url=server.url))
-    assert str(caught.value) == "ollama: server error (HTTP 500): disk unreadable"
-    with pytest.raises(errors.Unreachable) as caught:
-        await models(providers.Settings(base_url=f"http://127.0.0.1:{closed_port()}"))
-    assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
 def test_spec():

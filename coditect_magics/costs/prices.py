@@ -99,15 +99,9 @@ def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], whe
 
 
 def context_window(provider: str, model: str) -> int | None:
-    """The model's input limit in tokens from genai-prices' data, None where it does not say."""
-    target = _genai_target(provider, model)
-    if target is None:
-        return None
-    try:
-        from genai_prices import data_snapshot
-        return data_snapshot.get_snapshot().find_provider_model(target[1], None, target[0], None)[1].context_window
-    except Exception:  # LookupError for unknown models; the data must never break a call
-        return None
+    """The model's input limit in tokens as its provider's spec knows it (`registry.context_window`), else None."""
+    from coditect_magics.providers import registry
+    return registry.context_window(f"{provider}:{model}")
 
 
 def price(provider: str, model: str, usage: Any, *, when: datetime | None = None) -> PriceResult:

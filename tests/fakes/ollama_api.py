@@ -1,7 +1,6 @@
-"""Ollama's own API on the wire: `POST /api/chat` (one JSON object, or NDJSON lines ending with `"done": true`)
-and `GET /api/tags`. Errors are `{"error": "..."}` with the HTTP status; `finish_reason="error"` scripts the error
-Ollama reports after a reply has started: an `{"error": ...}` line in a stream (HTTP 200 already sent), a 500 for a
-whole reply."""
+"""Ollama's own API on the wire: `POST /api/chat` (one JSON object, or NDJSON lines ending with `"done": true`).
+Errors are `{"error": "..."}` with the HTTP status; `finish_reason="error"` scripts the error Ollama reports after a
+reply has started: an `{"error": ...}` line in a stream (HTTP 200 already sent), a 500 for a whole reply."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from aiohttp import web
 from .core import FakeServer, Recorded, Script, pieces
 
 DONE_REASON = {"stop": "stop", "length": "length", "tool_calls": "stop"}  # Ollama says "stop" after tool calls
-MODELS = [("llama3.2:latest", "llama", "3.2B", 2019393189), ("qwen2.5vl:7b", "qwen25vl", "8.3B", 5969245856)]
 
 
 def _now() -> str:
@@ -60,19 +58,7 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
         message = {"tool_calls": _tool_calls(script)} if script.tool_calls else {}
         return web.json_response(_done(script, model, script.text, **message))
 
-    async def tags(request: web.Request) -> web.Response:
-        recorded, script = await server.take(request)
-        if script.status != 200:
-            return server.error(script, recorded, {"error": server.message(script, recorded)})
-        if script.bad_json:
-            return server.bad_json()
-        return web.json_response({"models": [
-            {"name": name, "model": name, "modified_at": _now(), "size": size, "digest": f"{i:064x}",
-             "details": {"parent_model": "", "format": "gguf", "family": family, "families": [family],
-                         "parameter_size": params, "quantization_level": "Q4_K_M"}}
-            for i, (name, family, params, size) in enumerate(MODELS)]})
-
-    return [web.post("/api/chat", chat), web.get("/api/tags", tags)]
+    return [web.post("/api/chat", chat)]
 
 
 def _lines(script: Script, model: str) -> list[str]:

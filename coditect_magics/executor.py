@@ -15,27 +15,29 @@ from typing import Any, AsyncIterator, Mapping, Sequence
 
 from coditect_magics.budgets import Budgets
 from coditect_magics.providers import LLM, Chunk, ImagePart, Reply, Request, Settings, Usage, errors, registry
+from coditect_magics.settings import DEFAULTS
 
 Target = Request | str | Sequence[str]
 
 
 @dataclass(frozen=True)
 class ExecutorSettings:
-    """Plain settings (the magics fill them from traitlets; services never read IPython config)."""
+    """Plain settings (a session derives them from its own; services never read IPython config)."""
 
-    attempts: int = 4                    # tries per provider, the first included
-    max_wait_s: float = 30.0             # total backoff a provider may cost before giving up (or falling back)
+    attempts: int = DEFAULTS.attempts    # tries per provider, the first included
+    max_wait_s: float = DEFAULTS.max_wait  # total backoff a provider may cost before giving up (or falling back)
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 8.0
-    timeout_s: float = 60.0              # per call (per stream event once streaming)
+    timeout_s: float = DEFAULTS.timeout  # per call (per stream event once streaming)
     rate_limits: Mapping[str, str] = field(default_factory=dict)   # provider -> "60/minute"
-    cache: str = "auto"                  # auto: only temperature-0 requests; on; off
+    cache: str = DEFAULTS.cache          # auto: only temperature-0 requests; on; off
     budgets: Budgets = Budgets()
     provider_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # api_key/base_url per provider
     log_prompts: bool = False            # keep prompt text in the ledger
     ledger_path: str | None = None
     cache_path: str | None = None
     redis_url: str | None = None         # rate limits and the response cache shared through Redis (a team)
+    aliases: Mapping[str, str] = field(default_factory=dict)  # the session's model aliases over the registry's
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,13 @@ class Executor:
         return self._cache
 
     def handle(self, model_id: str) -> LLM:
-        """The provider handle for an id, made once per executor."""
+        """The provider handle for an id or alias (the session's aliases too), made once per executor."""
         llm = self._handles.get(model_id)
         if llm is None:
-            provider, _ = registry.resolve(model_id)
+            qualified = registry.qualify(model_id, self.settings.aliases)
+            provider, _ = registry.resolve(qualified)
             options = dict(self.settings.provider_options.get(provider, {}))
-            llm = self._handles[model_id] = registry.get(model_id, timeout=self.settings.timeout_s, **options)
+            llm = self._handles[model_id] = registry.get(qualified, timeout=self.settings.timeout_s, **options)
         return llm
 
     def chain(self, target: Target, messages: Any = None, fallbacks: Sequence[str] = (), **params: Any) -> list[Request]:

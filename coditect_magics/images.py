@@ -16,7 +16,6 @@ from typing import Any, Iterator
 
 from coditect_magics.context import lookup
 from coditect_magics.providers import errors
-from coditect_magics.providers.registry import require_images  # noqa: F401 - the magics still import it from here
 from coditect_magics.providers.types import ImagePart
 from coditect_magics.render import is_a
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import socket
 import threading
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Union
+from typing import Any, Callable, Mapping, Union
 from urllib.parse import urlsplit
 
 from . import errors
@@ -18,11 +19,20 @@ from .handle import LLM
 BUILTIN = ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "local", "search")
 ENTRY_POINT_GROUP = "coditect_magics.providers"
 
+# The one alias table: the kit's names, then Claude Code's agent model names (the newest of each family in
+# genai-prices' bundled data and the anthropic SDK's model list, November 2026). A session overlays its own.
 ALIASES: dict[str, str] = {
     "claude": "anthropic:claude-sonnet-4-6",
     "gpt": "openai:gpt-4.1-mini",
     "llama": "ollama:llama3.2",
+    "sonnet": "anthropic:claude-sonnet-5-5",
+    "opus": "anthropic:claude-opus-5-5",
+    "haiku": "anthropic:claude-haiku-5-5",
+    "fable": "anthropic:claude-fable-5-2",
 }
+# a bare vendor model name as Claude Code files write it (claude-opus-4-8, gpt-4.1, gemini-2.5-pro) → its provider
+_BARE_MODELS = ((re.compile(r"^claude-"), "anthropic"), (re.compile(r"^(gpt-|chatgpt-|o\d)"), "openai"),
+                (re.compile(r"^gemini-"), "gemini"))
 
 Factory = Union[type[Provider], Callable[[Settings], Provider]]
 
@@ -104,6 +114,22 @@ def entry(name: str) -> Entry:
         return _entries[name]
     raise errors.UnknownProvider(
         f"unknown provider {name!r}; known providers: {', '.join(names())}; aliases: {', '.join(sorted(ALIASES))}")
+
+
+def qualify(model_id: str, aliases: Mapping[str, str] | None = None) -> str:
+    """An alias (the kit's table overlaid with `aliases`), a bare vendor model name or a full id → the id to call.
+    A name it does not know passes unchanged, for `resolve` to report."""
+    table = {**ALIASES, **(aliases or {})}
+    model = model_id.strip()
+    for _ in range(5):  # an alias may name another alias
+        if model not in table or (model in BUILTIN and model not in (aliases or {})):
+            break
+        model = table[model].strip()
+    if ":" not in model:
+        for pattern, provider in _BARE_MODELS:
+            if pattern.match(model):
+                return f"{provider}:{model}"
+    return model
 
 
 def resolve(model_id: str) -> tuple[str, str]:

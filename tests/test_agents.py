@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from coditect_magics.providers.registry import ALIASES, qualify
 from coditect_magics.agents import (
-    EXAMPLES_DIR, MODEL_ALIASES, AgentDefinition, AgentFileError, AgentLibrary, Binding, BindingFileError,
+    EXAMPLES_DIR, AgentDefinition, AgentFileError, AgentLibrary, Binding, BindingFileError,
     CommandFileError, CommandLibrary, CommandTemplate, UnknownAgent, UnknownCommand, load_agent, load_bindings,
-    load_command, parse_agent, parse_bindings, qualify, resolve_agent, split_arguments)
+    load_command, parse_agent, parse_bindings, resolve_agent, split_arguments)
 from coditect_magics.agents import bindings as bindings_module
 from coditect_magics.agents import definitions as definitions_module
 
@@ -334,16 +335,16 @@ BINDING = Binding(agent="code-reviewer", model="openai:gpt-4.1", temperature=0.3
 def test_precedence_options_over_binding_over_front_matter_over_default():
     r = resolve_agent(DEFINITION, BINDING, {"temperature": 0.9, "model": None}, "ollama:llama3.2")
     assert (r.model_id, r.temperature, r.max_tokens, r.budget_usd) == ("openai:gpt-4.1", 0.9, 900, 0.25)
-    assert r.fallbacks == (MODEL_ALIASES["sonnet"],)
+    assert r.fallbacks == (ALIASES["sonnet"],)
     assert r.origin == {"model": "binding", "temperature": "options", "max_tokens": "binding",
                         "fallbacks": "binding", "budget_usd": "binding"}
     assert (r.name, r.system_prompt, r.tools, r.search) == ("code-reviewer", "Review.", ("Read",), False)
 
     r = resolve_agent(DEFINITION, BINDING, {"model": "gemini:gemini-2.5-pro", "fallbacks": "opus, gpt-4.1"}, "x")
     assert r.model_id == "gemini:gemini-2.5-pro"
-    assert r.fallbacks == (MODEL_ALIASES["opus"], "openai:gpt-4.1")
+    assert r.fallbacks == (ALIASES["opus"], "openai:gpt-4.1")
     r = resolve_agent(DEFINITION, None, {}, "ollama:llama3.2")
-    assert r.model_id == MODEL_ALIASES["haiku"] and r.origin["model"] == "front matter"
+    assert r.model_id == ALIASES["haiku"] and r.origin["model"] == "front matter"
     assert r.temperature is None and r.fallbacks == ()
     r = resolve_agent(AgentDefinition("a", "d", "p", model="inherit"), None, {}, "ollama:llama3.2")
     assert r.model_id == "ollama:llama3.2" and r.origin["model"] == "default"
@@ -354,7 +355,7 @@ def test_precedence_options_over_binding_over_front_matter_over_default():
 def test_bindings_defaults_sit_below_the_front_matter():
     defaults = Binding(agent="defaults", provider="openai", model="gpt-4.1", temperature=0.7, max_tokens=4096)
     r = resolve_agent(DEFINITION, None, {}, "ollama:llama3.2", defaults=defaults)
-    assert r.model_id == MODEL_ALIASES["haiku"] and (r.temperature, r.max_tokens) == (0.7, 4096)
+    assert r.model_id == ALIASES["haiku"] and (r.temperature, r.max_tokens) == (0.7, 4096)
     r = resolve_agent(AgentDefinition("a", "d", "p"), None, {}, "ollama:llama3.2", defaults=defaults)
     assert r.model_id == "openai:gpt-4.1" and r.origin["model"] == "defaults"
     r = resolve_agent(DEFINITION, Binding(agent="x", temperature=0.1), {}, "m", defaults=defaults)
@@ -364,7 +365,7 @@ def test_bindings_defaults_sit_below_the_front_matter():
 def test_search_wraps_the_model_and_the_fallbacks():
     r = resolve_agent(DEFINITION, BINDING, {"search": True}, "x")
     assert r.model_id == "search:openai:gpt-4.1" and r.search
-    assert r.fallbacks == (f"search:{MODEL_ALIASES['sonnet']}",)
+    assert r.fallbacks == (f"search:{ALIASES['sonnet']}",)
     bound = Binding(agent="r", model="gemini:gemini-2.5-flash", search=True)
     assert resolve_agent(DEFINITION, bound, {}, "x").model_id == "search:gemini:gemini-2.5-flash"
     assert resolve_agent(DEFINITION, bound, {"search": False}, "x").model_id == "gemini:gemini-2.5-flash"
@@ -374,12 +375,12 @@ def test_search_wraps_the_model_and_the_fallbacks():
 
 
 def test_model_names_aliases_and_bare_ids():
-    assert qualify("sonnet") == MODEL_ALIASES["sonnet"]
+    assert qualify("sonnet") == ALIASES["sonnet"]
     assert qualify("claude-opus-4-8") == "anthropic:claude-opus-4-8"  # as Claude Code files write it
     assert qualify("gpt-4.1") == "openai:gpt-4.1" and qualify("o3-mini") == "openai:o3-mini"
     assert qualify("gemini-2.5-pro") == "gemini:gemini-2.5-pro"
-    assert qualify("ollama:llama3.2:3b") == "ollama:llama3.2:3b" and qualify("claude") == "claude"
-    assert qualify("fast", {"fast": "haiku"}) == MODEL_ALIASES["haiku"]  # an alias of an alias
+    assert qualify("ollama:llama3.2:3b") == "ollama:llama3.2:3b" and qualify("claude") == ALIASES["claude"]
+    assert qualify("fast", {"fast": "haiku"}) == ALIASES["haiku"]  # an alias of an alias
     assert qualify("sonnet", {"sonnet": "openai:gpt-4.1"}) == "openai:gpt-4.1"
     r = resolve_agent(DEFINITION, None, {}, "x", {"haiku": "ollama:llama3.2"})
     assert r.model_id == "ollama:llama3.2"
@@ -390,8 +391,8 @@ def test_alias_targets_are_current_models_the_kit_can_price():
 
     anthropic = next(p for p in data.providers if p.id == "anthropic")
     known = {m.id for m in anthropic.models}
-    for alias, target in MODEL_ALIASES.items():
-        provider, _, model = target.partition(":")
+    for alias in ("sonnet", "opus", "haiku", "fable"):  # Claude Code's names, in the one alias table
+        provider, _, model = ALIASES[alias].partition(":")
         assert provider == "anthropic" and model in known, alias
         newest = max((m for m in known if m.startswith(f"claude-{alias}-")),
                      key=lambda m: [int(x) for x in m.split("-")[2:] if x.isdigit()])
@@ -519,7 +520,7 @@ def test_bindings_file_to_resolved_agent(tmp_path):
     assert (bound.model_id, bound.temperature, bound.budget_usd) == ("openai:gpt-4o", 0.3, 0.5)
     assert bound.fallbacks == ("ollama:llama3.2",)
     chosen = resolve_agent(agent, bindings["writer"], {"model": "haiku", "temperature": 0.9, "search": True}, "x")
-    assert (chosen.model_id, chosen.temperature) == (f"search:{MODEL_ALIASES['haiku']}", 0.9)
+    assert (chosen.model_id, chosen.temperature) == (f"search:{ALIASES['haiku']}", 0.9)
     path.write_text("writer:\n  model: gpt-4o\n  temperature: [0.3\n")
     with pytest.raises(BindingFileError, match=rf"^{path}:4: invalid YAML: "):
         load_bindings(path)

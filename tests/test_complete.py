@@ -26,7 +26,7 @@ def test_models_after_llm(shell) -> None:
 
 def test_my_aliases_complete_too(shell) -> None:
     shell.run_line_magic("llm", "alias fast openai:gpt-4.1-mini")
-    assert complete(shell, "%llm fa") == ["%llm fast"]
+    assert complete(shell, "%llm fas") == ["%llm fast"]
 
 
 def test_models_after_model_options(shell) -> None:

@@ -342,8 +342,8 @@ def test_memory_dir_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert memory.path == str(tmp_path / "from-env") and (tmp_path / "from-env" / "chroma.sqlite3").exists()
 
 
-def magics_of(shell):
-    return shell.magics_manager.registry["CoditectMagics"]
+def session_of(shell):
+    return shell.magics_manager.registry["CoditectMagics"].session
 
 
 def test_memory_magic_adds_searches_indexes_and_forgets(shell, tmp_path):
@@ -372,8 +372,7 @@ def test_memory_magic_adds_searches_indexes_and_forgets(shell, tmp_path):
 
 def test_memory_search_filters_by_kind_source_and_time(shell, tmp_path):
     shell.run_line_magic("config", f"CoditectMagics.memory_dir = '{tmp_path / 'store'}'")
-    memory = magics_of(shell)._memory or __import__("coditect_magics.magics.memory", fromlist=["store"]).store(
-        magics_of(shell))
+    memory = session_of(shell).memory
     now = time.time()
     memory.add("Deploys go out on Tuesdays after the standup.", kind="note", source="ops.md", timestamp=now - 86400 * 10)
     memory.add("Deploys are frozen during the holiday week.", kind="note", source="calendar.md", timestamp=now - 3600)
@@ -406,13 +405,13 @@ def test_exchanges_are_remembered_with_their_source(shell, thread_server, tmp_pa
     assert set(hits.role) == {"user", "assistant"} and set(hits.kind) == {"message"}
     assert set(hits.source) == {"ipython#cell7"}
     assert "orders_2025" in " ".join(hits.text) and "Which table" in " ".join(hits.text)
-    stored = magics_of(shell)._memory.get(magics_of(shell)._memory.search("revenue table", k=1)[0].id)
+    stored = session_of(shell).memory.get(session_of(shell).memory.search("revenue table", k=1)[0].id)
     assert stored.metadata["model"] == "openai:gpt-4o" and stored.metadata["session"]
     shell.run_line_magic("config", "CoditectMagics.remember = False")
-    count = magics_of(shell)._memory.count()
+    count = session_of(shell).memory.count()
     shell.run_line_magic("llm", "openai:gpt-4o A question not to keep")
-    magics_of(shell)._journal.flush()
-    assert magics_of(shell)._memory.count() == count
+    session_of(shell).flush_memory()
+    assert session_of(shell).memory.count() == count
 
 
 def test_remembering_that_fails_is_said_once(shell, thread_server, tmp_path, monkeypatch):
@@ -422,7 +421,7 @@ def test_remembering_that_fails_is_said_once(shell, thread_server, tmp_path, mon
     with capture_output() as captured:
         for _ in range(3):
             shell.run_line_magic("llm", "openai:gpt-4o Hello there")
-            magics_of(shell)._journal.flush()
+            session_of(shell).flush_memory()
     said = [line for line in captured.stderr.splitlines() if "not remembered" in line]
     assert len(said) == 1 and "unknown embedder" in said[0] and "remember = False" in said[0]
     assert len(thread_server.requests) == 3, "a memory failure never stops the call"
@@ -443,7 +442,7 @@ def test_memory_reaches_an_agent_request(shell, thread_server, tmp_path, monkeyp
     system = thread_server.last.body["messages"][0]["content"]
     assert system.startswith("You help.") and "\n\nRelevant notes from the user's memory" in system
     assert "codename is Bluebird" in system and "plants" not in system
-    rows = magics_of(shell).executor.ledger.rows(agent="helper")
+    rows = session_of(shell).executor.ledger.rows(agent="helper")
     assert [r.memory_items for r in rows] == [0, 1], "the ledger says how many memories each call used"
     shell.run_line_magic("config", "CoditectMagics.memory_context = 0")
     shell.run_cell_magic("agent", "helper", "What is the project codename?")
@@ -473,7 +472,7 @@ def test_llm_memory_option_and_agent_binding_limits(shell, thread_server, tmp_pa
     assert system.count("(source: notebook)") == 1 and "db-stage-3" in system
     shell.run_cell_magic("agent", "picky", "Which database is staging?")
     assert "<<<MEMORY" not in thread_server.last.body["messages"][0]["content"]
-    rows = magics_of(shell).executor.ledger.rows()
+    rows = session_of(shell).executor.ledger.rows()
     assert [(r.agent, r.memory_items) for r in rows] == [(None, 0), (None, 2), ("helper", 1), ("picky", 0)]
 
 

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from coditect_magics.agents import MODEL_ALIASES
+from coditect_magics.providers.registry import ALIASES
 
 from tests.fakes import Script
 
@@ -162,7 +162,7 @@ def test_agents_notebook(everywhere, tmp_path):
     assert len(explainer) == 1, [r.prompt for r in everywhere.requests]
     assert "You explain Python ideas" in str(explainer[0]["system"]) and explainer[0]["max_tokens"] == 200
     reviewer = [r for r in everywhere.requests if r.prompt.startswith("Review this function")]
-    assert reviewer[0].path == "/v1/messages" and "anthropic:" + reviewer[0].body["model"] == MODEL_ALIASES["sonnet"]
+    assert reviewer[0].path == "/v1/messages" and "anthropic:" + reviewer[0].body["model"] == ALIASES["sonnet"]
 
 
 def run_cells(sources: list[str], tmp_path: Path) -> nbformat.NotebookNode:

@@ -181,11 +181,10 @@ def test_reset_history_and_export(shell, thread_server, tmp_path) -> None:
 
 
 def test_the_budget_follows_the_model_context_window_where_known(shell, monkeypatch) -> None:
-    from coditect_magics.magics.conversation import budget
-    magics = shell.magics_manager.registry["CoditectMagics"]
-    assert budget(magics, "openai:gpt-4o") == (8000, "CoditectMagics.max_history_tokens")
+    budget = shell.magics_manager.registry["CoditectMagics"].session.history_budget
+    assert budget("openai:gpt-4o") == (8000, "CoditectMagics.max_history_tokens")
     shell.run_line_magic("config", "CoditectMagics.max_history_tokens = 1000000")
-    assert budget(magics, "openai:gpt-4o", 2000) == (128000 - 2000, "the context window of openai:gpt-4o")
-    assert budget(magics, "ollama:some-model-nobody-prices")[0] == 1000000, "unknown window: the setting"
+    assert budget("openai:gpt-4o", 2000) == (128000 - 2000, "the context window of openai:gpt-4o")
+    assert budget("ollama:some-model-nobody-prices")[0] == 1000000, "unknown window: the setting"
     monkeypatch.setenv("CODITECT_LOCAL_N_CTX", "2048")
-    assert budget(magics, "local:smollm2", 512) == (1536, "the context window of local:smollm2")
+    assert budget("local:smollm2", 512) == (1536, "the context window of local:smollm2")

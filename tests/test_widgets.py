@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from coditect_magics.executor import Executor, ExecutorSettings  # noqa: E402
-from coditect_magics.threads import ThreadStore  # noqa: E402
-from coditect_magics.widgets.shared import Coalescer, Services, shown_markdown  # noqa: E402
+from coditect_magics.session import Session  # noqa: E402
+from coditect_magics.settings import Settings  # noqa: E402
+from coditect_magics.widgets.shared import Coalescer, shown_markdown  # noqa: E402
 from tests.fakes import Script  # noqa: E402
 
 LONG = " ".join(f"word{i}" for i in range(80))
@@ -31,20 +31,20 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 
 @pytest.fixture
-def services(thread_server, tmp_path: Path, monkeypatch) -> Services:
-    """Panels' services on an executor pointed at the loopback server, a temp ledger and a temp thread store."""
+def session(thread_server, tmp_path: Path, monkeypatch) -> Session:
+    """The panels' session: endpoints on the loopback server, a temp ledger and a temp thread store."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-widgets-openai")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-widgets-anthropic")
     url = thread_server.url
-    bases = {"openai": {"base_url": f"{url}/v1"}, "anthropic": {"base_url": url}, "ollama": {"base_url": url}}
-    executor = Executor(ExecutorSettings(provider_options=bases, ledger_path=str(tmp_path / "ledger.sqlite3"),
-                                         cache="off", attempts=1))
-    return Services(executor, ThreadStore(tmp_path / "threads.sqlite3"), "test.ipynb", namespace={},
-                    default_model="openai:gpt-4.1-mini", provider_settings=bases)
+    settings = Settings(base_urls={"openai": f"{url}/v1", "anthropic": url, "ollama": url},
+                        ledger_path=str(tmp_path / "ledger.sqlite3"), threads_path=str(tmp_path / "threads.sqlite3"),
+                        cache="off", attempts=1, default_model="openai:gpt-4.1-mini", remember=False,
+                        memory_dir=str(tmp_path / "no-memory"))
+    return Session(settings, namespace={"__session__": "test.ipynb"})
 
 
-def rows(services: Services) -> list[Any]:
-    return services.executor.ledger.rows()
+def rows(session: Session) -> list[Any]:
+    return session.executor.ledger.rows()
 
 
 # the shared pieces
@@ -71,10 +71,10 @@ def test_panels_do_not_load_with_the_extension():
 
 
 # chat
-def test_chat_streams_a_reply_into_the_thread_and_the_ledger(services, thread_server):
+def test_chat_streams_a_reply_into_the_thread_and_the_ledger(session, thread_server):
     from coditect_magics.widgets.chat_panel import ChatPanel
     thread_server.script(Script(text="**Paris** is the capital.", input_tokens=30, output_tokens=6))
-    chat = ChatPanel(services)
+    chat = ChatPanel(session)
     chat.model.value = "openai:gpt-4.1-mini"
     chat.system.value = "Be brief."
     chat.max_tokens.value = 64
@@ -86,18 +86,18 @@ def test_chat_streams_a_reply_into_the_thread_and_the_ledger(services, thread_se
     body = thread_server.last.body
     assert body["messages"][0] == {"role": "system", "content": "Be brief."}
     assert thread_server.last.prompt == "Capital of France?" and body["max_completion_tokens"] == 64
-    [row] = rows(services)
+    [row] = rows(session)
     assert (row.status, row.input_tokens, row.output_tokens) == ("ok", 30, 6)
-    turns = services.threads.thread("test.ipynb", "main").messages()
+    turns = session.threads.thread("test.ipynb", "main").messages()
     assert [(m.role, m.text) for m in turns] == [("user", "Capital of France?"),
                                                  ("assistant", "**Paris** is the capital.")]
     assert "1 calls · 30 in / 6 out" in chat.status.value and chat.input.value == ""
 
 
-def test_chat_enter_sends_and_the_next_turn_carries_the_history(services, thread_server):
+def test_chat_enter_sends_and_the_next_turn_carries_the_history(session, thread_server):
     from coditect_magics.widgets.chat_panel import ChatPanel
     thread_server.script(Script(text="First answer."), Script(text="Second answer."))
-    chat = ChatPanel(services)
+    chat = ChatPanel(session)
     chat.input.value = "first question"
     chat.input._handle_custom_msg({"event": "submit"}, [])   # what Enter sends from the browser
     wait_for(lambda: chat.running is None)
@@ -108,50 +108,50 @@ def test_chat_enter_sends_and_the_next_turn_carries_the_history(services, thread
     assert len(chat.messages.children) == 4
 
 
-def test_chat_stop_keeps_the_partial_text_and_the_row_says_cancelled(services, thread_server):
+def test_chat_stop_keeps_the_partial_text_and_the_row_says_cancelled(session, thread_server):
     from coditect_magics.widgets.chat_panel import ChatPanel
     thread_server.script(Script(text=LONG, chunk_delay=0.03))
-    chat = ChatPanel(services)
+    chat = ChatPanel(session)
     chat.send("count")
     wait_for(lambda: len(shown_markdown(chat.last_reply).split()) >= 3)
     chat.stop_button.click()
     wait_for(lambda: chat.running is None)
     shown = shown_markdown(chat.last_reply)
     assert shown and LONG.startswith(shown) and len(shown) < len(LONG)
-    wait_for(lambda: rows(services))
-    assert [r.status for r in rows(services)] == ["cancelled"]
+    wait_for(lambda: rows(session))
+    assert [r.status for r in rows(session)] == ["cancelled"]
     assert "stopped" in chat.status.value and chat.send_button.disabled is False
-    assert services.threads.thread("test.ipynb", "main").messages()[-1].text == shown
+    assert session.threads.thread("test.ipynb", "main").messages()[-1].text == shown
 
 
-def test_chat_error_is_said_in_the_panel(services, thread_server):
+def test_chat_error_is_said_in_the_panel(session, thread_server):
     from coditect_magics.widgets.chat_panel import ChatPanel
     thread_server.script(Script(status=400, error_message="bad request here"))
-    chat = ChatPanel(services)
+    chat = ChatPanel(session)
     chat.send("hello")
     wait_for(lambda: chat.running is None)
     assert "cm-error" in chat.status.value and "bad request here" in chat.status.value
-    assert rows(services)[0].status == "error"
+    assert rows(session)[0].status == "error"
 
 
-def test_chat_with_an_agent_uses_its_prompt_and_thread(services, thread_server):
+def test_chat_with_an_agent_uses_its_prompt_and_thread(session, thread_server):
     from coditect_magics.widgets.chat_panel import ChatPanel
     thread_server.script(Script(text="Explained."))
-    chat = ChatPanel(services)
+    chat = ChatPanel(session)
     chat.agent.value = "code-reviewer"
     assert chat.thread.value == "agent:code-reviewer"
     chat.send("Review: x = 1")
     wait_for(lambda: chat.running is None)
     assert thread_server.last.path == "/v1/messages", "the agent's model (sonnet) wins over the picker"
     assert "doing a code review" in str(thread_server.last.body["system"])
-    [row] = rows(services)
+    [row] = rows(session)
     assert row.agent == "code-reviewer" and row.run_id and row.provider == "anthropic"
-    assert len(services.threads.thread("test.ipynb", "agent:code-reviewer").messages()) == 2
+    assert len(session.threads.thread("test.ipynb", "agent:code-reviewer").messages()) == 2
 
 
-def test_model_picker_shows_unusable_providers_with_their_reason(services):
+def test_model_picker_shows_unusable_providers_with_their_reason(session):
     from coditect_magics.widgets.chat_panel import ChatPanel
-    labels = [label for label, _ in ChatPanel(services).model.options]
+    labels = [label for label, _ in ChatPanel(session).model.options]
     assert labels[0] == "openai:gpt-4.1-mini"
     assert any(label.startswith("gemini:") and "unusable:" in label and "not set" in label for label in labels)
 
@@ -176,12 +176,12 @@ def test_a_chat_continues_from_a_cell_and_back(shell, thread_server):
 
 
 # compare
-def test_compare_streams_every_column_and_one_failure_stays_in_its_column(services, thread_server):
+def test_compare_streams_every_column_and_one_failure_stays_in_its_column(session, thread_server):
     from coditect_magics.widgets.compare_panel import ComparePanel
     thread_server.responder = lambda r: (Script(status=400, error_message="anthropic says no")
                                          if r.path == "/v1/messages" else Script(text=f"answer from {r.path}",
                                                                                  input_tokens=100, output_tokens=20))
-    panel = ComparePanel(services, models=["openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6", "ollama:llama3.2"])
+    panel = ComparePanel(session, models=["openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6", "ollama:llama3.2"])
     for model, box in panel.boxes.items():
         box.value = model in ("openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6", "ollama:llama3.2")
     panel.prompt.value = "Name a prime."
@@ -198,31 +198,31 @@ def test_compare_streams_every_column_and_one_failure_stays_in_its_column(servic
     assert "2 of 3 answered" in panel.status.value
 
 
-def test_compare_pick_best_is_recorded_and_results_become_a_dataframe(services, thread_server):
+def test_compare_pick_best_is_recorded_and_results_become_a_dataframe(session, thread_server):
     from coditect_magics.costs.picks import PICK_AGENT
     from coditect_magics.widgets.compare_panel import ComparePanel
-    panel = ComparePanel(services, models=["openai:gpt-4.1-mini", "ollama:llama3.2"])
+    panel = ComparePanel(session, models=["openai:gpt-4.1-mini", "ollama:llama3.2"])
     for model, box in panel.boxes.items():
         box.value = model in ("openai:gpt-4.1-mini", "ollama:llama3.2")
     panel.run("Hello?")
     wait_for(lambda: panel.running is None)
     panel.best.value = "ollama:llama3.2"
     panel.pick_button.click()
-    picked = [r for r in rows(services) if r.agent == PICK_AGENT]
+    picked = [r for r in rows(session) if r.agent == PICK_AGENT]
     chosen = panel.results["ollama:llama3.2"].call_id
     assert len(picked) == 1 and picked[0].parent_call_id == chosen and picked[0].cost_usd == 0
     assert picked[0].provider == "ollama" and picked[0].model == "llama3.2"
     panel.variable.value = "cmp"
     panel.frame_button.click()
-    frame = services.namespace["cmp"]
+    frame = session.namespace["cmp"]
     assert list(frame["model"]) == ["openai:gpt-4.1-mini", "ollama:llama3.2"]
     assert {"text", "ttft_s", "latency_s", "input_tokens", "output_tokens", "cost_usd", "error"} <= set(frame.columns)
 
 
-def test_compare_stop_cancels_every_column(services, thread_server):
+def test_compare_stop_cancels_every_column(session, thread_server):
     from coditect_magics.widgets.compare_panel import ComparePanel
     thread_server.default = Script(text=LONG, chunk_delay=0.03)
-    panel = ComparePanel(services, models=["openai:gpt-4.1-mini", "ollama:llama3.2"])
+    panel = ComparePanel(session, models=["openai:gpt-4.1-mini", "ollama:llama3.2"])
     for model, box in panel.boxes.items():
         box.value = model in ("openai:gpt-4.1-mini", "ollama:llama3.2")
     panel.run("Count.")
@@ -230,29 +230,26 @@ def test_compare_stop_cancels_every_column(services, thread_server):
     panel.stop_button.click()
     wait_for(lambda: panel.running is None)
     assert {r.status for r in panel.results.values()} == {"cancelled"}
-    assert sorted(r.status for r in rows(services)) == ["cancelled", "cancelled"]
+    assert sorted(r.status for r in rows(session)) == ["cancelled", "cancelled"]
     assert all(0 < len(r.text) < len(LONG) for r in panel.results.values())
 
 
 # costs
-def fill_ledger(services: Services) -> None:
+def fill_ledger(session: Session) -> None:
     from coditect_magics.costs import CallRecord
     from coditect_magics.providers.types import Usage
-    ledger = services.executor.ledger
-    ledger.record(CallRecord.from_usage("openai", "gpt-4o", Usage(1000, 500), session_id=services.executor.session_id))
+    ledger = session.executor.ledger
+    ledger.record(CallRecord.from_usage("openai", "gpt-4o", Usage(1000, 500), session_id=session.executor.session_id))
     ledger.record(CallRecord.from_usage("anthropic", "claude-sonnet-4-5", Usage(1000, 500), agent="reviewer",
-                                        session_id=services.executor.session_id))
+                                        session_id=session.executor.session_id))
     ledger.record(CallRecord.from_usage("openai", "gpt-4o", Usage(10, 0), status="error", error_class="Boom"))
 
 
-def test_costs_filters_totals_chart_and_gauges(services):
-    from dataclasses import replace
-
-    from coditect_magics.budgets import Budgets
+def test_costs_filters_totals_chart_and_gauges(session):
     from coditect_magics.widgets.costs_panel import CostsPanel
-    fill_ledger(services)
-    services.executor.settings = replace(services.executor.settings, budgets=Budgets(session_usd=0.015, total_usd=1.0))
-    costs = CostsPanel(services)
+    fill_ledger(session)
+    session.configure(budget_session_usd=0.015, budget_total_usd=1.0)
+    costs = CostsPanel(session)
     assert "<b>3 calls</b>" in costs.totals.value and "2010 in / 1000 out" in costs.totals.value
     assert list(costs.filters["provider"].options) == ["(all)", "anthropic", "openai"]
     assert bytes(costs.chart.value).startswith(b"\x89PNG")
@@ -270,12 +267,12 @@ def test_costs_filters_totals_chart_and_gauges(services):
     costs.widget.close()
 
 
-def test_costs_refresh_when_calls_land(services, thread_server):
+def test_costs_refresh_when_calls_land(session, thread_server):
     from coditect_magics.widgets.costs_panel import CostsPanel
-    costs = CostsPanel(services, watch_every_s=0.05)
+    costs = CostsPanel(session, watch_every_s=0.05)
     assert "no calls match" in costs.table.value
     from coditect_magics import bridge
-    bridge.run(services.executor.run("openai:gpt-4o", "hello"))
+    bridge.run(session.executor.run("openai:gpt-4o", "hello"))
     wait_for(lambda: "<b>1 calls</b>" in costs.totals.value)
     costs.by.value = "model"
     wait_for(lambda: bytes(costs.chart.value).startswith(b"\x89PNG"))
@@ -283,12 +280,12 @@ def test_costs_refresh_when_calls_land(services, thread_server):
     costs.watching.result(timeout=5)  # a closed panel stops watching
 
 
-def test_costs_date_range_filters(services):
+def test_costs_date_range_filters(session):
     import datetime as dt
 
     from coditect_magics.widgets.costs_panel import CostsPanel
-    fill_ledger(services)
-    costs = CostsPanel(services)
+    fill_ledger(session)
+    costs = CostsPanel(session)
     costs.since.value = dt.date.today() + dt.timedelta(days=1)
     wait_for(lambda: "no calls match" in costs.table.value)
     costs.since.value = dt.date.today()
@@ -313,20 +310,18 @@ def words_embedder() -> Any:
 
 
 @pytest.fixture
-def memory_services(services, tmp_path):
-    from dataclasses import replace
-
+def memory_services(session, tmp_path):
     from coditect_magics.memory import Memory
     store = Memory(tmp_path / "memory", embedder=words_embedder())
     store.add("Reverse a string in Python with s[::-1]", source="tips.md", kind="note")
     store.add("The revenue table is orders_2025", source="schema.md", kind="file")
-    return replace(services, memory=lambda: store), store
+    return Session(session.settings, namespace=session.namespace, memory=store), store
 
 
 def test_memory_search_filters_add_and_forget(memory_services):
     from coditect_magics.widgets.memory_panel import MemoryPanel
-    services, store = memory_services
-    panel = MemoryPanel(services)
+    session, store = memory_services
+    panel = MemoryPanel(session)
     panel.query.value = "how to reverse a string"
     wait_for(lambda: panel.results.children)
     first = panel.results.children[0].children[0].value
@@ -349,10 +344,10 @@ def test_memory_search_filters_add_and_forget(memory_services):
 
 
 # runs
-def test_runs_group_agent_calls_into_expandable_trees(services):
+def test_runs_group_agent_calls_into_expandable_trees(session):
     from coditect_magics.costs import CallRecord
     from coditect_magics.widgets.runs_panel import RunsPanel
-    ledger = services.executor.ledger
+    ledger = session.executor.ledger
     ledger.record(CallRecord("anthropic", "claude-sonnet-4-6", agent="orchestrator", run_id="r1", call_id="c1",
                              input_tokens=100, output_tokens=40, cost_usd=0.001, price_known=True, ts=1000))
     ledger.record(CallRecord("openai", "gpt-4o", agent="researcher", run_id="r1", call_id="c2", parent_call_id="c1",
@@ -362,7 +357,7 @@ def test_runs_group_agent_calls_into_expandable_trees(services):
     ledger.record(CallRecord("openai", "gpt-4o", agent="explainer", run_id="r2", call_id="c3", status="cancelled",
                              ts=2000))
     ledger.record(CallRecord("openai", "gpt-4o", ts=3000))   # a plain %llm call: not a run
-    panel = RunsPanel(services)
+    panel = RunsPanel(session)
     assert [r.run_id for r in panel.runs] == ["r2", "r1"]
     r1 = panel.runs[1]
     assert (r1.agent, r1.status, r1.input_tokens, r1.output_tokens) == ("orchestrator", "ok", 155, 50)
@@ -376,30 +371,30 @@ def test_runs_group_agent_calls_into_expandable_trees(services):
     panel.widget.close()
 
 
-def test_runs_take_any_source_of_records(services):
+def test_runs_take_any_source_of_records(session):
     from coditect_magics.costs.runs import Run, Step
     from coditect_magics.widgets.runs_panel import RunsPanel
     tree = Run("x", "planner", 0.0, (Step("plan", "plan", children=(Step("search('x')", "tool"),
                                                                      Step("writer", "delegation", "error")),),))
-    panel = RunsPanel(services, source=lambda: [tree])
+    panel = RunsPanel(session, source=lambda: [tree])
     assert panel.list.titles[0].startswith("planner · error")
     assert "<b>tool</b> search(&#x27;x&#x27;)" in panel.list.children[0].value
     panel.widget.close()
 
 
-def test_runs_panel_shows_traced_and_ledger_runs_from_costs_runs(services):
+def test_runs_panel_shows_traced_and_ledger_runs_from_costs_runs(session):
     from coditect_magics.agents.trace import ToolRun, Trace
     from coditect_magics.costs import CallRecord
     from coditect_magics.costs.runs import from_ledger, from_traces, merged
     from coditect_magics.widgets.runs_panel import RunsPanel
-    ledger = services.executor.ledger
+    ledger = session.executor.ledger
     for run_id, ts in (("traced", 1000), ("plain", 2000)):
         ledger.record(CallRecord("openai", "gpt-4o", agent="writer", run_id=run_id, ts=ts, cost_usd=0.0,
                                  price_known=True))
     read = ToolRun("Read", {"file_path": "notes.md"}, "12 lines", 0.01, False)
     trace = Trace("writer", "openai:gpt-4o", "done", tool_calls=(read,), input_tokens=9, output_tokens=3,
                   cost_usd=0.001, seconds=0.5, run_id="traced")
-    panel = RunsPanel(services, source=lambda: merged(from_traces([(1000.0, trace)]), from_ledger(ledger)))
+    panel = RunsPanel(session, source=lambda: merged(from_traces([(1000.0, trace)]), from_ledger(ledger)))
     assert [(r.run_id, r.steps[0].kind) for r in panel.runs] == [("plain", "call"), ("traced", "agent")]
     assert "<b>tool</b> Read(" in panel.list.children[1].value and "12 lines" in panel.list.children[1].value
     panel.widget.close()
@@ -414,6 +409,6 @@ def test_magic_hooks_open_every_panel(shell):
     assert isinstance(shell.run_line_magic("llm", "panel"), ChatPanel)
     assert isinstance(shell.run_line_magic("llm", "compare-panel"), ComparePanel)
     costs = shell.run_line_magic("llm", "costs --panel")
-    assert isinstance(costs, CostsPanel) and costs.ledger is shell.magics_manager.registry["CoditectMagics"].executor.ledger
+    assert isinstance(costs, CostsPanel) and costs.ledger is shell.magics_manager.registry["CoditectMagics"].session.executor.ledger
     assert isinstance(shell.run_line_magic("memory", "panel"), MemoryPanel)
     assert isinstance(shell.run_line_magic("agent", "panel"), RunsPanel)

@@ -5,43 +5,41 @@ from __future__ import annotations
 
 import asyncio
 import html
-import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ipywidgets as w
 
-from coditect_magics.executor import CallContext
 from coditect_magics.providers.types import Message
+from coditect_magics.session import MAIN, Prepared, Session, current
+from coditect_magics.text import usd
 
-from .shared import Coalescer, Services, labelled, markdown, model_choices, panel, row, submit, usd
+from .shared import Coalescer, labelled, markdown, model_choices, panel, row, submit
 
-MAIN = "main"
 TEMPERATURES = [("model default", None), *((str(t), t) for t in (0.0, 0.2, 0.5, 0.7, 1.0, 1.5))]
 
 
 @dataclass(frozen=True)
 class Target:
-    """What one send calls: the model, the thread, the system prompt and the call's attribution."""
+    """What one send calls: the model, its prepared messages (system prompt, memory, history, question) and
+    sampling settings."""
 
     model: str
-    thread: str
-    system: str
+    prepared: Prepared
     params: dict[str, Any]
-    context: CallContext
 
 
 class ChatPanel:
-    """`ChatPanel(services).widget`; `send(text)` is what Enter and the Send button do, `stop()` what Stop does."""
+    """`ChatPanel(session).widget`; `send(text)` is what Enter and the Send button do, `stop()` what Stop does."""
 
-    def __init__(self, services: Services, thread: str = MAIN) -> None:
-        self.services = services
-        choices = model_choices(services)
+    def __init__(self, session: Session, thread: str = MAIN) -> None:
+        self.session = session
+        choices = model_choices(session)
         self.model = labelled("Model", w.Dropdown(options=[(c.label, c.id) for c in choices]), "320px")
         self.agent = labelled("Agent", w.Dropdown(options=[("(none)", "")] + [(n, n) for n in self._agent_names()]),
                               "220px")
-        self.thread = labelled("Thread", w.Combobox(value=thread, options=services.threads.names(services.notebook),
+        self.thread = labelled("Thread", w.Combobox(value=thread, options=session.threads.names(session.notebook),
                                                     ensure_option=False, continuous_update=False), "220px")
         self.system = w.Textarea(placeholder="System prompt (optional)", rows=2, layout=w.Layout(width="100%"))
         self.temperature = labelled("Temperature", w.Dropdown(options=TEMPERATURES, value=None), "180px")
@@ -78,14 +76,14 @@ class ChatPanel:
             return None
         self.input.value = ""
         try:
-            target = self._target()
+            target = self._target(text)
         except Exception as exc:  # an unknown agent or a broken binding: said in the panel, nothing sent
             self._say(f"{type(exc).__name__}: {exc}", error=True)
             return None
         self._bubble("user", text)
         reply = self.last_reply = self._bubble("assistant", "")
         self._busy(True)
-        self.running = submit(self._reply(target, text, reply))
+        self.running = submit(self._reply(target, reply))
         return self.running
 
     def stop(self) -> None:
@@ -94,44 +92,33 @@ class ChatPanel:
             self.running.cancel()
 
     # the call
-    def _target(self) -> Target:
+    def _target(self, text: str) -> Target:
+        """The call a send makes, prepared by the session as the magics prepare theirs: an agent with its binding
+        (a broken one refused), memory and its own thread; else the chosen model on the chosen thread."""
         params: dict[str, Any] = {}
         if self.temperature.value is not None:
             params["temperature"] = self.temperature.value
         if self.max_tokens.value:
             params["max_tokens"] = self.max_tokens.value
-        agent_name = self.agent.value
-        if not agent_name:
-            return Target(self.model.value, self.thread.value.strip() or MAIN, self.system.value.strip(), params,
-                          CallContext())
-        from coditect_magics.agents import AgentLibrary, load_bindings, resolve_agent
-        definition = AgentLibrary(self.services.agent_dirs).get(agent_name)
-        bindings = load_bindings(self.services.bindings_path) if self.services.bindings_path else load_bindings()
-        agent = resolve_agent(definition, bindings.get(agent_name), {}, self.model.value,
-                              defaults=bindings.defaults)
-        system = "\n\n".join(p for p in (agent.system_prompt, self.system.value.strip()) if p)
-        params = {k: v for k, v in {"temperature": agent.temperature, "max_tokens": agent.max_tokens}.items()
-                  if v is not None} or params
-        return Target(agent.model_id or self.model.value, f"agent:{agent_name}", system, params,
-                      CallContext(agent=agent_name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd))
+        system = self.system.value.strip()
+        if not self.agent.value:
+            thread = self.session.thread(self.thread.value.strip() or MAIN)
+            prepared = self.session.prepare(Message("user", text), system=system, thread=thread,
+                                            model=self.model.value, reply_tokens=params.get("max_tokens"))
+            return Target(self.model.value, prepared, params)
+        agent = self.session.resolve_agent(self.agent.value, default=self.model.value)
+        if system:
+            agent = replace(agent, system_prompt="\n\n".join(p for p in (agent.system_prompt, system) if p))
+        return Target(agent.model_id or self.model.value, self.session.prepare_agent(agent, text),
+                      agent.params or params)
 
-    def _history(self, target: Target, question: Message) -> list[Message]:
-        """The system prompt, as much of the thread as fits, then the question (as the magics send it)."""
-        from coditect_magics.threads import fit
-        thread = self.services.threads.thread(self.services.notebook, target.thread)
-        history = [m for m in thread.messages() if m.role != "system"]
-        system = [Message("system", target.system)] if target.system else []
-        return fit([*system, *history, question], self.services.max_history_tokens)[0]
-
-    async def _reply(self, target: Target, text: str, out: w.Output) -> None:
-        question = Message("user", text)
+    async def _reply(self, target: Target, out: w.Output) -> None:
         execution = None
         status, note = "ok", ""
         view = Coalescer(lambda shown: markdown(out, shown))
         try:
-            messages = self._history(target, question)
-            execution = self.services.executor.stream(target.model, messages, context=target.context,
-                                                      **target.params)
+            execution = self.session.executor.stream(target.model, target.prepared.messages,
+                                                     context=target.prepared.context, **target.params)
             async for _ in execution:
                 view.push(execution.text)
         except asyncio.CancelledError:
@@ -140,16 +127,17 @@ class ChatPanel:
             status, note = "error", f"{type(exc).__name__}: {exc}"
         finally:
             view.flush()
-            self._finish(target, question, execution, status, note, out)
+            self._finish(target, execution, status, note, out)
 
-    def _finish(self, target: Target, question: Message, execution: Any, status: str, note: str,
-                out: w.Output) -> None:
+    def _finish(self, target: Target, execution: Any, status: str, note: str, out: w.Output) -> None:
         partial = execution.text if execution is not None else ""
         markdown(out, partial or ("*(no reply)*" if status != "error" else ""))
-        if partial:  # a partial answer counts, as in the magics
-            thread = self.services.threads.thread(self.services.notebook, target.thread)
-            thread.add(question)
-            thread.add(Message("assistant", partial), model=execution.model)
+        if execution is not None:  # a partial answer counts, as in the magics; only a whole one is remembered
+            self.session.keep(target.prepared, partial, execution.model)
+            if status == "ok":
+                self.session.remember(target.prepared.question.text, partial, model=execution.model,
+                                      agent=target.prepared.context.agent, source="chat panel")
+        note = "; ".join([*self.session.notices(), *([note] if note else [])])
         row_ = execution.row if execution is not None else None
         if row_ is not None:
             self.totals["calls"] += 1
@@ -188,7 +176,7 @@ class ChatPanel:
 
     def _show_thread(self) -> None:
         """Show the turns the thread already holds (from cells or an earlier chat)."""
-        thread = self.services.threads.thread(self.services.notebook, self.thread.value.strip() or MAIN)
+        thread = self.session.thread(self.thread.value.strip() or MAIN)
         self.messages.children = ()
         for message in thread.messages():
             if message.role in ("user", "assistant"):
@@ -199,14 +187,13 @@ class ChatPanel:
         self.thread.value = f"agent:{change['new']}" if change["new"] else MAIN
 
     def _agent_names(self) -> list[str]:
-        from coditect_magics.agents import AgentLibrary
-        return sorted(AgentLibrary(self.services.agent_dirs).agents)
+        return sorted(self.session.agents.names())
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
         display(self.widget)
 
 
-def chat(services: Services | None = None, thread: str = MAIN) -> ChatPanel:
-    """Open a chat panel on `thread` (the magics' `main` by default)."""
-    return ChatPanel(services or Services.default(), thread)
+def chat(session: Session | None = None, thread: str = MAIN) -> ChatPanel:
+    """Open a chat panel on a session (default: the kernel's) and `thread` (the magics' `main` by default)."""
+    return ChatPanel(session or current(), thread)

@@ -13,7 +13,10 @@ import ipywidgets as w
 from coditect_magics.compare import Comparing, Comparison, Progress, table
 from coditect_magics.providers.types import Message
 
-from .shared import Coalescer, Services, labelled, markdown, model_choices, panel, row, submit, usd
+from coditect_magics.session import Session, current
+from coditect_magics.text import usd
+
+from .shared import Coalescer, labelled, markdown, model_choices, panel, row, submit
 
 
 class Column:
@@ -42,11 +45,11 @@ class Column:
 
 
 class ComparePanel:
-    """`ComparePanel(services).widget`; `run()` is the Run button, `pick(model)` and `to_dataframe(name)` the others."""
+    """`ComparePanel(session).widget`; `run()` is the Run button, `pick(model)` and `to_dataframe(name)` the others."""
 
-    def __init__(self, services: Services, models: list[str] | None = None) -> None:
-        self.services = services
-        choices = model_choices(services)
+    def __init__(self, session: Session, models: list[str] | None = None) -> None:
+        self.session = session
+        choices = model_choices(session)
         chosen = set(models or [c.id for c in choices if not c.reason][:2])
         self.boxes = {c.id: w.Checkbox(value=c.id in chosen, description=c.label, indent=False,
                                        layout=w.Layout(width="auto")) for c in choices}
@@ -113,7 +116,7 @@ class ComparePanel:
 
     async def _all(self, prompt: str, models: list[str]) -> None:
         start = time.perf_counter()
-        comparing = Comparing(self.services.executor, [Message("user", prompt)], models)
+        comparing = Comparing(self.session.executor, [Message("user", prompt)], models)
         self.results = comparing.results
         views = {m: Coalescer(lambda text, out=self.columns[m].reply: markdown(out, text)) for m in models}
         started: set[str] = set()
@@ -153,7 +156,7 @@ class ComparePanel:
         if result is None or result.call_id is None:
             self._say("run a comparison first, then pick a model that answered", True)
             return None
-        executor = self.services.executor
+        executor = self.session.executor
         provider, _, name = executor.handle(result.model).id.partition(":")
         stored = executor.ledger.pick_best(result.call_id, provider=provider, model=name,
                                            session_id=executor.session_id, latency_s=result.latency_s,
@@ -165,7 +168,7 @@ class ComparePanel:
         """The results as a DataFrame, one row per model in column order, stored in the notebook as `name`."""
         frame = table(self.results[m] for m in self.columns if m in self.results)
         if name.isidentifier():
-            self.services.namespace[name] = frame
+            self.session.namespace[name] = frame
             self._say(f"results in <code>{html.escape(name)}</code>")
         else:
             self._say(f"{html.escape(repr(name))} is not a Python name", True)
@@ -183,6 +186,6 @@ class ComparePanel:
         display(self.widget)
 
 
-def compare(services: Services | None = None, models: list[str] | None = None) -> ComparePanel:
+def compare(session: Session | None = None, models: list[str] | None = None) -> ComparePanel:
     """Open a compare panel; `models` are checked at first (default: the first two usable)."""
-    return ComparePanel(services or Services.default(), models)
+    return ComparePanel(session or current(), models)

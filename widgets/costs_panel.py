@@ -17,7 +17,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from .shared import Services, in_thread, is_open, labelled, panel, row, submit, usd, watch_ledger
+from coditect_magics.session import Session, current
+from coditect_magics.text import usd
+
+from .shared import in_thread, is_open, labelled, panel, row, submit, watch_ledger
 
 ALL = "(all)"
 FILTERS = ("provider", "model", "agent", "status")
@@ -47,11 +50,11 @@ class View:
 
 
 class CostsPanel:
-    """`CostsPanel(services).widget`; `refresh()` reloads (it also runs when a filter changes or calls land)."""
+    """`CostsPanel(session).widget`; `refresh()` reloads (it also runs when a filter changes or calls land)."""
 
-    def __init__(self, services: Services, watch_every_s: float = 2.0) -> None:
-        self.services = services
-        self.ledger = services.executor.ledger
+    def __init__(self, session: Session, watch_every_s: float = 2.0) -> None:
+        self.session = session
+        self.ledger = session.executor.ledger
         self.filters = {name: labelled(name.capitalize(), w.Dropdown(options=[ALL], value=ALL), "200px")
                         for name in FILTERS}
         for name, dropdown in self.filters.items():
@@ -146,7 +149,7 @@ class CostsPanel:
         return buffer.getvalue()
 
     def _gauges(self) -> tuple[Gauge, ...]:
-        executor = self.services.executor
+        executor = self.session.executor
         budgets = executor.settings.budgets
         found = []
         if budgets.session_usd is not None:
@@ -194,6 +197,6 @@ class CostsPanel:
         display(self.widget)
 
 
-def costs(services: Services | None = None, **options: Any) -> CostsPanel:
-    """Open the costs panel."""
-    return CostsPanel(services or Services.default(), **options)
+def costs(session: Session | None = None, **options: Any) -> CostsPanel:
+    """Open the costs panel on a session (default: the kernel's: the ledger the magics write to)."""
+    return CostsPanel(session or current(), **options)

@@ -11,7 +11,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from .shared import Services, in_thread, labelled, panel, row, submit
+from coditect_magics.session import Session, current
+from coditect_magics.text import one_line
+
+from .shared import in_thread, labelled, panel, row, submit
 
 KINDS = [("any kind", None), ("message", "message"), ("note", "note"), ("file", "file")]
 DEBOUNCE_S = 0.25   # typing pauses this long before a search starts
@@ -19,12 +22,10 @@ SNIPPET = 240
 
 
 class MemoryPanel:
-    """`MemoryPanel(services).widget`; `search()` runs what the box holds, `add(text)` and `forget(id)` change memory."""
+    """`MemoryPanel(session).widget`; `search()` runs what the box holds, `add(text)` and `forget(id)` change memory."""
 
-    def __init__(self, services: Services, k: int = 10) -> None:
-        if services.memory is None:
-            raise ValueError("these services have no memory store")
-        self.services = services
+    def __init__(self, session: Session, k: int = 10) -> None:
+        self.session = session
         self.query = w.Text(placeholder="Search memory by meaning…", layout=w.Layout(flex="1 1 300px"))
         self.query.add_class("cm-query")
         self.kind = labelled("Kind", w.Dropdown(options=KINDS, value=None), "160px")
@@ -62,7 +63,7 @@ class MemoryPanel:
                 return
             self._say("searching…")
             try:
-                hits = await in_thread(lambda: self.services.memory().search(query, k=k, kind=kind,
+                hits = await in_thread(lambda: self.session.settled_memory().search(query, k=k, kind=kind,
                                                                             source=source or None))
             except Exception as exc:  # an embedder that cannot load, a store that cannot open: said here
                 self._say(f"{type(exc).__name__}: {exc}", error=True)
@@ -80,7 +81,7 @@ class MemoryPanel:
 
         async def run() -> None:
             try:
-                await in_thread(lambda: self.services.memory().add(text, kind="note", source="panel"))
+                await in_thread(lambda: self.session.settled_memory().add(text, kind="note", source="panel"))
             except Exception as exc:
                 self._say(f"{type(exc).__name__}: {exc}", error=True)
                 return
@@ -94,7 +95,7 @@ class MemoryPanel:
     def forget(self, item_id: str) -> Future[None]:
         """Forget one item, then search again."""
         async def run() -> None:
-            gone = await in_thread(lambda: self.services.memory().forget(item_id))
+            gone = await in_thread(lambda: self.session.settled_memory().forget(item_id))
             await asyncio.wrap_future(self.search())
             self._say(f"forgot {gone} item{'s' * (gone != 1)}")
 
@@ -107,8 +108,7 @@ class MemoryPanel:
         self._say(summary)
 
     def _hit(self, hit: Any) -> w.Widget:
-        flat = " ".join(hit.text.split())
-        snippet = flat if len(flat) <= SNIPPET else flat[:SNIPPET - 1] + "…"
+        snippet = one_line(hit.text, SNIPPET)
         stamp = hit.metadata.get("timestamp")
         when = dt.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M") if isinstance(stamp, (int, float)) else ""
         facts = " · ".join(p for p in (f"{hit.score:.2f}", str(hit.metadata.get("kind", "")), hit.source, when) if p)
@@ -129,6 +129,6 @@ class MemoryPanel:
         display(self.widget)
 
 
-def memory(services: Services | None = None, **options: Any) -> MemoryPanel:
-    """Open the memory panel."""
-    return MemoryPanel(services or Services.default(), **options)
+def memory(session: Session | None = None, **options: Any) -> MemoryPanel:
+    """Open the memory panel on a session (default: the kernel's)."""
+    return MemoryPanel(session or current(), **options)

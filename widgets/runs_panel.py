@@ -12,9 +12,12 @@ from typing import Any, Callable, Iterable
 
 import ipywidgets as w
 
-from coditect_magics.costs.runs import Run, Step, from_ledger
+from coditect_magics.costs.runs import Run, Step, from_ledger, from_traces, merged
 
-from .shared import Services, in_thread, is_open, panel, row, submit, usd, watch_ledger
+from coditect_magics.session import Session, current
+from coditect_magics.text import usd
+
+from .shared import in_thread, is_open, panel, row, submit, watch_ledger
 
 
 def tree_html(steps: Iterable[Step]) -> str:
@@ -29,12 +32,13 @@ def tree_html(steps: Iterable[Step]) -> str:
 
 
 class RunsPanel:
-    """`RunsPanel(services, source).widget`: one expandable row per run; `refresh()` reloads from the source."""
+    """`RunsPanel(session, source).widget`: one expandable row per run; `refresh()` reloads from the source."""
 
-    def __init__(self, services: Services, source: Callable[[], list[Run]] | None = None,
+    def __init__(self, session: Session, source: Callable[[], list[Run]] | None = None,
                  watch_every_s: float = 2.0) -> None:
-        ledger = services.executor.ledger
-        self.source = source or (lambda: from_ledger(ledger))
+        ledger = session.executor.ledger
+        # the session's agent traces (tool calls, delegations), with the ledger's other runs beside them
+        self.source = source or (lambda: merged(from_traces(list(session.traces)), from_ledger(ledger)))
         self.runs: list[Run] = []
         self.list = w.Accordion(layout=w.Layout(width="100%"))
         self.list.add_class("cm-runs-list")
@@ -70,6 +74,7 @@ class RunsPanel:
         display(self.widget)
 
 
-def runs(services: Services | None = None, **options: Any) -> RunsPanel:
-    """Open the runs panel (`source=` a callable returning `Run`s replaces the ledger as the source)."""
-    return RunsPanel(services or Services.default(), **options)
+def runs(session: Session | None = None, **options: Any) -> RunsPanel:
+    """Open the runs panel on a session (default: the kernel's); `source=` a callable returning `Run`s replaces
+    the session's traces and ledger as the source."""
+    return RunsPanel(session or current(), **options)

@@ -1,5 +1,5 @@
-"""What every panel shares: the services it calls (one seam, filled by a magic or from the defaults), work on the kit's
-loop so the kernel never blocks, a coalescing updater for streamed text, and theme-safe styling."""
+"""What every panel shares: work on the kit's loop so the kernel never blocks (a panel calls its session's
+services), a coalescing updater for streamed text, and theme-safe styling."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import asyncio
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, TypeVar
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, TypeVar
 
 import ipywidgets as w
 
 from coditect_magics import bridge
+from coditect_magics.session import Session
 
 T = TypeVar("T")
 MAX_UPDATES_PER_S = 20  # a fast stream must not flood the comm channel
@@ -38,56 +39,6 @@ STYLE = """
 .cm-panel .cm-table { overflow-x: auto; max-height: 320px; overflow-y: auto; }
 </style>
 """
-
-
-@dataclass(frozen=True)
-class Services:
-    """The service objects a panel calls; a magic passes its own (its executor, thread store, memory, settings)."""
-
-    executor: Any
-    threads: Any                                  # a coditect_magics.threads.ThreadStore
-    notebook: str                                 # the key the magics keep this notebook's threads under
-    memory: Callable[[], Any] | None = None       # opens the memory store on first use
-    namespace: dict[str, Any] = field(default_factory=dict)   # where "to DataFrame" puts its variable
-    default_model: str = ""
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    provider_settings: Mapping[str, Any] = field(default_factory=dict)   # base URLs set in the notebook
-    agent_dirs: tuple[str, ...] = ()
-    bindings_path: str | None = None
-    max_history_tokens: int = 8000
-
-    @classmethod
-    def default(cls) -> "Services":
-        """The kernel's executor, the default thread store and memory, and this notebook's key."""
-        from coditect_magics import executor
-        from coditect_magics.threads import ThreadStore, notebook_key
-        namespace = _user_namespace()
-
-        def open_memory() -> Any:
-            from coditect_magics.memory import Memory
-            return Memory()
-
-        return cls(executor.default(), ThreadStore(), notebook_key(namespace), _once(open_memory), namespace)
-
-
-def _user_namespace() -> dict[str, Any]:
-    from IPython import get_ipython
-    shell = get_ipython()
-    return shell.user_ns if shell is not None else {}
-
-
-def _once(make: Callable[[], T]) -> Callable[[], T]:
-    """`make`, called at most once (the memory store is costly to open)."""
-    made: list[T] = []
-    lock = threading.Lock()
-
-    def get() -> T:
-        with lock:
-            if not made:
-                made.append(make())
-            return made[0]
-
-    return get
 
 
 def submit(coro: Awaitable[T]) -> Future[T]:
@@ -165,11 +116,6 @@ def shown_markdown(out: w.Output) -> str:
     return "".join(o.get("data", {}).get("text/markdown", "") for o in out.outputs)
 
 
-def usd(value: float | None) -> str:
-    from coditect_magics.costs.frame import usd as as_usd
-    return as_usd(value)
-
-
 def labelled(description: str, widget: w.Widget, width: str = "auto") -> w.Widget:
     """A control with its label beside it, sized to its content."""
     widget.description = description
@@ -190,20 +136,21 @@ class ModelChoice:
         return self.id if not self.reason else f"{self.id} (unusable: {self.reason})"
 
 
-def model_choices(services: Services) -> list[ModelChoice]:
-    """Every provider's default model and every alias, usable ones first; the others carry their reason."""
+def model_choices(session: Session) -> list[ModelChoice]:
+    """Every provider's default model and every alias (the session's too), usable ones first; the others carry
+    their reason."""
     from coditect_magics import providers
-    from coditect_magics.providers import registry
-    settings = {name: providers.Settings(**dict(options)) for name, options in services.provider_settings.items()}
+    settings = {name: providers.Settings(base_url=url) for name, url in session.settings.base_urls.items()}
     rows = [r for r in providers.available(settings) if r.name != "search"]
     why = {r.name: "" if r.usable else r.reason for r in rows}
     choices = [ModelChoice(f"{r.name}:{r.default_model}", why[r.name]) for r in rows]
-    for alias, target in {**registry.ALIASES, **services.aliases}.items():
-        provider = target.partition(":")[0]
+    for alias in session.alias_table():
+        provider = session.resolve(alias).partition(":")[0]
         choices.append(ModelChoice(alias, why.get(provider, "")))
-    if services.default_model and services.default_model not in [c.id for c in choices]:
-        choices.insert(0, ModelChoice(services.default_model))
-    return sorted(choices, key=lambda c: (bool(c.reason), c.id != services.default_model))
+    default = session.settings.default_model
+    if default and default not in [c.id for c in choices]:
+        choices.insert(0, ModelChoice(default))
+    return sorted(choices, key=lambda c: (bool(c.reason), c.id != default))
 
 
 def watch_ledger(ledger: Any, refresh: Callable[[], Any], alive: Callable[[], bool], every_s: float = 2.0) -> Future[None]:

@@ -21,14 +21,14 @@ from .discovery import Found, Match, find
 from .errors import (AgentFileError, BindingFileError, CommandFileError, FileError, UnknownAgent, UnknownCommand,
                      UnknownName)
 from .library import EXAMPLES_DIR, AgentLibrary, agent_dirs
-from .resolve import MODEL_ALIASES, ResolvedAgent, qualify, resolve_agent
+from .resolve import ResolvedAgent, resolve_agent
 from .skills import Skill, SkillFileError, SkillLibrary, UnknownSkill, load_skill, skill_dirs
 
 __all__ = [
     "AgentDefinition", "AgentFileError", "AgentLibrary", "Binding", "BindingFileError", "Bindings",
     "CommandFileError", "CommandLibrary", "CommandTemplate", "DEFAULT_BINDINGS_PATH", "EXAMPLES_DIR", "FileError",
-    "Found", "MODEL_ALIASES", "Match", "ResolvedAgent", "Skill", "SkillFileError", "SkillLibrary", "UnknownAgent",
+    "Found", "Match", "ResolvedAgent", "Skill", "SkillFileError", "SkillLibrary", "UnknownAgent",
     "UnknownCommand", "UnknownName", "UnknownSkill", "agent_dirs", "command_dirs", "find", "load_agent",
-    "load_bindings", "load_command", "load_skill", "parse_agent", "parse_bindings", "qualify", "resolve_agent",
+    "load_bindings", "load_command", "load_skill", "parse_agent", "parse_bindings", "resolve_agent",
     "skill_dirs", "split_arguments",
 ]

@@ -4,7 +4,8 @@ Precedence, highest first: the magic's options > the agent's binding > the agent
 file's `defaults` entry > the kit's default model. Only `model` exists at every level; temperature, max_tokens,
 fallbacks, search and budget come from options, binding or defaults.
 
-Model names: an alias (`sonnet`, `opus`, `haiku`, `fable`, or one of `model_aliases`) maps through the table;
+Model names: an alias (`sonnet`, `opus`, `haiku`, `fable`, or one of `model_aliases`) maps through the registry's
+one alias table (`providers.registry.qualify`);
 `inherit` (and an empty value) means "not set here"; a bare Anthropic, OpenAI or Gemini model name as Claude Code
 files write it (`claude-opus-4-8`, `gpt-4.1`, `gemini-2.5-pro`) gets its provider; a full `provider:model` id
 passes through. With search on, the id and the fallbacks are wrapped as `search:<id>`.
@@ -12,24 +13,15 @@ passes through. With search on, the id and the fallbacks are wrapped as `search:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from coditect_magics.providers.registry import qualify
 
 from .bindings import Binding
 from .definitions import AgentDefinition
 
-# Claude Code's model names → the current ids (the newest of each family in genai-prices 0.2.3's bundled data and
-# in the anthropic SDK's model list, November 2026). Override or extend with `model_aliases`.
-MODEL_ALIASES: dict[str, str] = {
-    "sonnet": "anthropic:claude-sonnet-5-5",
-    "opus": "anthropic:claude-opus-5-5",
-    "haiku": "anthropic:claude-haiku-5-5",
-    "fable": "anthropic:claude-fable-5-2",
-}
 INHERIT = ("inherit", "default")
-_BARE_MODELS = ((re.compile(r"^claude-"), "anthropic"), (re.compile(r"^(gpt-|chatgpt-|o\d)"), "openai"),
-                (re.compile(r"^gemini-"), "gemini"))
 _OPTION_KEYS = ("model", "temperature", "max_tokens", "fallbacks", "search", "budget_usd")
 
 
@@ -58,22 +50,6 @@ class ResolvedAgent:
         """The sampling settings its calls pass (those it sets: the provider's own defaults stand for the rest)."""
         return {k: v for k, v in {"temperature": self.temperature, "max_tokens": self.max_tokens}.items()
                 if v is not None}
-
-
-def qualify(model: str, model_aliases: Mapping[str, str] | None = None) -> str:
-    """An alias, a bare vendor model name or a full id → the id to call (see the module's docstring). A name it
-    does not know passes unchanged (the provider registry has its own aliases, e.g. `claude`, `gpt`)."""
-    aliases = {**MODEL_ALIASES, **(model_aliases or {})}
-    model = model.strip()
-    for _ in range(5):  # an alias may name another alias
-        if model not in aliases:
-            break
-        model = aliases[model].strip()
-    if ":" not in model:
-        for pattern, provider in _BARE_MODELS:
-            if pattern.match(model):
-                return f"{provider}:{model}"
-    return model
 
 
 def resolve_agent(definition: AgentDefinition, binding: Binding | None = None,

@@ -8,6 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from coditect_magics.text import usd
+
 from .ledger import Ledger
 
 # Raw rows in reading order: what happened first, identifiers last. READING_COLUMNS is what `costs()` shows
@@ -49,21 +51,6 @@ def _aggregates() -> list[Any]:
             how_many(c.status == "error").label("errors"), func.avg(c.latency_s).label("mean_latency_s"),
             func.count(c.latency_s).label("_latencies"), func.avg(c.ttft_s).label("mean_ttft_s"),
             func.count(c.ttft_s).label("_ttfts")]
-
-
-def usd(value: Any) -> str:
-    """$12.34 for dollars, $0.0105 / $0.000985 for the small sums single calls cost, "unknown" for NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "unknown"
-    if float(value) == 0:
-        return "$0.00"
-    value = round(float(value), 6)
-    if value == 0:
-        return "<$0.000001"
-    if abs(value) >= 1:
-        return f"${value:,.2f}"
-    whole, _, cents = f"{value:.6f}".rstrip("0").partition(".")
-    return f"${whole}.{cents.ljust(2, '0')}"
 
 
 class CostFrame(pd.DataFrame):

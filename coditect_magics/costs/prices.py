@@ -98,12 +98,6 @@ def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], whe
         return None
 
 
-def context_window(provider: str, model: str) -> int | None:
-    """The model's input limit in tokens as its provider's spec knows it (`registry.context_window`), else None."""
-    from coditect_magics.providers import registry
-    return registry.context_window(f"{provider}:{model}")
-
-
 def price(provider: str, model: str, usage: Any, *, when: datetime | None = None) -> PriceResult:
     """The cost of a call with `usage` (input tokens counting the cached ones too, output, cached tokens).
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from coditect_magics.text import one_line
+
+BRIEF = 60  # characters of a tool call's arguments and result in a step's label
+
 
 @dataclass(frozen=True)
 class Step:
@@ -100,7 +104,7 @@ def from_traces(traces: Iterable[tuple[float, Any]]) -> list[Run]:
     """Runs from agent traces (`(started, Trace)` pairs, newest last): each agent a step holding its tool calls and
     the agents it delegated to, so a run shows what it did, not only what it cost."""
     def step(trace: Any) -> Step:
-        tools = tuple(Step(f"{t.tool}({_brief(t.arguments)}) → {_brief(t.summary)}", "tool",
+        tools = tuple(Step(f"{t.tool}({one_line(t.arguments, BRIEF)}) → {one_line(t.summary, BRIEF)}", "tool",
                            "error" if t.is_error else "ok", cost_usd=0.0, latency_s=t.seconds)
                       for t in trace.tool_calls)
         return Step(f"{trace.agent} on {trace.model}", "agent", "ok" if trace.status == "done" else trace.status,
@@ -114,8 +118,3 @@ def merged(traces: list[Run], ledger_runs: list[Run]) -> list[Run]:
     traced = {run.run_id for run in traces}
     return sorted([*traces, *(r for r in ledger_runs if r.run_id not in traced)], key=lambda r: r.started,
                   reverse=True)
-
-
-def _brief(value: Any, width: int = 60) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= width else text[:width - 1] + "…"

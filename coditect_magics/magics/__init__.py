@@ -1,4 +1,5 @@
-"""The notebook fronts: magics that parse, call one service, and display."""
+"""The notebook fronts: magics that parse, call one service on the kernel's session, and display: `%llm`,
+`%agent`, `%orchestrate`, `%cmd`, `%skill`, `%memory` (and the panels they open)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,32 @@ from typing import Any
 
 
 def load(shell: Any) -> Any:
-    """Register the magics on a shell; returns the CoditectMagics instance (configured from the shell's config)."""
+    """Register the magics on a shell; returns the CoditectMagics instance (configured from the shell's config),
+    whose session becomes the kernel's."""
+    from coditect_magics.session import activate
+
     from . import questions
     from .complete import install
     from .core import CoditectMagics
     magics = CoditectMagics(shell=shell)
     shell.register_magics(magics)
     shell.configurables.append(magics)
-    install(shell, magics)
+    magics.matcher = install(shell, magics.session)
     questions.install(shell)
+    activate(magics.session)
     return magics
 
 
 def unload(shell: Any) -> None:
-    """Close the executor's SDK clients on the kit's loop."""
-    from coditect_magics import bridge
+    """Close the session's SDK clients on the kit's loop."""
+    from coditect_magics.session import activate
 
     from . import questions
     from .complete import uninstall
     from .core import CoditectMagics
     questions.uninstall(shell)
     for magics in [c for c in shell.configurables if isinstance(c, CoditectMagics)]:
-        uninstall(shell, magics)
-        if magics._executor is not None:
-            bridge.run(magics._executor.aclose())
+        uninstall(shell, getattr(magics, "matcher", None))
+        magics.session.close()
         shell.configurables.remove(magics)
+    activate(None)

@@ -9,11 +9,11 @@ import re
 import shlex
 from typing import Any
 
+from coditect_magics.errors import UsageError
+
+__all__ = ["UsageError", "parser_of", "split_options"]
+
 _TOKEN = re.compile(r"\s*(\"(?:[^\"\\]|\\.)*\"|'[^']*'|\S+)")
-
-
-class UsageError(ValueError):
-    """A magic line that cannot be parsed; the message says what is wrong and how to write it."""
 
 
 class _Parser(argparse.ArgumentParser):

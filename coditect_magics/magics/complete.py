@@ -11,16 +11,17 @@ from typing import Any, Callable, Iterable
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, completion_matcher
 
-_MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd|skill)\b(.*)$", re.DOTALL)
+from coditect_magics.session import MAIN, Session
+
+from .subcommands import TABLES
+
+_MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd|skill|memory|orchestrate)\b(.*)$", re.DOTALL)
 MODEL_OPTIONS = ("--model", "-m", "--compare", "--fallback")
-LLM_SUBCOMMANDS = ("list", "alias", "default", "costs", "error", "explain", "help", "reset", "history", "export",
-                   "import")
-AGENT_SUBCOMMANDS = ("list", "show", "find", "runs", "result", "cancel", "map")
 
 
-def model_ids(magics: Any) -> list[str]:
+def model_ids(session: Session) -> list[str]:
     """Every id a user can name: provider:model for each provider's known models, bare providers, aliases."""
-    return sorted({*_provider_models(), *magics.aliases})
+    return sorted({*_provider_models(), *session.alias_table()})
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,41 +35,46 @@ def _provider_models() -> tuple[str, ...]:
     return tuple(ids)
 
 
-def thread_names(magics: Any) -> list[str]:
+def thread_names(session: Session) -> list[str]:
     """This notebook's threads, the current one and main (which always exists to be started)."""
-    from . import conversation
-    stored = conversation.store(magics).names(conversation.notebook_of(magics))
-    return [*stored, *(n for n in (magics.current_thread, conversation.MAIN) if n and n not in stored)]
+    stored = session.threads.names(session.notebook)
+    return [*stored, *(n for n in (session.current_thread, MAIN) if n and n not in stored)]
 
 
-def candidates(magics: Any, magic: str, before: list[str], current: str) -> tuple[list[str], str]:
+def candidates(session: Session, magic: str, before: list[str], current: str) -> tuple[list[str], str]:
     """What fits the word being typed (`current`) given the magic and the words before it; and the kind."""
     previous = before[-1] if before else ""
     if previous in MODEL_OPTIONS:
-        return model_ids(magics), "model"
+        return model_ids(session), "model"
     if previous == "--thread":
-        return thread_names(magics), "thread"
+        return thread_names(session), "thread"
     if current.startswith("-"):
         return [], ""
     positional = [w for i, w in enumerate(before)
                   if not w.startswith("-") and (i == 0 or not before[i - 1].startswith("-"))]
-    if magic == "llm" and not positional:
-        return [*LLM_SUBCOMMANDS, *model_ids(magics)], "model"
-    from . import agent  # only here: agents pull in the executor
-    if magic == "agent" and (not positional or positional in (["show"], ["map"])):
-        names = agent.agents(magics).names()
-        return ([*AGENT_SUBCOMMANDS, *names] if not positional else names), "agent"
-    if magic == "cmd" and not positional:
-        return ["list", *agent.commands(magics).names()], "command"
-    if magic == "skill" and positional in ([], ["show"], ["run"]):
-        from .skill import skills
-        return ([] if positional else ["list", "show", "run"]) + (skills(magics).names() if positional else []), \
-            "skill"
+    table = TABLES[magic]
+    if not positional:  # a subcommand, or what the magic itself takes first
+        first = {"llm": ("model", model_ids), "agent": ("agent", _names("agents")),
+                 "cmd": ("command", _names("commands")), "skill": ("skill", lambda _: [])}.get(magic)
+        kind, more = first if first else ("", lambda _: [])
+        return [*table.names(), *more(session)], kind or "subcommand"
+    chosen = table.get(positional[0])
+    if len(positional) == 1 and chosen is not None and chosen.completes:
+        return COMPLETES[chosen.completes](session), chosen.completes
     return [], ""
 
 
-def matcher_for(magics: Any) -> Callable[[CompletionContext], Any]:
-    """An IPython v2 matcher bound to this kernel's magics."""
+def _names(library: str) -> Callable[[Session], list[str]]:
+    return lambda session: getattr(session, library).names()
+
+
+COMPLETES: dict[str, Callable[[Session], list[str]]] = {
+    "model": lambda session: model_ids(session), "agent": _names("agents"), "skill": _names("skills"),
+    "command": _names("commands"), "thread": lambda session: thread_names(session)}
+
+
+def matcher_for(session: Session) -> Callable[[CompletionContext], Any]:
+    """An IPython v2 matcher bound to this kernel's session."""
 
     @completion_matcher(identifier="coditect_magics", priority=50, api_version=2)
     def complete(context: CompletionContext) -> Any:
@@ -80,7 +86,7 @@ def matcher_for(magics: Any) -> Callable[[CompletionContext], Any]:
         before, current = [w for w in words[:-1] if w], words[-1]
         word = current.rsplit(",", 1)[-1]  # --compare a,b,<here>
         try:
-            options, kind = candidates(magics, found[2], before, current)
+            options, kind = candidates(session, found[2], before, current)
         except Exception:  # a broken agent file or store must never break typing
             return {"completions": [], "suppress": False}
         # IPython's token stops at ':' and ',': hand back only the part of each candidate after it
@@ -95,27 +101,30 @@ def _starting(options: Iterable[str], prefix: str) -> list[str]:
     return sorted({option for option in options if option.startswith(prefix)})
 
 
-def install(shell: Any, magics: Any) -> None:
+def install(shell: Any, session: Session) -> Any:
+    """Add this session's matcher to the shell's completer; returns it (for `uninstall`)."""
     completer = getattr(shell, "Completer", None)
-    if completer is not None:
-        magics._matcher = matcher_for(magics)
-        completer.custom_matchers.append(magics._matcher)
-        # the first Tab would pay for imports (providers, agents, threads: ~0.3 s here): do them off the kernel's
-        # thread right after load, with the ledger's (SQLAlchemy, pandas: ~1 s), which readies the first %llm
-        # A short delay keeps it out of `%load_ext`'s own time (a thread started at once takes the GIL from it).
-        warm = threading.Timer(0.2, _warm_up)
-        warm.name, warm.daemon = "coditect-warm-up", True
-        warm.start()
+    if completer is None:
+        return None
+    matcher = matcher_for(session)
+    completer.custom_matchers.append(matcher)
+    # the first Tab would pay for imports (providers, agents, threads: ~0.3 s here): do them off the kernel's
+    # thread right after load, with the ledger's (SQLAlchemy, pandas: ~1 s), which readies the first %llm
+    # A short delay keeps it out of `%load_ext`'s own time (a thread started at once takes the GIL from it).
+    warm = threading.Timer(0.2, _warm_up)
+    warm.name, warm.daemon = "coditect-warm-up", True
+    warm.start()
+    return matcher
 
 
 def _warm_up() -> None:
     _provider_models()
-    from . import agent, conversation  # noqa: F401 - what a Tab needs first
+    from coditect_magics import threads  # noqa: F401 - what a Tab needs first
+    from coditect_magics.agents import library, search_path  # noqa: F401
     from coditect_magics.costs import engine, frame  # noqa: F401 - SQLAlchemy and pandas, for the first call's row
 
 
-def uninstall(shell: Any, magics: Any) -> None:
+def uninstall(shell: Any, matcher: Any) -> None:
     completer = getattr(shell, "Completer", None)
-    matcher = getattr(magics, "_matcher", None)
     if completer is not None and matcher in completer.custom_matchers:
         completer.custom_matchers.remove(matcher)

@@ -4,100 +4,84 @@ Each magic parses its line and hands over to a front module; nothing heavy is im
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, observe
 
-FORMATS = ("markdown", "code", "text", "json", "html")
+from coditect_magics.settings import CACHE_MODES, FORMATS, Settings
+from coditect_magics.settings import DEFAULTS as D
+
+from .subcommands import AGENT, CMD, LLM, MEMORY, ORCHESTRATE, SKILL
 
 
 @magics_class
 class CoditectMagics(Magics):
-    """LLMs in the notebook: `%llm`, `%%llm`, `%%agent`, `%agent`, `%cmd`."""
+    """LLMs in the notebook: `%llm`/`%%llm`, `%agent`/`%%agent`, `%orchestrate`/`%%orchestrate`, `%cmd`, `%skill`,
+    `%memory`. Its settings live in one Session (`self.session`), which the panels and workers use too."""
 
-    default_model = Unicode("", help="Model for %llm when none is named: provider:model or an alias.").tag(config=True)
-    aliases = Dict({}, help="Your model aliases: name -> provider:model (added to the kit's own).").tag(config=True)
-    model_aliases = Dict({}, help="Agent model names (sonnet, opus, haiku...) -> provider:model; adds to the "
+    default_model = Unicode(D.default_model, help="Model for %llm when none is named: provider:model or an alias.").tag(config=True)
+    aliases = Dict(dict(D.aliases), help="Your model aliases: name -> provider:model (added to the kit's own).").tag(config=True)
+    model_aliases = Dict(dict(D.model_aliases), help="Agent model names (sonnet, opus, haiku...) -> provider:model; adds to the "
                                   "kit's table.").tag(config=True)
-    temperature = Float(None, allow_none=True, help="Default temperature (None: the provider's).").tag(config=True)
-    max_tokens = Int(None, allow_none=True, help="Default max output tokens.").tag(config=True)
-    format = Enum(FORMATS, default_value="markdown", help="How replies are shown.").tag(config=True)
-    base_urls = Dict({}, help="Endpoint per provider, e.g. {'ollama': 'http://127.0.0.1:11434'}.").tag(config=True)
-    timeout = Float(60.0, help="Seconds a call (or the gap between stream events) may take.").tag(config=True)
-    attempts = Int(4, help="Tries per provider on rate limits, 5xx, timeouts and connection errors.").tag(config=True)
-    max_wait = Float(30.0, help="Seconds of backoff a provider may cost before falling back.").tag(config=True)
-    rate_limits = Dict({}, help="Requests per period per provider, e.g. {'openai': '60/minute'}.").tag(config=True)
-    cache = Enum(("auto", "on", "off"), default_value="auto",
+    temperature = Float(D.temperature, allow_none=True, help="Default temperature (None: the provider's).").tag(config=True)
+    max_tokens = Int(D.max_tokens, allow_none=True, help="Default max output tokens.").tag(config=True)
+    format = Enum(FORMATS, default_value=D.format, help="How replies are shown.").tag(config=True)
+    base_urls = Dict(dict(D.base_urls), help="Endpoint per provider, e.g. {'ollama': 'http://127.0.0.1:11434'}.").tag(config=True)
+    timeout = Float(D.timeout, help="Seconds a call (or the gap between stream events) may take.").tag(config=True)
+    attempts = Int(D.attempts, help="Tries per provider on rate limits, 5xx, timeouts and connection errors.").tag(config=True)
+    max_wait = Float(D.max_wait, help="Seconds of backoff a provider may cost before falling back.").tag(config=True)
+    rate_limits = Dict(dict(D.rate_limits), help="Requests per period per provider, e.g. {'openai': '60/minute'}.").tag(config=True)
+    cache = Enum(CACHE_MODES, default_value=D.cache,
                  help="Response cache: auto answers repeated temperature-0 requests from the cache.").tag(config=True)
-    budget_session_usd = Float(None, allow_none=True, help="Spend limit for this session (USD).").tag(config=True)
-    budget_agent_usd = Float(None, allow_none=True, help="Spend limit per agent (USD).").tag(config=True)
-    budget_total_usd = Float(None, allow_none=True, help="Spend limit over the whole ledger (USD).").tag(config=True)
-    ledger_path = Unicode("", help="Ledger: a SQLite file or a postgresql:// URL for a team (default: CODITECT_LEDGER "
+    budget_session_usd = Float(D.budget_session_usd, allow_none=True, help="Spend limit for this session (USD).").tag(config=True)
+    budget_agent_usd = Float(D.budget_agent_usd, allow_none=True, help="Spend limit per agent (USD).").tag(config=True)
+    budget_total_usd = Float(D.budget_total_usd, allow_none=True, help="Spend limit over the whole ledger (USD).").tag(config=True)
+    ledger_path = Unicode(D.ledger_path, help="Ledger: a SQLite file or a postgresql:// URL for a team (default: CODITECT_LEDGER "
                                    "or the user data dir).").tag(config=True)
-    cache_path = Unicode("", help="Cache file (default: CODITECT_CACHE or the user data dir).").tag(config=True)
-    redis_url = Unicode("", help="A Redis (redis://host:port/db) that shares rate limits and the response cache with "
+    cache_path = Unicode(D.cache_path, help="Cache file (default: CODITECT_CACHE or the user data dir).").tag(config=True)
+    redis_url = Unicode(D.redis_url, help="A Redis (redis://host:port/db) that shares rate limits and the response cache with "
                                  "a team's kernels and workers (default: CODITECT_REDIS_URL).").tag(config=True)
-    log_prompts = Bool(False, help="Keep prompt text in the ledger.").tag(config=True)
-    agent_dirs = List(Unicode(), [], help="More directories of agent files (*.md).").tag(config=True)
-    agent_limits = Dict({}, help="Bounds on an agent run and all it delegates: depth (3), steps per agent (10), "
+    log_prompts = Bool(D.log_prompts, help="Keep prompt text in the ledger.").tag(config=True)
+    agent_dirs = List(Unicode(), list(D.agent_dirs), help="More directories of agent files (*.md).").tag(config=True)
+    agent_limits = Dict(dict(D.agent_limits), help="Bounds on an agent run and all it delegates: depth (3), steps per agent (10), "
                                  "total_steps (50), time_s, budget_usd.").tag(config=True)
-    command_dirs = List(Unicode(), [], help="More directories of command templates (*.md).").tag(config=True)
-    skill_dirs = List(Unicode(), [], help="More directories of skills (NAME/SKILL.md folders).").tag(config=True)
-    bindings_path = Unicode(".claude/config/agent-llm-bindings.yaml",
+    command_dirs = List(Unicode(), list(D.command_dirs), help="More directories of command templates (*.md).").tag(config=True)
+    skill_dirs = List(Unicode(), list(D.skill_dirs), help="More directories of skills (NAME/SKILL.md folders).").tag(config=True)
+    bindings_path = Unicode(D.bindings_path,
                             help="YAML file binding agents to provider, model and settings.").tag(config=True)
-    memory_dir = Unicode("", help="Memory store directory (default: CODITECT_MEMORY_DIR or the user data dir).").tag(
+    memory_dir = Unicode(D.memory_dir, help="Memory store directory (default: CODITECT_MEMORY_DIR or the user data dir).").tag(
         config=True)
-    chroma_url = Unicode("", help="A Chroma server (host:port) for memory instead of the local store.").tag(config=True)
-    embedder = Unicode("", help="Memory embedder: local, chroma-default, openai[:model], ollama[:model], ... "
+    chroma_url = Unicode(D.chroma_url, help="A Chroma server (host:port) for memory instead of the local store.").tag(config=True)
+    embedder = Unicode(D.embedder, help="Memory embedder: local, chroma-default, openai[:model], ollama[:model], ... "
                                 "(default: CODITECT_EMBEDDER or local).").tag(config=True)
-    memory_context = Int(3, help="Memories added to an agent's system prompt (and %llm --memory's) when they match "
+    memory_context = Int(D.memory_context, help="Memories added to an agent's system prompt (and %llm --memory's) when they match "
                                  "its task (0: off); an agent's binding may set its own (memory_items).").tag(config=True)
-    memory_min_score = Float(0.3, help="How close (0..1) a memory must be to join a prompt's context.").tag(config=True)
-    remember = Bool(True, help="Keep every %llm / %%agent exchange in memory (written in the background).").tag(
+    memory_min_score = Float(D.memory_min_score, help="How close (0..1) a memory must be to join a prompt's context.").tag(config=True)
+    remember = Bool(D.remember, help="Keep every %llm / %%agent exchange in memory (written in the background).").tag(
         config=True)
-    max_history_tokens = Int(8000, help="Most tokens of earlier turns a thread sends with a prompt (oldest "
+    max_history_tokens = Int(D.max_history_tokens, help="Most tokens of earlier turns a thread sends with a prompt (oldest "
                                         "dropped first; the system prompt always goes).").tag(config=True)
-    threads_path = Unicode("", help="Threads file (default: CODITECT_THREADS, else beside the ledger).").tag(
+    threads_path = Unicode(D.threads_path, help="Threads file (default: CODITECT_THREADS, else beside the ledger).").tag(
         config=True)
-    current_thread = Unicode("", help="The thread %llm -c continues (set by --thread; empty: main).")
-    footer = Bool(True, help="Show the line under each reply: model, tokens, cost, time (the saved notebook keeps "
+    footer = Bool(D.footer, help="Show the line under each reply: model, tokens, cost, time (the saved notebook keeps "
                              "the same in the output's metadata either way).").tag(config=True)
-    stream_interval = Float(0.05, help="Seconds between display updates while a reply streams.").tag(config=True)
+    stream_interval = Float(D.stream_interval, help="Seconds between display updates while a reply streams.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self._executor: Any = None
-        self._memory: Any = None
-        self._threads: Any = None
-        self.announced = False
+        from coditect_magics.session import Session
+        namespace = shell.user_ns if shell is not None else {}
+        self.session = Session(Settings().replace(**{name: getattr(self, name) for name in Settings.names()}),
+                               namespace=namespace)
 
-    @observe("timeout", "attempts", "max_wait", "rate_limits", "cache", "budget_session_usd", "budget_agent_usd",
-             "budget_total_usd", "ledger_path", "cache_path", "log_prompts", "base_urls", "redis_url")
-    def _settings_changed(self, change: Any) -> None:
-        self._executor = None
-
-    @observe("memory_dir", "chroma_url", "embedder")
-    def _memory_changed(self, change: Any) -> None:
-        self._memory = None
-
-    @property
-    def executor(self) -> Any:
-        """The executor built from these settings (rebuilt when one changes)."""
-        if self._executor is None:
-            from coditect_magics.budgets import Budgets
-            from coditect_magics.executor import Executor, ExecutorSettings
-            settings = ExecutorSettings(
-                attempts=self.attempts, max_wait_s=self.max_wait, timeout_s=self.timeout,
-                rate_limits=dict(self.rate_limits), cache=self.cache, log_prompts=self.log_prompts,
-                budgets=Budgets(self.budget_session_usd, self.budget_agent_usd, self.budget_total_usd),
-                provider_options={p: {"base_url": url} for p, url in self.base_urls.items()},
-                ledger_path=self.ledger_path or None, cache_path=self.cache_path or None,
-                redis_url=self.redis_url or os.environ.get("CODITECT_REDIS_URL") or None)
-            self._executor = Executor(settings)
-        return self._executor
+    @observe(*Settings.names())
+    def _setting_changed(self, change: Any) -> None:
+        """`%config CoditectMagics.NAME = VALUE` reaches the session (set during __init__: not made yet)."""
+        session = self.__dict__.get("session")
+        if session is not None:
+            session.configure(**{change["name"]: change["new"]})
 
     @line_cell_magic
     @no_var_expand
@@ -121,6 +105,7 @@ class CoditectMagics(Magics):
     @argument("--tools", help="Comma-separated tools the model may call: notebook functions by name and built-ins "
                               "(Read, Grep, Glob, WebSearch, WebFetch, MemorySearch; Write, Edit, Bash with --allow).")
     @argument("--allow", help="Let tools write files and run commands: write, bash or write,bash.")
+    @LLM.document
     def llm(self, line: str, cell: str | None = None) -> Any:
         """Prompt any model: `%llm [model] prompt` or `%%llm [model] [options]` with the cell as the prompt.
 
@@ -135,10 +120,6 @@ class CoditectMagics(Magics):
         Values render by type: a DataFrame as a compact table, a dict or list as JSON, an exception as its
         traceback. --image sends pictures to models that read them (Anthropic, OpenAI, Gemini, Ollama vision models).
 
-        Subcommands: %llm list | alias NAME ID | default ID | costs [--by provider|model|agent|day] | error [MODEL] |
-        explain VAR [MODEL] | help | reset [--thread NAME] | history [--thread NAME] |
-        export --thread NAME --to FILE.md|FILE.jsonl | import --thread NAME --from FILE.jsonl
-
         Examples:
           %llm What is a closure in Python?
           %llm -t 0 -o answer gemini Summarize {report} in three bullets
@@ -152,7 +133,7 @@ class CoditectMagics(Magics):
           %%llm anthropic:claude-sonnet-4-6 --tools Read,my_function      (the model may call them; _trace: what ran)
         """
         from . import llm
-        return llm.run(self, line, cell)
+        return llm.run(self.session, line, cell)
 
     @line_cell_magic
     @no_var_expand
@@ -171,6 +152,7 @@ class CoditectMagics(Magics):
     @argument("--allow", help="Let the agent's tools write files and run commands: write, bash or write,bash.")
     @argument("--queue", action="store_true", help="Run it on a worker (RQ over CODITECT_REDIS_URL): the cell returns "
                                                    "at once and follows the run; %agent result RUN_ID fetches it.")
+    @AGENT.document
     def agent(self, line: str, cell: str | None = None) -> Any:
         """Run a named agent: `%%agent NAME [options]` with the cell as the task; `%agent list`, `%agent show NAME`.
 
@@ -195,7 +177,7 @@ class CoditectMagics(Magics):
         other agents, Skill to load a skill); each tool call shows as it happens, and `_trace` holds the run's tree.
         """
         from . import agent
-        return agent.run(self, line, cell)
+        return agent.run(self.session, line, cell)
 
     @line_cell_magic
     @no_var_expand
@@ -207,6 +189,7 @@ class CoditectMagics(Magics):
     @argument("--allow", help="Let the agents' tools write files and run commands: write, bash or write,bash.")
     @argument("--queue", action="store_true", help="Plan and run on workers, each step a job after the steps it "
                                                    "needs; the cell returns at once and follows the run.")
+    @ORCHESTRATE.document
     def orchestrate(self, line: str, cell: str | None = None) -> Any:
         """Split a request into steps for specialist agents, run them (independent ones at once), combine them:
         `%%orchestrate [--plan-only] [--agents a,b]` with the request as the cell; `%orchestrate run VAR` runs a
@@ -218,10 +201,11 @@ class CoditectMagics(Magics):
           %orchestrate run plan
         """
         from . import orchestrate
-        return orchestrate.run(self, line, cell)
+        return orchestrate.run(self.session, line, cell)
 
     @line_magic
     @no_var_expand
+    @CMD.document
     def cmd(self, line: str) -> Any:
         """Run a command template: `%cmd NAME args...`; `%cmd list`.
 
@@ -234,10 +218,11 @@ class CoditectMagics(Magics):
           %cmd tldr Python's GIL
         """
         from . import agent
-        return agent.run_command(self, line)
+        return agent.run_command(self.session, line)
 
     @line_magic
     @no_var_expand
+    @SKILL.document
     def skill(self, line: str) -> Any:
         """Skills: folders with a SKILL.md (front matter `name`, `description`, optional `agent`, `model`,
         `allowed-tools`; the body is the instructions) in ./.claude/skills, ~/.claude/skills,
@@ -251,7 +236,7 @@ class CoditectMagics(Magics):
           %skill run explain-error {err}
         """
         from . import skill
-        return skill.run(self, line)
+        return skill.run(self.session, line)
 
     @line_magic
     @no_var_expand
@@ -261,6 +246,7 @@ class CoditectMagics(Magics):
     @argument("--source", help="Only from these sources (comma-separated, exact: a file, notebook.ipynb#cell3).")
     @argument("--since", help="Only since then: an ISO date or a span back from now (30m, 12h, 7d, 2w).")
     @argument("--id", action="append", help="forget: this item (an id, or its first characters; repeatable).")
+    @MEMORY.document
     def memory(self, line: str) -> Any:
         """Memory search over what you said, wrote and indexed (ChromaDB); every %llm / %%agent exchange is kept
         unless `%config CoditectMagics.remember = False`.
@@ -271,4 +257,4 @@ class CoditectMagics(Magics):
         --since T`;
         `%memory stats`."""
         from . import memory
-        return memory.run(self, line)
+        return memory.run(self.session, line)

@@ -8,23 +8,27 @@ from typing import Any
 
 from coditect_magics.context import interpolate
 
-from . import acting, agent
+from coditect_magics.session import Session
+
+from . import agent
 from .args import UsageError, parser_of, split_options
-from .output import show_error
+from .output import say_notices, show_error
+from .subcommands import ORCHESTRATE as ORCHESTRATE_COMMANDS
 
 ORCHESTRATOR = "orchestrator"
 
 
-def run(magics: Any, line: str, cell: str | None) -> Any:
+def run(session: Session, line: str, cell: str | None) -> Any:
     from coditect_magics.agents.orchestrate import PlanError
     try:
-        words = line.split()
-        if cell is None and words[:1] == ["run"]:
-            if len(words) != 2:
+        if cell is None and line.split()[:1] == ["run"]:
+            call = ORCHESTRATE_COMMANDS.find(session, line)
+            if call is None:
                 raise UsageError("write %orchestrate run VAR (a plan from %%orchestrate --plan-only, edited or not)")
-            return execute(magics, words[1])
-        args, rest = split_options(parser_of(type(magics).orchestrate), line)
-        goal = interpolate(cell if cell is not None else rest, magics.shell.user_ns).strip()
+            return call()
+        from .core import CoditectMagics
+        args, rest = split_options(parser_of(CoditectMagics.orchestrate), line)
+        goal = interpolate(cell if cell is not None else rest, session.namespace).strip()
         if cell is not None and rest:
             raise UsageError(f"unexpected text on the %%orchestrate line: {rest!r}; the request goes in the cell")
         if not goal:
@@ -34,61 +38,64 @@ def run(magics: Any, line: str, cell: str | None) -> Any:
             if args.plan_only:
                 raise UsageError("--queue runs the whole plan on workers; --plan-only stays in the kernel: pick one")
             from .queued import queue_orchestrate
-            chosen = agent.resolved(magics, ORCHESTRATOR, {"model": args.model})
-            return queue_orchestrate(magics, chosen, goal, names, args.allow or chosen.allow, args.out)
-        orchestrator = make(magics, args.model, args.allow)
+            chosen = session.resolve_agent(ORCHESTRATOR, {"model": args.model})
+            return queue_orchestrate(session, chosen, goal, names, args.allow or chosen.allow, args.out)
+        orchestrator = make(session, args.model, args.allow)
         if args.plan_only:
-            return plan_only(magics, orchestrator, goal, names, args.out)
-        return show_run(magics, orchestrator, lambda emit: orchestrator.run(goal, names, on_event=emit), args.out)
+            return plan_only(session, orchestrator, goal, names, args.out)
+        return show_run(session, orchestrator, lambda emit: orchestrator.run(goal, names, on_event=emit), args.out)
     except (*agent.EXPECTED, PlanError) as exc:
         show_error(str(exc), exc)
         return None
+    finally:
+        say_notices(session)
 
 
-def make(magics: Any, model: str | None = None, allow: str | None = None) -> Any:
+def make(session: Session, model: str | None = None, allow: str | None = None) -> Any:
     """The orchestrator agent (its file, binding and the -m option) over the kernel's runner."""
     from coditect_magics.agents.orchestrate import Orchestrator
-    chosen = agent.resolved(magics, ORCHESTRATOR, {"model": model})
-    return Orchestrator(acting.runner(magics, allow=allow or chosen.allow), chosen)
+    chosen = session.resolve_agent(ORCHESTRATOR, {"model": model})
+    return Orchestrator(session.runner(allow=allow or chosen.allow), chosen)
 
 
-def plan_only(magics: Any, orchestrator: Any, goal: str, names: Any, out: str | None) -> Any:
+def plan_only(session: Session, orchestrator: Any, goal: str, names: Any, out: str | None) -> Any:
     from coditect_magics import bridge
     plan = bridge.run(orchestrator.plan(goal, names))
-    keep(magics, plan, out)
+    keep(session, plan, out)
     return plan
 
 
-def keep(magics: Any, plan: Any, out: str | None) -> None:
-    magics.shell.user_ns["_plan"] = plan
+def keep(session: Session, plan: Any, out: str | None) -> None:
+    session.namespace["_plan"] = plan
     if out:
-        magics.shell.user_ns[out] = plan
+        session.namespace[out] = plan
 
 
-def execute(magics: Any, name: str) -> Any:
+def execute(session: Session, words: list[str]) -> Any:
     """`%orchestrate run VAR`: the plan in VAR (a Plan, dict, JSON or its table, edited), checked again and run."""
     from coditect_magics.context import lookup
+    name = words[0]
     try:
-        value = lookup(name, magics.shell.user_ns)
+        value = lookup(name, session.namespace)
     except LookupError:
         raise UsageError(f"no variable {name!r}: %%orchestrate --plan-only -o {name} makes one") from None
-    orchestrator = make(magics)
+    orchestrator = make(session)
     from coditect_magics.agents.plan import as_plan
     try:
         plan = as_plan(value, {"agents": set(orchestrator.runner.agents.items)})
     except ValueError as exc:
         raise UsageError(f"{name} is not a plan that can run: {exc}") from None
-    return show_run(magics, orchestrator, lambda emit: orchestrator.execute(plan, on_event=emit), None)
+    return show_run(session, orchestrator, lambda emit: orchestrator.execute(plan, on_event=emit), None)
 
 
-def show_run(magics: Any, orchestrator: Any, start: Any, out: str | None) -> Any:
+def show_run(session: Session, orchestrator: Any, start: Any, out: str | None) -> Any:
     """Show the plan's run as it goes (steps as delegations), then the answer and the trace; the plan is kept."""
     from coditect_magics.agents.runner import stream_of
 
     from .run_view import show
-    result, final = show(magics, lambda: stream_of(start), model=orchestrator.agent.model_id, fmt=magics.format,
+    result, final = show(session, lambda: stream_of(start), model=orchestrator.agent.model_id, fmt=session.settings.format,
                          stream=True, out=out)
     if final is not None:
-        keep(magics, final.plan, None)
-        magics.shell.user_ns["_orchestration"] = final
+        keep(session, final.plan, None)
+        session.namespace["_orchestration"] = final
     return result

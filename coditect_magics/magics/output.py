@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coditect_magics.providers import Reply, Usage
+from coditect_magics.text import usd
 
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)\n?```", re.S)
 
@@ -41,10 +42,7 @@ class LLMResult:
     @property
     def footer(self) -> str:
         """One line: model, tokens, cost, time — what each call costs, where the user looks."""
-        if self.cost is None:
-            cost = "cost unknown"
-        else:
-            cost = "$0" if self.cost == 0 else f"${self.cost:.4f}" if self.cost >= 0.0001 else f"${self.cost:.6f}"
+        cost = "cost unknown" if self.cost is None else usd(self.cost)
         parts = [self.model, f"{self.usage.input_tokens} in / {self.usage.output_tokens} out", cost]
         if self.latency_s is not None:
             parts.append(f"{self.latency_s:.2f} s")
@@ -55,6 +53,17 @@ class LLMResult:
         if self.note:
             parts.append(self.note)
         return " · ".join(parts)
+
+    def take(self, execution: Any) -> None:
+        """Fill in what a finished (or stopped) execution says: text, model, usage, times, cost."""
+        reply, row = execution.reply, execution.row
+        self.text = execution.text
+        self.model = execution.model or self.model
+        if reply is not None:
+            self.usage, self.latency_s, self.ttft_s = reply.usage, reply.latency_s, reply.ttft_s
+            self.cached, self.note, self.reply = reply.cached, reply.note, reply
+            self.model = f"{reply.provider}:{reply.model}" if reply.provider else self.model
+        self.cost = getattr(row, "cost_usd", None) if row is not None else None
 
     def bundle(self, text: str | None = None, final: bool = True) -> dict[str, Any]:
         """The MIME bundle for the current text (and the footer once final, unless switched off)."""
@@ -137,6 +146,18 @@ def show_error(message: str, error: BaseException | None = None) -> None:
         from IPython.display import display
         display({"text/html": f"<details><summary>details</summary><pre>{html.escape(detail)}</pre></details>",
                  "text/plain": ""}, raw=True)
+
+
+def current_shell() -> Any:
+    """The running IPython shell (None outside IPython)."""
+    from IPython import get_ipython
+    return get_ipython()
+
+
+def say_notices(session: Any) -> None:
+    """Show what the session queued for the user (a model chosen for them, turns left out...), one line each."""
+    for notice in session.notices():
+        show_error(notice)
 
 
 def _rich_frontend() -> bool:

@@ -6,10 +6,10 @@ new kernel); `%agent map NAME DF --column COL` runs an agent over a DataFrame's 
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 from typing import Any, Sequence
+
+from coditect_magics.session import Session
 
 from .args import UsageError
 
@@ -17,55 +17,35 @@ MAP_USAGE = ("%agent map NAME DF --column COL [--out NEWCOL] [--concurrency N] [
              "[--tools a,b]")
 
 
-def runs(magics: Any) -> Any:
-    """This kernel's client of the queue (CoditectMagics.redis_url or CODITECT_REDIS_URL)."""
-    url = magics.redis_url or os.environ.get("CODITECT_REDIS_URL")
-    if not url:
-        raise UsageError("queued runs need a Redis: set CODITECT_REDIS_URL=redis://HOST:PORT/DB (or %config "
-                         "CoditectMagics.redis_url) and start workers with `coditect-magics worker`")
-    client = getattr(magics, "_runs", None)
-    if client is None or client.url != url:
-        from coditect_magics.workers.runs import Runs
-        try:
-            client = Runs(url)
-            client.redis.ping()
-        except ImportError as exc:
-            raise UsageError(str(exc)) from None
-        except Exception as exc:  # redis-py's ConnectionError and kin: say where, not a traceback
-            from coditect_magics.costs.engine import safe_url
-            raise UsageError(f"cannot reach the Redis at {safe_url(url)}: {exc}") from None
-        magics._runs = client
-    return client
-
-
-def job_for(magics: Any, agent: Any, messages: Sequence[Any], *, tools: Any, allow: str | None = None,
+def job_for(session: Session, agent: Any, messages: Sequence[Any], *, tools: Any, allow: str | None = None,
             memory_items: int = 0, concurrency: int = 16) -> Any:
     """The job that carries this run to a worker; NotPortable (a UsageError to the user) when a tool is a
     function defined in the notebook."""
     from coditect_magics.workers.spec import AgentJob, NotPortable, kit_of, message_tuple
     try:
-        kit = kit_of(magics, allow=allow, tools=tools)
+        kit = kit_of(session, allow=allow, tools=tools)
     except NotPortable as exc:
         raise UsageError(str(exc)) from None
     return AgentJob(kit, agent, message_tuple(messages), tools=tuple(tools) if isinstance(tools, list) else tools,
                     memory_items=memory_items, concurrency=concurrency)
 
 
-def queue_agent(magics: Any, agent: Any, messages: Sequence[Any], *, tools: Any, allow: str | None,
-                out: str | None, memory_items: int, keep: Any = None) -> None:
+def queue_agent(session: Session, agent: Any, prepared: Any, *, tools: Any, allow: str | None,
+                out: str | None, keep: Any = None) -> None:
     """Queue an agent run and follow it in the cell (`_run` holds its QueuedRun); `keep(result)` files the answer
     in the agent's thread."""
-    client = runs(magics)
-    run_id = client.agent(job_for(magics, agent, messages, tools=tools, allow=allow, memory_items=memory_items))
-    watch(magics, client, run_id, out=out, keep=keep)
+    client = session.runs()
+    run_id = client.agent(job_for(session, agent, prepared.messages, tools=tools, allow=allow,
+                                  memory_items=prepared.context.memory_items))
+    watch(session, client, run_id, out=out, keep=keep)
 
 
-def queue_orchestrate(magics: Any, orchestrator: Any, goal: str, names: Sequence[str] | None,
+def queue_orchestrate(session: Session, orchestrator: Any, goal: str, names: Sequence[str] | None,
                       allow: str | None, out: str | None) -> None:
     """Queue a planned run and follow it in the cell (`_run` holds its QueuedRun)."""
-    client = runs(magics)
-    job = job_for(magics, orchestrator, [], tools=None, allow=allow)
-    watch(magics, client, client.orchestrate(job, goal, names), out=out)
+    client = session.runs()
+    job = job_for(session, orchestrator, [], tools=None, allow=allow)
+    watch(session, client, client.orchestrate(job, goal, names), out=out)
 
 
 class QueuedRun:
@@ -91,7 +71,7 @@ class QueuedRun:
         return self.watcher is None or not self.watcher.is_alive()
 
 
-def watch(magics: Any, client: Any, run_id: str, *, out: str | None = None, keep: Any = None) -> QueuedRun:
+def watch(session: Session, client: Any, run_id: str, *, out: str | None = None, keep: Any = None) -> QueuedRun:
     """Show the run's line in the cell and redraw it from a thread as the run announces news; when it ends, the
     answer replaces it (kept in `_llm` and `out`). The cell itself returns at once."""
     from IPython.display import Markdown, display
@@ -101,7 +81,7 @@ def watch(magics: Any, client: Any, run_id: str, *, out: str | None = None, keep
                                            "(the run waits in Redis until one does)")
     handle = display(Markdown(f"**queued run `{run_id[:12]}`** · queued{waiting}"), display_id=True)
     handle_of = QueuedRun(client, run_id)
-    magics.shell.user_ns["_run"] = handle_of
+    session.namespace["_run"] = handle_of
 
     def follow() -> None:
         state: dict[str, Any] = {}
@@ -112,7 +92,7 @@ def watch(magics: Any, client: Any, run_id: str, *, out: str | None = None, keep
                 if line != shown:
                     handle.update(Markdown(line))
                     shown = line
-            finish(magics, client, run_id, state, handle, out, keep)
+            finish(session, client, run_id, state, handle, out, keep)
         except Exception as exc:  # noqa: BLE001 - a watcher must say what stopped it, not die silently
             handle.update(Markdown(f"**queued run `{run_id[:12]}`** · no longer followed here ({exc}); "
                                    f"`%agent result {run_id[:12]}` fetches it"))
@@ -122,7 +102,7 @@ def watch(magics: Any, client: Any, run_id: str, *, out: str | None = None, keep
     return handle_of
 
 
-def finish(magics: Any, client: Any, run_id: str, state: dict[str, Any], handle: Any, out: str | None,
+def finish(session: Session, client: Any, run_id: str, state: dict[str, Any], handle: Any, out: str | None,
            keep: Any) -> None:
     from IPython.display import Markdown
     try:
@@ -130,18 +110,18 @@ def finish(magics: Any, client: Any, run_id: str, state: dict[str, Any], handle:
     except Exception as exc:  # noqa: BLE001 - the run's failure (or cancel) is shown in its place
         handle.update(Markdown(f"**queued run `{run_id[:12]}`** · {exc}"))
         return
-    result = as_result(magics, value, state)
+    result = as_result(session, value, state)
     from .output import render
     said = "".join(f"\n\n> worker: {w}" for w in getattr(value, "warnings", ()))
     handle.update(render(result.text + said, result.format, result.footer if result.show_footer else ""), raw=True)
-    magics.shell.user_ns["_llm"] = result
+    session.namespace["_llm"] = result
     if out:
-        magics.shell.user_ns[out] = result
+        session.namespace[out] = result
     if keep is not None:
         keep(result)
 
 
-def as_result(magics: Any, value: Any, state: dict[str, Any]) -> Any:
+def as_result(session: Session, value: Any, state: dict[str, Any]) -> Any:
     """A queued run's Outcome or Orchestration as the reply the notebook keeps (LLMResult)."""
     from coditect_magics.providers import Usage
 
@@ -151,23 +131,23 @@ def as_result(magics: Any, value: Any, state: dict[str, Any]) -> Any:
     tokens = (state.get("input_tokens", 0), state.get("output_tokens", 0))
     result = LLMResult(text=value.text, model=state.get("model", ""), usage=Usage(*tokens),
                        cost=state.get("cost_usd"), latency_s=(state.get("ended") or 0) - (state.get("started") or 0)
-                       or None, status="ok" if value.status == "done" else value.status, format=magics.format,
-                       show_footer=magics.footer)
+                       or None, status="ok" if value.status == "done" else value.status, format=session.settings.format,
+                       show_footer=session.settings.footer)
     if trace is not None:
-        magics.shell.user_ns["_trace"] = trace
+        session.namespace["_trace"] = trace
     return result
 
 
-def listing(magics: Any) -> Any:
+def listing(session: Session, words: Sequence[str] = ()) -> Any:
     """`%agent runs`: the latest queued runs as a DataFrame."""
     import pandas as pd
-    rows = runs(magics).listing()
+    rows = session.runs().listing()
     columns = ["run_id", "kind", "agent", "status", "steps", "input_tokens", "output_tokens", "cost_usd", "rows",
                "queued", "seconds", "task", "error"]
     return pd.DataFrame(rows, columns=columns)
 
 
-def result(magics: Any, words: Sequence[str]) -> Any:
+def result(session: Session, words: Sequence[str]) -> Any:
     """`%agent result RUN_ID [--wait S]`: the run's answer (a map's: its rows as a DataFrame)."""
     from coditect_magics.workers.runs import RunFailed, RunNotFound
     if not words:
@@ -177,7 +157,7 @@ def result(magics: Any, words: Sequence[str]) -> Any:
         wait = float(words[2])
     elif len(words) != 1:
         raise UsageError("write %agent result RUN_ID [--wait SECONDS]")
-    client = runs(magics)
+    client = session.runs()
     try:
         run_id = client.find(words[0])
         value = client.result(run_id, timeout=wait)
@@ -189,18 +169,18 @@ def result(magics: Any, words: Sequence[str]) -> Any:
     if state.get("kind") == "map":
         import pandas as pd
         return pd.DataFrame([vars(r) for r in value]).set_index("index")
-    shown = as_result(magics, value, state)
-    magics.shell.user_ns["_llm"] = shown
+    shown = as_result(session, value, state)
+    session.namespace["_llm"] = shown
     return shown
 
 
-def cancel(magics: Any, words: Sequence[str]) -> dict[str, Any]:
+def cancel(session: Session, words: Sequence[str]) -> dict[str, Any]:
     """`%agent cancel RUN_ID`: stop a queued run; says what it had done."""
     from coditect_magics.workers.progress import FINAL
     from coditect_magics.workers.runs import RunNotFound, describe
     if len(words) != 1:
         raise UsageError("write %agent cancel RUN_ID (%agent runs lists them)")
-    client = runs(magics)
+    client = session.runs()
     try:
         run_id = client.find(words[0])
         before = client.state(run_id)["status"]
@@ -214,42 +194,40 @@ def cancel(magics: Any, words: Sequence[str]) -> dict[str, Any]:
     return state
 
 
-def map_rows(magics: Any, line: str) -> Any:
+def map_rows(session: Session, words: Sequence[str]) -> Any:
     """`%agent map NAME DF --column COL [--out NEWCOL]`: the DataFrame with the agent's answer per row and a
     status column; a progress bar meanwhile."""
-    args = _map_args(line)
+    args = _map_args(words[0])
     from coditect_magics.context import lookup
 
-    from . import agent as agent_front
-    from .acting import tool_names
+    from coditect_magics.session import tool_names
     try:
-        frame = lookup(args.frame, magics.shell.user_ns)
+        frame = lookup(args.frame, session.namespace)
     except LookupError:
         raise UsageError(f"no variable {args.frame!r} in the notebook") from None
     if not hasattr(frame, "columns") or args.column not in frame.columns:
         have = ", ".join(map(str, getattr(frame, "columns", []))) or "none: it is not a DataFrame"
         raise UsageError(f"{args.frame} has no column {args.column!r} (columns: {have})")
-    agent = agent_front.resolved(magics, args.name, {"model": args.model})
-    tools = tool_names(args.tools, agent_front.agents(magics).get(args.name))
-    if tools is None or not agent_front.calls_tools(agent.model_id):
+    agent = session.resolve_agent(args.name, {"model": args.model})
+    tools = tool_names(args.tools, session.agents.get(args.name))
+    if tools is None or not session.accepts_tools(agent.model_id):
         tools = ()  # a row is one task: its agent's declared tools, else one plain call
     rows = [(index, str(value)) for index, value in frame[args.column].items()]
     column = args.out or f"{args.name}_answer"
     from coditect_magics.agents.mapping import with_answers
     if args.queue:
-        results = _map_queued(magics, agent, rows, tools, args)
+        results = _map_queued(session, agent, rows, tools, args)
     else:
-        results = _map_here(magics, agent, rows, tools, args.concurrency)
+        results = _map_here(session, agent, rows, tools, args.concurrency)
     return with_answers(frame, results, column)
 
 
-def _map_here(magics: Any, agent: Any, rows: list[tuple[Any, str]], tools: Any, concurrency: int) -> list[Any]:
+def _map_here(session: Session, agent: Any, rows: list[tuple[Any, str]], tools: Any, concurrency: int) -> list[Any]:
     from tqdm.auto import tqdm
 
     from coditect_magics import bridge
     from coditect_magics.agents.mapping import map_rows as run_rows
 
-    from .acting import runner
     bar = tqdm(total=len(rows), desc=agent.name, unit="row")
     failed = 0
 
@@ -261,17 +239,17 @@ def _map_here(magics: Any, agent: Any, rows: list[tuple[Any, str]], tools: Any, 
             bar.set_postfix(failed=failed)
 
     try:
-        return bridge.run(run_rows(runner(magics, stream=False), agent, rows, tools=tools, concurrency=concurrency,
+        return bridge.run(run_rows(session.runner(stream=False), agent, rows, tools=tools, concurrency=concurrency,
                                    on_row=tick))
     finally:
         bar.close()
 
 
-def _map_queued(magics: Any, agent: Any, rows: list[tuple[Any, str]], tools: Any, args: Any) -> list[Any]:
+def _map_queued(session: Session, agent: Any, rows: list[tuple[Any, str]], tools: Any, args: Any) -> list[Any]:
     """The rows in chunks on the workers; the bar follows the run's row count until every chunk is in."""
     from tqdm.auto import tqdm
-    client = runs(magics)
-    job = job_for(magics, agent, [], tools=tools, concurrency=args.concurrency)
+    client = session.runs()
+    job = job_for(session, agent, [], tools=tools, concurrency=args.concurrency)
     run_id = client.map(job, rows, chunk=args.chunk)
     if not client.workers():
         from .output import show_error
@@ -287,7 +265,7 @@ def _map_queued(magics: Any, agent: Any, rows: list[tuple[Any, str]], tools: Any
         raise UsageError(f"stopped watching; the rows go on: `%agent result {run_id[:12]}` fetches them") from None
     finally:
         bar.close()
-    magics.shell.user_ns["_run"] = QueuedRun(client, run_id)
+    session.namespace["_run"] = QueuedRun(client, run_id)
     return client.result(run_id)
 
 

@@ -11,8 +11,10 @@ from typing import Any, Callable, Iterator
 
 from coditect_magics import bridge
 from coditect_magics.providers import Usage
+from coditect_magics.session import Session
+from coditect_magics.text import one_line
 
-from .output import LLMResult, StreamView
+from .output import LLMResult, StreamView, say_notices
 
 ARGUMENT_CHARS = 80
 
@@ -52,7 +54,7 @@ class RunView:
                      f"{html.escape(', '.join(f'{s.id}→{s.agent}' for s in item.plan.steps))}</div>")
         elif isinstance(item, RunStarted) and item.depth > 0:
             self.add(_at(item.depth, f"→ <b>{html.escape(item.agent)}</b> ({html.escape(item.model)}): "
-                                     f"{html.escape(_short(item.task, 120))}"))
+                                     f"{html.escape(one_line(item.task, 120))}"))
         elif isinstance(item, RunFinished) and item.depth > 0:
             node = item.trace
             self.add(_at(item.depth, f"← <b>{html.escape(node.agent)}</b> {html.escape(node.status)}"
@@ -63,7 +65,7 @@ class RunView:
                 self.answer.add(event.text)
             elif isinstance(event, ModelReplied) and depth == 0 and event.reply.tool_calls:
                 if self.answer.text.strip():  # text before tool calls is a step, not the answer
-                    self.add(f"<div><em>{html.escape(_short(self.answer.text, 300))}</em></div>")
+                    self.add(f"<div><em>{html.escape(one_line(self.answer.text, 300))}</em></div>")
                 self.answer.text = ""
                 self.answer.handle.update({"text/plain": ""}, raw=True)
             elif isinstance(event, ToolStarted):
@@ -86,12 +88,7 @@ def tool_line(entry: Any) -> str:
 
 
 def _arguments(arguments: Any) -> str:
-    return _short(json.dumps(dict(arguments), ensure_ascii=False, default=str), ARGUMENT_CHARS)
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return one_line(json.dumps(dict(arguments), ensure_ascii=False, default=str), ARGUMENT_CHARS)
 
 
 def _at(depth: int, inner: str) -> str:
@@ -105,13 +102,14 @@ def _strip(line: str) -> str:
     return re.sub(r"<[^>]+>", "", re.sub(r"</summary>.*?</details>", "", line, flags=re.S))
 
 
-def show(magics: Any, events: Callable[[], Iterator[Any]], *, model: str, fmt: str, stream: bool,
+def show(session: Session, events: Callable[[], Iterator[Any]], *, model: str, fmt: str, stream: bool,
          out: str | None = None) -> tuple[LLMResult, Any]:
     """Run `events` (an async iterator factory ending with the run's result), showing it as it goes; returns the
     reply as the notebook keeps it and the run's result. `_llm` and `_trace` hold the last ones."""
     from IPython.display import display
-    result = LLMResult(text="", model=model, format=fmt, show_footer=magics.footer)
-    view = RunView(result, magics.stream_interval if stream else float("inf"))
+    result = LLMResult(text="", model=model, format=fmt, show_footer=session.settings.footer)
+    say_notices(session)
+    view = RunView(result, session.settings.stream_interval if stream else float("inf"))
     from coditect_magics.agents.orchestrate import Orchestration
     from coditect_magics.agents.runner import AgentRun
     started, final = time.perf_counter(), None
@@ -132,9 +130,8 @@ def show(magics: Any, events: Callable[[], Iterator[Any]], *, model: str, fmt: s
         result.status = "ok" if final.status == "done" else final.status
         if final.status != "done" and trace.note:
             result.note = trace.note
-        magics.shell.user_ns["_trace"] = trace
-        traces = magics.__dict__.setdefault("_traces", [])  # the runs panel shows these
-        traces[:] = [*traces[-49:], (time.time() - result.latency_s, trace)]
+        session.namespace["_trace"] = trace
+        session.keep_trace(time.time() - result.latency_s, trace)  # the runs panel shows these
     else:
         result.text = view.answer.text
     view.answer.text = result.text
@@ -142,9 +139,9 @@ def show(magics: Any, events: Callable[[], Iterator[Any]], *, model: str, fmt: s
     if final is not None:
         display({"text/html": f"<div class='coditect-trace'>{_trace_html(final.trace)}</div>",
                  "text/plain": str(final.trace)}, raw=True)
-    magics.shell.user_ns["_llm"] = result
+    session.namespace["_llm"] = result
     if out:
-        magics.shell.user_ns[out] = result
+        session.namespace[out] = result
     return result, final
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-DEFAULT_MIN_SCORE = 0.3  # all-MiniLM cosine: below this, a "hit" is mostly noise
+from coditect_magics.settings import DEFAULTS
 
 
-def relevant(memory: Any, query: str, k: int = 3, min_score: float = DEFAULT_MIN_SCORE) -> list[Any]:
+def relevant(memory: Any, query: str, k: int = DEFAULTS.memory_context,
+             min_score: float = DEFAULTS.memory_min_score) -> list[Any]:
     """The `k` memories closest to `query` that score at least `min_score`, best first."""
     if k <= 0:
         return []

@@ -12,6 +12,8 @@ import time
 import uuid
 from typing import Any, Iterator, Sequence
 
+from coditect_magics.text import one_line
+
 from . import progress
 from .spec import AgentJob
 
@@ -237,7 +239,7 @@ def _doing(state: dict[str, Any]) -> str:
 
 def _title(job: AgentJob) -> str:
     last = next((m.text for m in reversed(job.messages) if m.role == "user"), "")
-    return " ".join(last.split())[:200]
+    return one_line(last, 200)
 
 
 def _when(epoch: float | None) -> Any:

@@ -13,6 +13,8 @@ from typing import Any, Mapping, Sequence
 
 from coditect_magics.agents import ResolvedAgent
 from coditect_magics.providers import Message
+from coditect_magics.session import Session
+from coditect_magics.settings import DEFAULTS
 
 SKILL_FILES = (".md", ".py", ".txt", ".json", ".yaml", ".yml")
 MOST_BYTES = 512 * 1024  # a skill folder's file larger than this stays home (data, not instructions)
@@ -34,8 +36,8 @@ class Kit:
     allow: str | None = None
     limits: Mapping[str, Any] = field(default_factory=dict)
     functions: Mapping[str, str] = field(default_factory=dict)  # tool name -> "module:qualname"
-    memory_items: int = 3          # memories for a delegated agent (its binding may say otherwise)
-    memory_min_score: float = 0.3
+    memory_items: int = DEFAULTS.memory_context   # memories for a delegated agent (its binding may say otherwise)
+    memory_min_score: float = DEFAULTS.memory_min_score
 
     @property
     def digest(self) -> str:
@@ -57,26 +59,24 @@ class AgentJob:
     concurrency: int = 16      # rows at once (a map chunk)
 
 
-def kit_of(magics: Any, *, allow: str | None = None, tools: Any = None) -> Kit:
-    """The kit of this kernel. `tools` are checked: a notebook function travels as its module and name, and one
+def kit_of(session: Session, *, allow: str | None = None, tools: Any = None) -> Kit:
+    """The kit of this session. `tools` are checked: a notebook function travels as its module and name, and one
     defined in the notebook itself cannot travel (NotPortable says what to do)."""
-    from coditect_magics.magics import agent as agent_front
-    from coditect_magics.magics import skill as skill_front
     agents = tuple((f"{name}.md", Path(d.source).read_text(encoding="utf-8"))
-                   for name, d in sorted(agent_front.agents(magics).items.items()) if d.source is not None)
+                   for name, d in sorted(session.agents.items.items()) if d.source is not None)
     skills = []
-    for name, found in sorted(skill_front.skills(magics).items.items()):
+    for name, found in sorted(session.skills.items.items()):
         folder = Path(found.folder) if found.folder else None
         for path in sorted(folder.iterdir()) if folder is not None else ():
             if path.suffix in SKILL_FILES and path.is_file() and path.stat().st_size <= MOST_BYTES:
                 skills.append((f"{name}/{path.name}", path.read_text(encoding="utf-8", errors="replace")))
-    bindings = Path(magics.bindings_path).expanduser()
-    settings = travelling_settings(magics.executor.settings)
+    settings = session.settings
+    bindings = Path(settings.bindings_path).expanduser()
     return Kit(agents=agents, skills=tuple(skills),
                bindings=bindings.read_text(encoding="utf-8") if bindings.is_file() else "",
-               model_aliases=dict(magics.model_aliases), settings=settings, allow=allow,
-               limits=dict(magics.agent_limits), functions=functions_of(tools, magics.shell.user_ns),
-               memory_items=magics.memory_context, memory_min_score=magics.memory_min_score)
+               model_aliases=session.aliases, settings=travelling_settings(session.executor.settings), allow=allow,
+               limits=dict(settings.agent_limits), functions=functions_of(tools, session.namespace),
+               memory_items=settings.memory_context, memory_min_score=settings.memory_min_score)
 
 
 def travelling_settings(settings: Any) -> dict[str, Any]:

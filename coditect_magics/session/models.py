@@ -1,0 +1,79 @@
+"""Models as a session names them: one alias table (the registry's, overlaid with the session's), the default
+model, the models usable now, and whether a word on a magic line names a model."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from coditect_magics.errors import UsageError
+
+_MODEL_ID = re.compile(r"^[a-z][a-z0-9_.-]*:(?!//)\S+$")
+
+
+class Models:
+    """The session's model naming (a mixin of Session: it reads `self.settings`)."""
+
+    settings: Any
+    notice: Any  # Session's
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """The session's own aliases (agent model names, then the user's), laid over the registry's."""
+        return {**self.settings.model_aliases, **self.settings.aliases}
+
+    def alias_table(self) -> dict[str, str]:
+        """Every alias a user can name: the registry's with the session's over them."""
+        from coditect_magics.providers import registry
+        return {**registry.ALIASES, **self.aliases}
+
+    def resolve(self, model: str) -> str:
+        """An alias, a bare vendor name or an id → the id to call (unknown names pass, for the call to report)."""
+        from coditect_magics.providers import registry
+        return registry.qualify(model, self.aliases)
+
+    def check(self, model: str) -> str:
+        """`resolve`, refusing a name no provider knows (so an alias never points at nothing)."""
+        from coditect_magics.providers import registry
+        resolved = self.resolve(model)
+        registry.resolve(resolved)
+        return resolved
+
+    def is_model(self, word: str) -> bool:
+        """Whether a word names a model: an alias, a provider, or anything shaped like provider:model (an unknown
+        provider then fails loudly instead of becoming part of the prompt)."""
+        from coditect_magics.providers import registry
+        if word in self.alias_table() or word in registry.names():
+            return True
+        return bool(_MODEL_ID.match(word))
+
+    def usable_models(self) -> list[str]:
+        """The default model of every provider that can be called now (the search wrapper aside)."""
+        from coditect_magics import providers
+        settings = {name: providers.Settings(base_url=url) for name, url in self.settings.base_urls.items()}
+        return [f"{row.name}:{row.default_model}" for row in providers.available(settings)
+                if row.usable and row.name != "search"]
+
+    def default_model(self) -> str:
+        """The configured default, else the first usable provider (said once), else a clear way to set one."""
+        if self.settings.default_model:
+            return self.settings.default_model
+        usable = self.usable_models()
+        if not usable:
+            raise UsageError("no provider is usable: set an API key (e.g. OPENAI_API_KEY) or run a local server, "
+                             "then %config CoditectMagics.default_model = 'provider:model'; %llm list shows what "
+                             "each needs")
+        chosen = usable[0]
+        better = " (the embedded model; set an API key such as OPENAI_API_KEY, or" if chosen.startswith("local:") \
+            else " (to choose another, set"
+        self.notice(f"using {chosen}{better} %config CoditectMagics.default_model = 'provider:model')",
+                    once="default-model")
+        return chosen
+
+    def accepts_tools(self, model_id: str) -> bool:
+        """Whether the model's provider calls tools (an id it cannot resolve is left for the call to report)."""
+        from coditect_magics.providers import errors, registry
+        try:
+            return registry.entry(registry.resolve(self.resolve(model_id))[0]).spec.tools
+        except errors.ProviderError:
+            return True

@@ -1,0 +1,91 @@
+"""Every setting of the kit with its default, declared once. The magics' traitlets take their defaults from
+`DEFAULTS`, the executor's settings are derived from it (`executor_settings`), and a worker or a panel without
+magics starts from it too. A leaf module: it imports nothing of the kit, so any floor may read it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+FORMATS = ("markdown", "code", "text", "json", "html")
+CACHE_MODES = ("auto", "on", "off")
+BINDINGS_PATH = ".claude/config/agent-llm-bindings.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A session's settings; `replace(**changes)` makes the next one (the magics' `%config` does)."""
+
+    default_model: str = ""
+    aliases: Mapping[str, str] = field(default_factory=dict)          # your names -> provider:model
+    model_aliases: Mapping[str, str] = field(default_factory=dict)    # agent model names (sonnet...) -> id
+    temperature: float | None = None
+    max_tokens: int | None = None
+    format: str = "markdown"
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 60.0             # seconds a call (or the gap between stream events) may take
+    attempts: int = 4                 # tries per provider, the first included
+    max_wait: float = 30.0            # seconds of backoff a provider may cost before falling back
+    rate_limits: Mapping[str, str] = field(default_factory=dict)
+    cache: str = "auto"
+    budget_session_usd: float | None = None
+    budget_agent_usd: float | None = None
+    budget_total_usd: float | None = None
+    ledger_path: str = ""
+    cache_path: str = ""
+    redis_url: str = ""
+    log_prompts: bool = False
+    agent_dirs: tuple[str, ...] = ()
+    agent_limits: Mapping[str, Any] = field(default_factory=dict)
+    command_dirs: tuple[str, ...] = ()
+    skill_dirs: tuple[str, ...] = ()
+    bindings_path: str = BINDINGS_PATH
+    memory_dir: str = ""
+    chroma_url: str = ""
+    embedder: str = ""
+    memory_context: int = 3           # memories added to a prompt's context (0: off)
+    memory_min_score: float = 0.3     # all-MiniLM cosine: below this a "hit" is mostly noise
+    remember: bool = True
+    max_history_tokens: int = 8000
+    threads_path: str = ""
+    footer: bool = True
+    stream_interval: float = 0.05
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The names of every setting (what `%config CoditectMagics` mirrors)."""
+        return tuple(f.name for f in fields(cls))
+
+    def replace(self, **changes: Any) -> "Settings":
+        """These settings with `changes` applied; lists become tuples and maps plain dicts, so values compare."""
+        from dataclasses import replace
+        unknown = set(changes) - set(self.names())
+        if unknown:
+            raise TypeError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+        return replace(self, **{k: _frozen(v) for k, v in changes.items()})
+
+    @property
+    def redis(self) -> str | None:
+        """The Redis a team shares (this setting, else CODITECT_REDIS_URL)."""
+        return self.redis_url or os.environ.get("CODITECT_REDIS_URL") or None
+
+    def provider_options(self) -> dict[str, dict[str, Any]]:
+        """Per-provider options the executor passes to each handle (the endpoints set here)."""
+        return {provider: {"base_url": url} for provider, url in self.base_urls.items()}
+
+    def params(self) -> dict[str, Any]:
+        """The default sampling settings, where set (the provider's own defaults stand for the rest)."""
+        return {k: v for k, v in {"temperature": self.temperature, "max_tokens": self.max_tokens}.items()
+                if v is not None}
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+DEFAULTS = Settings()

@@ -6,7 +6,8 @@ __version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython: object) -> None:
-    """`%load_ext coditect_magics`: register %llm, %%llm, %%agent, %agent and %cmd."""
+    """`%load_ext coditect_magics`: register %llm/%%llm, %agent/%%agent, %orchestrate/%%orchestrate, %cmd, %skill
+    and %memory on a session of the kernel's own."""
     from .magics import load
     load(ipython)
 

@@ -1,6 +1,7 @@
-"""Tab completion for the magics through IPython's matcher API: model ids and aliases after `%llm` and after
-`--model` / `--compare` / `--fallback`, agent names after `%%agent`, command names after `%cmd`, thread names after
-`--thread`, skill names after `%skill show|run`. Everything comes from memory or local files: nothing is fetched at completion time."""
+"""Tab completion for the magics through IPython's matcher API: each magic's subcommands (as `subcommands.py`
+declares them), model ids and aliases after `%llm` and after `--model` / `--compare` / `--fallback`, agent names
+after `%agent`, command names after `%cmd`, skill names after `%skill show|run`, thread names after `--thread`.
+Everything comes from memory or local files: nothing is fetched at completion time."""
 
 from __future__ import annotations
 

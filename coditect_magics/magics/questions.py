@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-MAGICS = ("llm", "agent", "cmd", "memory", "skill")
+MAGICS = ("llm", "agent", "orchestrate", "cmd", "memory", "skill")
 _QUESTION = re.compile(r"^(?P<indent>[ \t]*)%(?P<magic>" + "|".join(MAGICS) + r")[ \t]+(?P<rest>\S.*\?)[ \t]*$")
 
 

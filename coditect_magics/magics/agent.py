@@ -11,7 +11,7 @@ from coditect_magics.session import Session, tool_names
 
 from . import llm
 from .args import UsageError, parser_of, split_options
-from .output import say_notices, show_error
+from .output import library_table, say_notices, show_error
 from .subcommands import AGENT, CMD
 
 EXPECTED = llm.EXPECTED + (UnknownName, FileError)
@@ -81,14 +81,10 @@ def run(session: Session, line: str, cell: str | None) -> Any:
 
 def listing(session: Session, words: list[str]) -> Any:
     """`%agent list`: every agent with its description, model (bound or from its file) and file."""
-    from IPython.display import Markdown
     library = session.agents
-    lines = ["| agent | description | model | source |", "|---|---|---|---|"]
-    for row in library.rows(session.bindings(), width=100):
-        model = row["binding"] or row["model"] or "default"
-        lines.append(f"| {row['name']} | {row['description'].replace('|', '/')} | {model} | {row['source']} |")
-    lines += [f"\n**Not loaded:** `{error}`" for error in library.errors]
-    return Markdown("\n".join(lines))
+    rows = [[r["name"], r["description"], r["binding"] or r["model"] or "default", r["source"]]
+            for r in library.rows(session.bindings(), width=100)]
+    return library_table(["agent", "description", "model", "source"], rows, library.errors)
 
 
 def show(session: Session, words: list[str]) -> Any:
@@ -103,13 +99,9 @@ def show(session: Session, words: list[str]) -> Any:
 
 def command_listing(session: Session, words: list[str]) -> Any:
     """`%cmd list`: the command templates with their description, agent and arguments."""
-    from IPython.display import Markdown
     library = session.commands
-    lines = ["| command | description | agent | arguments |", "|---|---|---|---|"]
-    lines += [f"| {r['name']} | {r['description']} | {r['agent']} | {r['argument_hint']} |"
-              for r in library.rows(width=100)]
-    lines += [f"\n**Not loaded:** `{error}`" for error in library.errors]
-    return Markdown("\n".join(lines))
+    rows = [[r["name"], r["description"], r["agent"], r["argument_hint"]] for r in library.rows(width=100)]
+    return library_table(["command", "description", "agent", "arguments"], rows, library.errors)
 
 
 def run_command(session: Session, line: str) -> Any:

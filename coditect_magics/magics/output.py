@@ -148,6 +148,15 @@ def show_error(message: str, error: BaseException | None = None) -> None:
                  "text/plain": ""}, raw=True)
 
 
+def library_table(columns: list[str], rows: list[list[Any]], errors: Any = ()) -> Any:
+    """A library listing as Markdown: one row per item (pipes in cells made safe), then the files not loaded."""
+    from IPython.display import Markdown
+    lines = [f"| {' | '.join(columns)} |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell).replace("|", "/") for cell in row) + " |" for row in rows]
+    lines += [f"\n**Not loaded:** `{error}`" for error in errors]
+    return Markdown("\n".join(lines))
+
+
 def current_shell() -> Any:
     """The running IPython shell (None outside IPython)."""
     from IPython import get_ipython

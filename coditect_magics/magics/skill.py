@@ -11,7 +11,7 @@ from coditect_magics.session import Session
 
 from . import agent, llm
 from .args import UsageError
-from .output import say_notices, show_error
+from .output import library_table, say_notices, show_error
 from .subcommands import SKILL
 
 
@@ -30,13 +30,10 @@ def run(session: Session, line: str) -> Any:
 
 
 def listing(session: Session, words: list[str]) -> Any:
-    from IPython.display import Markdown
+    """`%skill list`: every skill with its description, agent, tools and folder."""
     library = session.skills
-    lines = ["| skill | description | agent | tools | source |", "|---|---|---|---|---|"]
-    lines += [f"| {r['name']} | {r['description'].replace('|', '/')} | {r['agent']} | {r['tools']} | {r['source']} |"
-              for r in library.rows(width=100)]
-    lines += [f"\n**Not loaded:** `{error}`" for error in library.errors]
-    return Markdown("\n".join(lines))
+    rows = [[r["name"], r["description"], r["agent"], r["tools"], r["source"]] for r in library.rows(width=100)]
+    return library_table(["skill", "description", "agent", "tools", "source"], rows, library.errors)
 
 
 def show(session: Session, words: list[str]) -> Any:

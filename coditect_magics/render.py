@@ -138,23 +138,35 @@ def _spread(total: int, budget: int) -> tuple[list[int], int | None]:
 
 
 def _frame(frame: Any, title: str, limits: Limits) -> str:
-    """A compact Markdown table (unpadded: aligning columns with spaces costs tokens) under its shape and dtypes,
-    head and tail when long; fewer rows until it fits the character bound."""
+    """A compact Markdown table under its shape and dtypes (see `_fitted`)."""
+    table, cols, note = _fitted(frame, limits)
+    dtypes = ", ".join(f"{_cell(frame.columns[i], limits.cell_chars)} {frame.dtypes.iloc[i]}" for i in cols)
+    return _bounded(f"{title}{note}\ndtypes: {dtypes}\n\n{table}", limits.chars)
+
+
+def table(frame: Any, limits: Limits = LIMITS) -> str:
+    """Only the bounded Markdown table of a DataFrame (no title or dtypes), with a note when rows or columns were
+    left out: for a caller that says the shape and dtypes its own way."""
+    text, _, note = _fitted(frame, limits)
+    return redact(_bounded(text + (f"\n({note.strip()[1:-1]})" if note else ""), limits.chars))
+
+
+def _fitted(frame: Any, limits: Limits) -> tuple[str, list[int], str]:
+    """A compact Markdown table (unpadded: aligning columns with spaces costs tokens), head and tail when long;
+    fewer rows until it fits the character bound. Also the columns shown and a note on what was left out."""
     n_rows, n_cols = frame.shape
     cols, col_gap = _spread(n_cols, limits.columns)
     budget = limits.rows
     while True:
         rows, row_gap = _spread(n_rows, budget)
-        table = _table(frame, rows, row_gap, cols, col_gap, limits.cell_chars)
-        if len(table) <= limits.chars or budget <= 2:
+        text = _table(frame, rows, row_gap, cols, col_gap, limits.cell_chars)
+        if len(text) <= limits.chars or budget <= 2:
             break
         budget //= 2
     shown = [f"the first {gap} and last {len(positions) - gap} of {total} {what}"
              for positions, gap, total, what in ((rows, row_gap, n_rows, "rows"), (cols, col_gap, n_cols, "columns"))
              if gap is not None]
-    note = f" (truncated: showing {' and '.join(shown)})" if shown else ""
-    dtypes = ", ".join(f"{_cell(frame.columns[i], limits.cell_chars)} {frame.dtypes.iloc[i]}" for i in cols)
-    return _bounded(f"{title}{note}\ndtypes: {dtypes}\n\n{table}", limits.chars)
+    return text, cols, f" (truncated: showing {' and '.join(shown)})" if shown else ""
 
 
 def _table(frame: Any, rows: list[int], row_gap: int | None, cols: list[int], col_gap: int | None,

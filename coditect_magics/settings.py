@@ -38,6 +38,7 @@ class Settings:
     log_prompts: bool = False
     agent_dirs: tuple[str, ...] = ()
     agent_limits: Mapping[str, Any] = field(default_factory=dict)
+    auto_approve: str = ""            # permissions whose tools run without asking: run, write, bash, mcp or all
     command_dirs: tuple[str, ...] = ()
     skill_dirs: tuple[str, ...] = ()
     bindings_path: str = BINDINGS_PATH

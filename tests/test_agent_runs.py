@@ -260,7 +260,8 @@ async def test_write_and_bash_need_allow_and_read_stays_inside(servers, executor
 
 
 # the collection: tools each file lists, and which of them the kit offers (the rest must be reported)
-OFFERED = {"Read", "Grep", "Glob", "WebSearch", "WebFetch", "MemorySearch", "Task", "Agent", "Skill"}
+OFFERED = {"Read", "Grep", "Glob", "WebSearch", "WebFetch", "MemorySearch", "Variables", "Inspect", "NotebookRead",
+           "Task", "Agent", "Skill"}
 
 
 async def test_a_collection_of_public_agent_files_loads_and_its_tools_resolve(servers, executor, tmp_path):

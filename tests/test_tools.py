@@ -218,13 +218,14 @@ async def test_grep_and_glob_stay_inside_the_root(tree):
     assert await glob.run({"pattern": "../outside/*"}) == "No files found."
 
 
-async def test_write_edit_and_bash_exist_only_when_allowed(tree, monkeypatch):
+async def test_tools_that_act_carry_their_permission_and_join_the_default_set_only_when_allowed(tree, monkeypatch):
     box = Toolbox(root=tree)
-    assert [t.name for t in box.resolve("Read, Write, Edit, Bash")] == ["Read"]
-    assert box.warnings == ["Write is not allowed: it runs only with --allow write",
-                            "Edit is not allowed: it runs only with --allow write",
-                            "Bash is not allowed: it runs only with --allow bash"]
-    assert "Bash" not in box.names and "Write" not in box.names
+    named = box.resolve("Read, Write, Edit, Bash, RunPython")
+    assert [(t.name, t.permission) for t in named] == [("Read", None), ("Write", "write"), ("Edit", "write"),
+                                                       ("Bash", "bash"), ("RunPython", "run")]
+    assert box.warnings == [], "named, they are offered; each call is then approved or denied"
+    assert not {"Bash", "Write", "RunPython"} & set(box.names), "unnamed, only what runs without asking"
+    assert {"Write", "Edit", "RunPython"} <= set(Toolbox(root=tree, allow="write,run").names)
 
     found = builtins(tree, "Write, Edit, Bash", allow="write,bash")
     assert sorted(found) == ["Bash", "Edit", "Write"]
@@ -248,7 +249,7 @@ async def test_write_edit_and_bash_exist_only_when_allowed(tree, monkeypatch):
 
 
 def test_unknown_permission_is_a_clear_error(tree):
-    with pytest.raises(ValueError, match="unknown permission 'delete'.*--allow write,bash"):
+    with pytest.raises(ValueError, match="unknown permission 'delete'.*run, write, bash, mcp or all"):
         Toolbox(root=tree, allow="write,delete")
 
 
@@ -261,14 +262,13 @@ def test_unknown_names_are_reported_once_and_notebook_functions_resolve(tree):
     box = Toolbox(root=tree, namespace=namespace)
     first = box.resolve(["Read", "Frobnicate", "Task", "double", "marked", "answer", "grep", "Bash(git:*)"])
     again = box.resolve("Read, Frobnicate, Task, Read")
-    assert [t.name for t in first] == ["Read", "double", "marked", "Grep"]
+    assert [t.name for t in first] == ["Read", "double", "marked", "Grep", "Bash"]
     assert [t.name for t in again] == ["Read"]
     assert box.warnings == [
         "Frobnicate is unavailable: no built-in tool or notebook function has this name",
         "Task is unavailable: delegation to other agents is not available here",
         "answer: it is a int in the notebook, not a function, so not a tool",
         "Bash(git:*): the rule (git:*) is not enforced; Bash is used as the toolbox permits it",
-        "Bash is not allowed: it runs only with --allow bash",
     ]
 
 

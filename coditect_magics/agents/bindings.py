@@ -12,7 +12,7 @@ Two layouts are read. Flat:
       budget_usd: 0.50
       memory_items: 5                       # memories added to its system prompt (0: none)
       memory_min_score: 0.35                # only those at least this close (0..1)
-      allow: write                          # its Write/Edit may change files (bash: Bash runs; or both)
+      allow: write                          # runs without asking: run, write, bash, mcp (a list) or all
     researcher: gemini:gemini-2.5-flash      # shorthand: just a model id
 
 and CODITECT's own, with the entries under `agents:` and optional `defaults:` (provider names such as
@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from coditect_magics.tools.approval import PERMISSIONS
+
 from .errors import BindingFileError
 
 DEFAULT_PATH = Path(".claude/config/agent-llm-bindings.yaml")
 KNOWN_KEYS = ("provider", "model", "temperature", "max_tokens", "fallbacks", "search", "budget_usd", "memory_items",
               "memory_min_score", "allow")
-PERMISSIONS = ("write", "bash")
 # The kit's providers (kept in step with coditect_magics.providers.registry.BUILTIN; a test checks), so that this
 # module does not import the provider layer.
 PROVIDERS = ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "local", "search")
@@ -262,8 +263,10 @@ def _check(key: str, value: Any) -> Any:
     if key == "allow":
         words = value if isinstance(value, list) else str(value).replace(",", " ").split()
         chosen = [str(w).strip().lower() for w in words]
+        chosen = list(PERMISSIONS) if "all" in chosen else chosen
         ok = chosen and all(w in PERMISSIONS for w in chosen)
-        return ",".join(p for p in PERMISSIONS if p in chosen) if ok else _Bad("must be write, bash or both")
+        return ",".join(p for p in PERMISSIONS if p in chosen) if ok else _Bad(
+            f"must be a list of {', '.join(PERMISSIONS)} or all")
     if key == "search":
         flag = _flag(value)
         return flag if flag is not None else _Bad("must be true or false")

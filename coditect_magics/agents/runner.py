@@ -91,6 +91,7 @@ class _Tree:
     run_id: str
     limits: Limits
     emit: Callable[[Event], Any]
+    policy: Any = None                # the run's approval policy (tools.approval.Policy), shared by its agents
     started: float = field(default_factory=time.perf_counter)
     steps: int = 0
     spent: float = 0.0
@@ -130,13 +131,14 @@ class Runner:
     def __init__(self, executor: Executor, *, agents: Any = None, skills: Any = None, bindings: Any = None,
                  model_aliases: Mapping[str, str] | None = None, toolbox: Mapping[str, Any] | None = None,
                  limits: Limits = Limits(), stream: bool = True,
-                 recall: Callable[[ResolvedAgent, str], tuple[str, int]] | None = None) -> None:
+                 recall: Callable[[ResolvedAgent, str], tuple[str, int]] | None = None, asks: bool = False) -> None:
         self.executor, self.agents, self.skills, self.bindings = executor, agents, skills, bindings
         self.model_aliases = dict(model_aliases or {})
         from coditect_magics.tools import Toolbox
         # one toolbox for every run of the tree: built-ins are made once, a missing name is reported once
         self.toolbox = Toolbox(**dict(toolbox or {}))
         self.limits, self.stream, self.recall = limits, stream, recall
+        self.asks = asks   # whoever reads the events answers ApprovalNeeded (a front); else nobody is asked
         self.warnings: list[str] = []
         self._templates: dict[str, Any] = {}
 
@@ -154,7 +156,13 @@ class Runner:
                 if asyncio.iscoroutine(handled):
                     await handled
 
-        tree = _Tree(run_id or uuid.uuid4().hex, self.limits, emit)
+        from coditect_magics.tools.approval import Policy, asking_through
+        from coditect_magics.tools.python import main_thread, through_events
+        front = self.asks and on_event is not None
+        tree = _Tree(run_id or uuid.uuid4().hex, self.limits, emit,
+                     Policy(self.toolbox.allowed, asking_through(emit) if front else None))
+        if front:  # code the run executes goes to the front's (the kernel's main) thread, as a cell's would
+            main_thread.set(through_events(emit))
         messages = [Message.coerce(m) for m in task] if not isinstance(task, str) else None
         text = task if isinstance(task, str) else next((m.text for m in reversed(messages) if m.role == "user"), "")
         return await self._run(tree, agent, text, messages, tools, depth=depth, parent_call_id=parent_call_id,
@@ -198,7 +206,7 @@ class Runner:
                               agent_budget_usd=agent.budget_usd, memory_items=memory_items)
         loop = ToolLoop(self.executor, agent.model_id, messages, list(node.tools.values()), context=context,
                         max_steps=self.limits.steps, time_limit_s=tree.left_s(), stream=self.stream,
-                        fallbacks=agent.fallbacks, **agent.params)
+                        fallbacks=agent.fallbacks, approval=tree.policy, **agent.params)
         node.tools = loop.tools  # the Skill tool adds to what the loop offers from its next step
         runs: list[tuple[int, ToolRun]] = []
         order: dict[tuple[int, str], int] = {}  # the trace lists calls as the model made them, not as they ended
@@ -217,7 +225,7 @@ class Runner:
                     entry = event.entry
                     runs.append((order.get((entry.step, entry.call_id), len(order)),
                                  ToolRun(entry.tool, entry.arguments, entry.summary, entry.seconds, entry.is_error,
-                                         entry.call_id)))
+                                         entry.call_id, entry.decision)))
                 await tree.emit(AgentEvent(agent.name, depth, event))
                 if stopped:
                     break

@@ -23,6 +23,7 @@ class ToolRun:
     seconds: float
     is_error: bool
     call_id: str = ""
+    decision: Mapping[str, Any] | None = None   # a tool that acts: approved, edited or denied, by whom, why
 
 
 @dataclass(frozen=True)

@@ -20,52 +20,9 @@ from typing import Any, Iterable, Sequence
 
 from ..when import epoch as _epoch
 from .prices import price
+from .process import log_prompts, session_id, set_log_prompts, set_session  # noqa: F401 - re-exported
 
 STATUSES = ("ok", "error", "cancelled", "cached")
-TRUTHY = ("1", "true", "yes", "on")
-
-# --- the session: one per process unless set ------------------------------------------------------------------
-
-_session: str = uuid.uuid4().hex
-_session_set = False
-
-
-def session_id() -> str:
-    """This process's session id (a uuid hex, new in each process unless `set_session` named one)."""
-    return _session
-
-
-def set_session(value: str | None = None) -> str:
-    """Name the session the following calls belong to; None starts a fresh one. Returns the id."""
-    global _session, _session_set
-    _session, _session_set = (value, True) if value else (uuid.uuid4().hex, False)
-    return _session
-
-
-def _new_session_in_child() -> None:
-    global _session
-    if not _session_set:
-        _session = uuid.uuid4().hex
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_session_in_child)
-
-# --- prompt logging -------------------------------------------------------------------------------------------
-
-_log_prompts: bool | None = None
-
-
-def set_log_prompts(on: bool) -> None:
-    """Store (redacted) prompt text in the ledger from now on, or stop. Default: env CODITECT_LOG_PROMPTS, else off."""
-    global _log_prompts
-    _log_prompts = bool(on)
-
-
-def log_prompts() -> bool:
-    if _log_prompts is not None:
-        return _log_prompts
-    return os.environ.get("CODITECT_LOG_PROMPTS", "").strip().lower() in TRUTHY
 
 # --- one row --------------------------------------------------------------------------------------------------
 
@@ -102,6 +59,7 @@ class CallRecord:
     ts: float = field(default_factory=time.time)
     prompt: str | None = None
     memory_items: int = 0                # memories added to the call's context
+    approvals: str | None = None         # JSON: the decisions on the tool calls that act which this call asked for
     id: str = field(default_factory=_new_id)
 
     def __post_init__(self) -> None:
@@ -284,6 +242,11 @@ class Ledger:
         """Record that call `call_id` gave the best of the compared answers (a zero-cost row: `picks.pick_row`)."""
         from .picks import pick_row
         return self.record(pick_row(call_id, provider=provider, model=model, **fields_))
+
+    def note_approvals(self, call_id: str, decisions: list[dict[str, Any]]) -> None:
+        """Keep on call `call_id`'s row the decisions on the tool calls it asked for (`approvals.note`)."""
+        from .approvals import note
+        note(self, call_id, decisions)
 
     def fetch(self, statement: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run a SQLAlchemy select (or `text()`) compiled for this database; (column names, plain tuples).

@@ -50,6 +50,7 @@ calls = Table(
     Column("error_message", Text),
     Column("prompt", Text),
     Column("memory_items", Integer, nullable=False, server_default="0"),  # migration 2
+    Column("approvals", Text),  # migration 3
 )
 INDEXES = {"calls_ts": ["ts"], "calls_session": ["session_id", "ts"], "calls_call": ["call_id"],
            "calls_agent": ["agent", "ts"]}
@@ -62,7 +63,7 @@ version = Table("ledger_version", metadata,
 
 # --- migrations: append only; each checks the database first, for files made before tracking ------------------
 
-LATER_COLUMNS = ("memory_items",)  # columns a later migration adds (migration 1 makes the first shape)
+LATER_COLUMNS = ("memory_items", "approvals")  # columns a later migration adds (migration 1 makes the first shape)
 
 
 def _create_calls(ops: Operations, conn: Connection) -> None:
@@ -80,7 +81,14 @@ def _add_memory_items(ops: Operations, conn: Connection) -> None:
         ops.add_column("calls", calls.c.memory_items._copy())
 
 
-MIGRATIONS: tuple[Callable[["Operations", Connection], None], ...] = (_create_calls, _add_memory_items)
+def _add_approvals(ops: Operations, conn: Connection) -> None:
+    """3: approvals, the decisions on the tool calls that act which a call asked for."""
+    if "approvals" not in {c["name"] for c in inspect(conn).get_columns("calls")}:
+        ops.add_column("calls", calls.c.approvals._copy())
+
+
+MIGRATIONS: tuple[Callable[["Operations", Connection], None], ...] = (_create_calls, _add_memory_items,
+                                                                      _add_approvals)
 
 
 def upgrade(writer: Engine, attempts: int = 5) -> int:

@@ -16,7 +16,7 @@ def act(session: Session, agent: ResolvedAgent, prepared: Prepared, *, tools: An
         stream: bool, out: str | None, skills: Any = None) -> LLMResult:
     """Run a resolved agent with tools on prepared messages; the cell shows each tool call, then the answer."""
     from .run_view import show
-    acting = session.runner(allow=allow, stream=stream)
+    acting = session.runner(allow=allow, stream=stream, asks=True)
     context = prepared.context
     result, final = show(session, lambda: acting.events(agent, list(prepared.messages), tools=tools, skills=skills,
                                                         memory_items=context.memory_items, run_id=context.run_id),

@@ -47,6 +47,9 @@ class CoditectMagics(Magics):
     agent_dirs = List(Unicode(), list(D.agent_dirs), help="More directories of agent files (*.md).").tag(config=True)
     agent_limits = Dict(dict(D.agent_limits), help="Bounds on an agent run and all it delegates: depth (3), steps per agent (10), "
                                  "total_steps (50), time_s, budget_usd.").tag(config=True)
+    auto_approve = Unicode(D.auto_approve, help="Tools that act and run without asking, in every run: run, write, "
+                                                "bash, mcp (a comma list) or all; others ask in the cell (denied "
+                                                "where nobody can answer).").tag(config=True)
     command_dirs = List(Unicode(), list(D.command_dirs), help="More directories of command templates (*.md).").tag(config=True)
     skill_dirs = List(Unicode(), list(D.skill_dirs), help="More directories of skills (NAME/SKILL.md folders).").tag(config=True)
     bindings_path = Unicode(D.bindings_path,
@@ -104,7 +107,7 @@ class CoditectMagics(Magics):
     @argument("--thread", help="Continue (or start) the thread of this name; it becomes the current one.")
     @argument("--tools", help="Comma-separated tools the model may call: notebook functions by name and built-ins "
                               "(Read, Grep, Glob, WebSearch, WebFetch, MemorySearch; Write, Edit, Bash with --allow).")
-    @argument("--allow", help="Let tools write files and run commands: write, bash or write,bash.")
+    @argument("--allow", help="What tools may do without asking: run, write, bash, mcp (a comma list) or all.")
     @LLM.document
     def llm(self, line: str, cell: str | None = None) -> Any:
         """Prompt any model: `%llm [model] prompt` or `%%llm [model] [options]` with the cell as the prompt.
@@ -149,7 +152,7 @@ class CoditectMagics(Magics):
     @argument("--no-cache", action="store_true", help="Do not answer from the response cache.")
     @argument("--new", action="store_true", help="Start the agent's thread afresh instead of continuing it.")
     @argument("--tools", help="Comma-separated tools for this run instead of the agent file's `tools:`.")
-    @argument("--allow", help="Let the agent's tools write files and run commands: write, bash or write,bash.")
+    @argument("--allow", help="What its tools may do without asking: run, write, bash, mcp (a comma list) or all.")
     @argument("--queue", action="store_true", help="Run it on a worker (RQ over CODITECT_REDIS_URL): the cell returns "
                                                    "at once and follows the run; %agent result RUN_ID fetches it.")
     @AGENT.document
@@ -186,7 +189,7 @@ class CoditectMagics(Magics):
     @argument("--agents", help="Comma-separated agents the plan may use (default: the best matches).")
     @argument("-m", "--model", help="Model for the orchestrator (over its binding and file).")
     @argument("-o", "--out", help="Also store the reply (or with --plan-only the plan) in this variable.")
-    @argument("--allow", help="Let the agents' tools write files and run commands: write, bash or write,bash.")
+    @argument("--allow", help="What the agents' tools may do without asking: run, write, bash, mcp or all.")
     @argument("--queue", action="store_true", help="Plan and run on workers, each step a job after the steps it "
                                                    "needs; the cell returns at once and follows the run.")
     @ORCHESTRATE.document

@@ -55,7 +55,7 @@ def make(session: Session, model: str | None = None, allow: str | None = None) -
     """The orchestrator agent (its file, binding and the -m option) over the kernel's runner."""
     from coditect_magics.agents.orchestrate import Orchestrator
     chosen = session.resolve_agent(ORCHESTRATOR, {"model": model})
-    return Orchestrator(session.runner(allow=allow or chosen.allow), chosen)
+    return Orchestrator(session.runner(allow=allow or chosen.allow, asks=True), chosen)
 
 
 def plan_only(session: Session, orchestrator: Any, goal: str, names: Any, out: str | None) -> Any:

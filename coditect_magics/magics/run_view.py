@@ -112,11 +112,19 @@ def show(session: Session, events: Callable[[], Iterator[Any]], *, model: str, f
     view = RunView(result, session.settings.stream_interval if stream else float("inf"))
     from coditect_magics.agents.orchestrate import Orchestration
     from coditect_magics.agents.runner import AgentRun
+    from coditect_magics.tools.approval import ApprovalNeeded
+    from coditect_magics.tools.python import OnMainThread
+
+    from . import approve
     started, final = time.perf_counter(), None
     try:
         for item in bridge.iterate(events):
             if isinstance(item, (AgentRun, Orchestration)):
                 final = item
+            elif isinstance(item, ApprovalNeeded):
+                item.answer(approve.decide(item.request))
+            elif isinstance(item, OnMainThread):
+                approve.on_main_thread(item)
             else:
                 view.event(item)
     except KeyboardInterrupt:

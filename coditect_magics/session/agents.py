@@ -98,13 +98,14 @@ class AgentWork:
             return ()
         return tools
 
-    def runner(self, *, allow: str | None = None, stream: bool = True) -> Any:
+    def runner(self, *, allow: str | None = None, stream: bool = True, asks: bool = False) -> Any:
         """A runner on this session: its agents, skills and bindings; tools see the working directory, the
-        notebook's functions by name and the memory store; `allow` widens to Write/Edit ("write") and Bash."""
+        notebook's functions by name and the memory store. What `allow` (and the `auto_approve` setting) names
+        runs without asking; other tools that act are put to the front when it `asks`, else denied."""
         from coditect_magics.agents.runner import Limits, Runner
         from coditect_magics.tools.builtins import Builtins
         try:
-            Builtins.permissions(allow)
+            allow = ",".join(sorted(Builtins.permissions(allow) | Builtins.permissions(self.settings.auto_approve)))
             limits = Limits(**self.settings.agent_limits)
         except TypeError:
             raise UsageError(f"CoditectMagics.agent_limits takes depth, steps, total_steps, time_s and budget_usd, "
@@ -112,7 +113,7 @@ class AgentWork:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         return Runner(self.executor, agents=self.agents, skills=self.skills, bindings=self.bindings(),
-                      model_aliases=self.aliases, stream=stream, limits=limits,
+                      model_aliases=self.aliases, stream=stream, limits=limits, asks=asks,
                       toolbox={"allow": allow, "namespace": self.namespace, "memory": lambda: self.memory},
                       recall=lambda who, task: self.recall(task, who.memory_items, who.memory_min_score))
 

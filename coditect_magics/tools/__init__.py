@@ -18,6 +18,8 @@ _LAZY = {
     "Toolbox": "toolbox", "Builtins": "builtins", "Root": "files",
     "ToolLoop": "loop", "run_tools": "loop", "LoopResult": "loop", "TraceEntry": "loop", "TextDelta": "loop",
     "ModelReplied": "loop", "ToolStarted": "loop", "ToolFinished": "loop",
+    "Policy": "approval", "Decision": "approval", "ApprovalRequest": "approval", "ApprovalNeeded": "approval",
+    "permissions": "approval",
 }
 
 __all__ = ["ToolArgumentsError", "ToolError", *_LAZY]

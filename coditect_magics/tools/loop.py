@@ -22,6 +22,7 @@ from coditect_magics.executor import CallContext, Executor, Target
 from coditect_magics.providers import Message, Reply, TextPart, ToolCall, ToolResult, Usage
 from coditect_magics.providers.secrets import redact
 
+from .approval import ApprovalRequest, Policy
 from .errors import ToolError
 from .schema import Tool
 
@@ -40,6 +41,7 @@ class TraceEntry:
     summary: str
     seconds: float
     is_error: bool
+    decision: Mapping[str, Any] | None = None   # for a tool that acts: approved or denied, by whom, why
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class ToolLoop:
     def __init__(self, executor: Executor, target: Target, messages: Any, tools: Sequence[Tool], *,
                  context: CallContext = CallContext(), max_steps: int = 10, time_limit_s: float | None = None,
                  stream: bool = True, fallbacks: Sequence[str] = (), max_result_chars: int = 50_000,
-                 **params: Any) -> None:
+                 approval: Policy | None = None, **params: Any) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         if "tools" in params:
@@ -114,6 +116,7 @@ class ToolLoop:
         self.context = context if context.run_id else replace(context, run_id=uuid.uuid4().hex)
         self.max_steps, self.time_limit_s, self.stream = max_steps, time_limit_s, stream
         self.fallbacks, self.max_result_chars, self.params = tuple(fallbacks), max_result_chars, params
+        self.approval = approval if approval is not None else Policy()   # nothing that acts runs unasked
         self.result: LoopResult | None = None
 
     def __aiter__(self) -> AsyncIterator[Event]:
@@ -163,21 +166,28 @@ class ToolLoop:
                                                 f"tool call(s) still pending; raise max_steps to let it go on"
                     break
                 results: list[ToolResult] = []
-                async for event in self._run_calls(step, reply.tool_calls, start, results):
+                decided: list[dict[str, Any]] = []
+                async for event in self._run_calls(step, reply.tool_calls, start, results, reply.text):
                     if isinstance(event, ToolFinished):
                         trace.append(event.entry)
+                        if event.entry.decision is not None:
+                            decided.append({"tool": event.entry.tool, "call": event.entry.call_id,
+                                            **event.entry.decision})
                     yield event
+                if decided:  # on the ledger row of the model call that asked for them
+                    await asyncio.to_thread(self.executor.ledger.note_approvals, execution.call_id, decided)
                 self.messages.append(Message("tool", tuple(results)))
         finally:
             self.result = LoopResult(text, status, tuple(self.messages), tuple(trace), usage, step,
                                      self.context.run_id or "", tuple(call_ids), cost, known,
                                      time.perf_counter() - start, note)
 
-    async def _run_calls(self, step: int, calls: Sequence[ToolCall], start: float,
-                         results: list[ToolResult]) -> AsyncIterator[Event]:
-        """Run a reply's calls concurrently; events as each starts and finishes; `results` filled in call order."""
+    async def _run_calls(self, step: int, calls: Sequence[ToolCall], start: float, results: list[ToolResult],
+                         reason: str = "") -> AsyncIterator[Event]:
+        """Run a reply's calls concurrently; events as each starts and finishes; `results` filled in call order.
+        `reason`: the text the model wrote before its calls (an approval card shows it)."""
         left = None if self.time_limit_s is None else max(self.time_limit_s - (time.perf_counter() - start), 0.0)
-        tasks = [asyncio.ensure_future(self._call(step, call, left)) for call in calls]
+        tasks = [asyncio.ensure_future(self._call(step, call, left, reason)) for call in calls]
         try:
             for call in calls:
                 yield ToolStarted(step, call)
@@ -188,17 +198,22 @@ class ToolLoop:
                 task.cancel()
         results.extend(task.result().result for task in tasks)
 
-    async def _call(self, step: int, call: ToolCall, left: float | None) -> ToolFinished:
-        """One call; whatever goes wrong becomes an error result the model can read and recover from."""
+    async def _call(self, step: int, call: ToolCall, left: float | None, reason: str = "") -> ToolFinished:
+        """One call (put to the approval policy first when the tool acts); whatever goes wrong becomes an error
+        result the model can read and recover from."""
         started = time.perf_counter()
-        is_error = True
+        is_error, decision, arguments = True, None, call.arguments
         try:
             tool = self.tools.get(call.name)
             if tool is None:
                 raise ToolError(f"there is no tool called {call.name!r}; the tools are: "
                                 f"{', '.join(self.tools) or 'none'}")
-            content = await asyncio.wait_for(tool.run(call.arguments), left)
+            if tool.permission:
+                decision, arguments = await self._consent(tool, call, reason)
+            content = await asyncio.wait_for(tool.run(arguments), left)
             is_error = False
+        except Denied as exc:
+            content, decision = str(exc), exc.decision
         except ToolError as exc:
             content = str(exc)
         except asyncio.TimeoutError as exc:
@@ -211,9 +226,27 @@ class ToolLoop:
         if len(content) > self.max_result_chars:
             content = content[:self.max_result_chars] + \
                 f"\n... ({len(content) - self.max_result_chars} more characters cut)"
-        entry = TraceEntry(step, call.id, call.name, call.arguments, " ".join(content.split())[:SUMMARY_CHARS],
-                           time.perf_counter() - started, is_error)
+        entry = TraceEntry(step, call.id, call.name, arguments, " ".join(content.split())[:SUMMARY_CHARS],
+                           time.perf_counter() - started, is_error, decision)
         return ToolFinished(entry, ToolResult(call.id, content, is_error, call.name))
+
+    async def _consent(self, tool: Tool, call: ToolCall, reason: str) -> tuple[dict[str, Any], Any]:
+        """The policy's decision on a call that acts, and the arguments to run it with; a denial raises ToolError
+        worded for the model (the decision travels on it for the trace)."""
+        request = ApprovalRequest(tool.name, call.arguments, tool.permission or "", reason, self.context.agent or "",
+                                  call.id)
+        decision = await self.approval.decide(request)
+        if not decision.approved:
+            raise Denied(decision.denial(request), decision.record())
+        return decision.record(), decision.arguments if decision.arguments is not None else call.arguments
+
+
+class Denied(ToolError):
+    """A call the approval policy (or the user) refused; the model reads why."""
+
+    def __init__(self, message: str, decision: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.decision = decision
 
 
 def assistant_message(reply: Reply) -> Message:

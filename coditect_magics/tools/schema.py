@@ -37,6 +37,7 @@ class Tool:
     parameters: Mapping[str, Any]
     function: Callable[..., Any] = field(repr=False, compare=False)
     arguments_model: Any = field(repr=False, compare=False)   # the pydantic model that validates the arguments
+    permission: str | None = None   # what a call needs to run without asking (run, write, bash, mcp); None: reads only
 
     def __post_init__(self) -> None:
         if not NAME.match(self.name):

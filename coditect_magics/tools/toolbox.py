@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any, Callable, Iterable, Mapping
 
-from .builtins import NAMES, NEEDS, NOT_PROVIDED, Builtins
+from .builtins import NAMES, NOT_PROVIDED, Builtins
 from .files import Root
 from .schema import Tool
 
@@ -25,10 +25,12 @@ class Toolbox:
                  memory: Any = None, search_backend: Callable[..., Any] | None = None,
                  fetch_limits: Mapping[str, float] | None = None) -> None:
         """`root`: the folder the file tools see (default: the working directory); `allow`: "write", "bash" or both;
-        `namespace`: where notebook functions are found by name; `extra`: more tools by their names (e.g. Task)."""
-        self.builtins = Builtins(Root.at(root), Builtins.permissions(allow), search_backend, memory,
-                                 dict(fetch_limits or {}))
+        `namespace`: where notebook functions are found by name; `extra`: more tools by their names (e.g. Task).
+        `allow` says what runs without asking ("run", "write", "bash", "mcp", "all"); other tools that act still
+        come when named, and each call is put to the run's approval policy."""
         self.namespace = namespace if namespace is not None else {}
+        self.builtins = Builtins(Root.at(root), Builtins.permissions(allow), search_backend, memory,
+                                 dict(fetch_limits or {}), self.namespace)
         self.extra = {t.name: t for t in extra}
         self.warnings: list[str] = []
         self._made: dict[str, Tool] = {}
@@ -40,8 +42,13 @@ class Toolbox:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Every tool this toolbox can give without naming a function: the permitted built-ins and the extras."""
-        return (*[n for n in NAMES if self.builtins.permitted(n)], *self.extra)
+        """The tools given when none are named: the built-ins that run without asking, and the extras."""
+        return (*[n for n in NAMES if self.builtins.allowed(n)], *self.extra)
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        """The permissions whose tools run without asking (`allow`)."""
+        return self.builtins.allow
 
     def resolve(self, names: str | Iterable[Name]) -> tuple[Tool, ...]:
         """The tools for `names` (a comma or space separated string, or a list of names, Tools and functions), in
@@ -84,9 +91,6 @@ class Toolbox:
         return None
 
     def builtin(self, name: str) -> Tool | None:
-        if not self.builtins.permitted(name):
-            self.report(self.builtins.refusal(name) if name in NEEDS else f"{name} is unavailable")
-            return None
         if name not in self._made:
             self._made[name] = self.builtins.make(name)
         return self._made[name]

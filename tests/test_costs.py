@@ -16,6 +16,7 @@ import pytest
 
 from coditect_magics import costs
 from coditect_magics.costs import ledger as ledger_module
+from coditect_magics.costs import process as process_module
 from coditect_magics.costs import prices as prices_module
 from coditect_magics.providers import secrets
 from coditect_magics.providers.types import Usage
@@ -30,7 +31,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     path = tmp_path / "ledger.sqlite3"
     monkeypatch.setenv("CODITECT_LEDGER", str(path))
     monkeypatch.delenv("CODITECT_LOG_PROMPTS", raising=False)
-    monkeypatch.setattr(ledger_module, "_log_prompts", None)
+    monkeypatch.setattr(process_module, "_log_prompts", None)
     monkeypatch.setattr(ledger_module, "_chosen", None)
     monkeypatch.setattr(prices_module, "_overrides", {})
     return path

@@ -130,10 +130,10 @@ class CommandLibrary(MarkdownLibrary[CommandTemplate]):
     def commands(self) -> Mapping[str, CommandTemplate]:
         return self.items
 
-    def rows(self, width: int = 80) -> list[dict[str, str]]:
+    def rows(self, width: int = 80, items: Mapping[str, CommandTemplate] | None = None) -> list[dict[str, str]]:
         """One dict per command, by name: name, description (first line, cut to `width`), argument_hint, agent,
-        model, source."""
-        items = self.items
+        model, source. `items`: a snapshot's (default: the library as it is now)."""
+        items = self.items if items is None else items
         return [{"name": name, "description": first_line(items[name].description, width),
                  "argument_hint": items[name].argument_hint, "agent": items[name].agent or "",
                  "model": items[name].model or "", "source": str(items[name].source or "")}

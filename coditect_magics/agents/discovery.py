@@ -49,7 +49,8 @@ def find(query: str, k: int = 5, library: Any = None, *, ranking: Ranking = "aut
     if library is None:
         from .library import AgentLibrary
         library = AgentLibrary()
-    agents = [library.items[name] for name in sorted(library.items)]
+    items = library.items  # one scan of the search path (each `.items` looks at every file again)
+    agents = [items[name] for name in sorted(items)]
     if not agents or not query.strip() or k < 1:
         return Found((), "none")
     texts = [f"{a.name.replace('-', ' ')}: {a.description}" for a in agents]

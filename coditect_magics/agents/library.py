@@ -43,10 +43,12 @@ class AgentLibrary(MarkdownLibrary[AgentDefinition]):
         """Name → AgentDefinition (read-only view), current with the files."""
         return self.items
 
-    def rows(self, bindings: Mapping[str, Any] | None = None, width: int = 80) -> list[dict[str, str]]:
+    def rows(self, bindings: Mapping[str, Any] | None = None, width: int = 80,
+             items: Mapping[str, AgentDefinition] | None = None) -> list[dict[str, str]]:
         """One dict per agent, by name: name, description (its first line, cut to `width`), model (as the file
-        says, "" if none), binding (the bound model id from `bindings`, "" if unbound), source (the file)."""
-        rows, items = [], self.items
+        says, "" if none), binding (the bound model id from `bindings`, "" if unbound), source (the file).
+        `items`: a snapshot's (default: the library as it is now)."""
+        rows, items = [], self.items if items is None else items
         for name in sorted(items):
             agent = items[name]
             bound = bindings.get(name) if bindings is not None else None

@@ -92,9 +92,10 @@ class Orchestrator:
         library = self.runner.agents
         if agents:
             return [(name, first_line(library.get(name).description, 200)) for name in agents]
-        others = sorted(n for n in library.items if n != self.agent.name)
+        items = library.items  # one scan of the search path, not one per agent
+        others = sorted(n for n in items if n != self.agent.name)
         if len(others) <= self.candidates:  # nothing to rank away: spare loading an embedder
-            return [(name, first_line(library.items[name].description, 200)) for name in others]
+            return [(name, first_line(items[name].description, 200)) for name in others]
         found = find(goal, k=self.candidates + 1, library=library, ranking=self.ranking)
         return [(m.name, first_line(m.description, 200)) for m in found if m.name != self.agent.name][:self.candidates]
 

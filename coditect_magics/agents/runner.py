@@ -289,8 +289,8 @@ class Runner:
 
     def _task_description(self) -> str:
         from .front_matter import first_line
-        listed = "\n".join(f"- {name}: {first_line(self.agents.items[name].description, 160)}"
-                           for name in sorted(self.agents.items))
+        items = self.agents.items  # one scan of the search path, not one per agent
+        listed = "\n".join(f"- {name}: {first_line(items[name].description, 160)}" for name in sorted(items))
         return ("Hand a self-contained subtask to another agent; its final answer comes back as the result. "
                 "Independent subtasks can be delegated in the same reply and run at the same time.\n"
                 f"Available agents:\n{listed}")

@@ -6,7 +6,9 @@
   directory.
 - Each access (`items`, `get`, `errors`, ...) lists the directories and stats the `*.md` files (one `scandir` per
   directory). Nothing is re-read unless the set of files or one file's (mtime, size) changed, and then only the
-  changed files are parsed again. `refresh(force=True)` re-reads everything.
+  changed files are parsed again. `refresh(force=True)` re-reads everything. Parsed files are kept per process by
+  (kind of library, path, mtime, size), so a library built afresh (its directories reconfigured, another session)
+  parses only what it has not seen; `snapshot()` gives items, errors and warnings from one scan.
 - One bad file becomes a FileError in `errors` (`path:line: message`); the others still load. `README.md` and
   hidden files are skipped: agent collections often carry a README beside the agents.
 """
@@ -18,12 +20,24 @@ import stat
 import threading
 from pathlib import Path
 from types import MappingProxyType
-from typing import Generic, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Generic, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from .errors import FileError, UnknownName
 
 T = TypeVar("T")
 _SKIPPED = {"readme.md"}
+File = tuple[str, int, int]  # path, mtime (ns), size
+# (library class, path) -> ((mtime, size), the parsed item or its FileError), shared by every library of the process
+_PARSED: dict[tuple[type, str], tuple[tuple[int, int], Any]] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+class Snapshot(NamedTuple):
+    """What one scan found: name → item, the files that could not be read, the warnings."""
+
+    items: Mapping[str, Any]
+    errors: list[FileError]
+    warnings: list[str]
 
 
 class MarkdownLibrary(Generic[T]):
@@ -37,7 +51,6 @@ class MarkdownLibrary(Generic[T]):
         self.dirs: tuple[Path | str, ...] = tuple(dirs)
         self._lock = threading.RLock()
         self._signature: tuple | None = None
-        self._cache: dict[str, tuple[tuple[int, int], T | FileError]] = {}
         self._items: dict[str, T] = {}
         self._errors: list[FileError] = []
         self._warnings: list[str] = []
@@ -63,7 +76,8 @@ class MarkdownLibrary(Generic[T]):
                 seen.append(path)
         return seen
 
-    def _files(self) -> list[tuple[Path, int, int]]:
+    def _files(self) -> list[File]:
+        """(path, mtime, size) of each `*.md` file on the search path, directory by directory, in name order."""
         files = []
         for directory in self.search_path:
             try:
@@ -78,28 +92,22 @@ class MarkdownLibrary(Generic[T]):
                 except OSError:
                     continue
                 if stat.S_ISREG(info.st_mode):
-                    files.append((Path(entry.path), info.st_mtime_ns, info.st_size))
+                    files.append((entry.path, info.st_mtime_ns, info.st_size))
         return files
 
     def refresh(self, force: bool = False) -> None:
         """Read the files again if any was added, removed or changed (all of them with force=True)."""
         with self._lock:
             files = self._files()
-            signature = tuple((str(p), m, s) for p, m, s in files)
+            signature = tuple(files)
             if signature == self._signature and not force:
                 return
-            cache: dict[str, tuple[tuple[int, int], T | FileError]] = {}
             items: dict[str, T] = {}
-            origin: dict[str, Path] = {}
+            origin: dict[str, str] = {}
             errors: list[FileError] = []
             warnings: list[str] = []
             for path, mtime, size in files:
-                hit = self._cache.get(str(path))
-                if hit is not None and hit[0] == (mtime, size) and not force:
-                    result = hit[1]
-                else:
-                    result = self._load_one(path)
-                cache[str(path)] = ((mtime, size), result)
+                result = self._parsed(path, (mtime, size), force)
                 if isinstance(result, FileError):
                     errors.append(result)
                     continue
@@ -110,8 +118,19 @@ class MarkdownLibrary(Generic[T]):
                                     "this file is not used")
                     continue
                 items[name], origin[name] = result, path
-            self._cache, self._items, self._errors, self._warnings = cache, items, errors, warnings
+            self._items, self._errors, self._warnings = items, errors, warnings
             self._signature = signature
+
+    def _parsed(self, path: str, stamp: tuple[int, int], force: bool) -> T | FileError:
+        """The file parsed, from the process's cache when its (mtime, size) has not changed."""
+        key = (type(self), path)
+        hit = _PARSED.get(key)
+        if hit is not None and hit[0] == stamp and not force:
+            return hit[1]
+        result = self._load_one(Path(path))
+        with _PARSED_LOCK:
+            _PARSED[key] = (stamp, result)
+        return result
 
     def _load_one(self, path: Path) -> T | FileError:
         try:
@@ -139,6 +158,12 @@ class MarkdownLibrary(Generic[T]):
         """`path: message` for what was read leniently, and for files shadowed by an earlier one of the same name."""
         self.refresh()
         return list(self._warnings)
+
+    def snapshot(self) -> Snapshot:
+        """Items, errors and warnings as one scan found them (a listing reads all three without scanning thrice)."""
+        with self._lock:
+            self.refresh()
+            return Snapshot(MappingProxyType(self._items), list(self._errors), list(self._warnings))
 
     def names(self) -> list[str]:
         return sorted(self.items)

@@ -31,7 +31,8 @@ class UnknownSkill(UnknownName):
 
 @dataclass(frozen=True)
 class Skill:
-    """One skill as its folder says it. `tool_files`: the folder's top-level `*.py` files (tools it brings)."""
+    """One skill as its folder says it. `tool_files`: the folder's top-level `*.py` files (tools it brings), looked
+    up when asked for (a listing does not list a thousand folders)."""
 
     name: str
     description: str
@@ -41,9 +42,13 @@ class Skill:
     model: str | None = None
     allowed_tools: tuple[str, ...] = ()
     folder: Path | None = None
-    tool_files: tuple[Path, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def tool_files(self) -> tuple[Path, ...]:
+        """The folder's top-level `*.py` files, by name, as the folder holds them now."""
+        return _tool_files(self.folder) if self.folder is not None else ()
 
     def summary(self) -> str:
         """The line an agent sees before loading the skill: name and what it is for."""
@@ -70,8 +75,18 @@ def load_skill(path: Path | str) -> Skill:
     return Skill(name=folder.name, label=as_text(data.get("name")).strip(), description=description,
                  instructions=instructions, agent=as_text(data.get("agent")).strip() or None,
                  model=as_text(data.get("model")).strip() or None, allowed_tools=as_list(data.get("allowed-tools")),
-                 folder=folder, tool_files=tuple(sorted(p for p in folder.glob("*.py") if p.is_file())),
+                 folder=folder,
                  extra={k: v for k, v in data.items() if k not in KNOWN_KEYS}, warnings=tuple(warnings))
+
+
+def _tool_files(folder: Path) -> tuple[Path, ...]:
+    """The folder's top-level `*.py` files, by name (one scandir: pathlib's glob costs ~1 ms a folder)."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [e.path for e in entries if e.name.endswith(".py") and e.is_file()]
+    except OSError:
+        return ()
+    return tuple(Path(p) for p in sorted(found))
 
 
 def skill_dirs(configured: Iterable[Path | str] = (), *, examples: bool = True) -> list[Path]:
@@ -95,7 +110,8 @@ class SkillLibrary(MarkdownLibrary[Skill]):
     def load(self, path: Path) -> Skill:
         return load_skill(path)
 
-    def _files(self) -> list[tuple[Path, int, int]]:
+    def _files(self) -> list[tuple[str, int, int]]:
+        """(path of SKILL.md, mtime, size) per skill folder, folders in name order."""
         files = []
         for directory in self.search_path:
             try:
@@ -104,17 +120,20 @@ class SkillLibrary(MarkdownLibrary[Skill]):
             except OSError:
                 continue
             for folder in folders:
-                path = Path(folder.path) / "SKILL.md"
+                path = os.path.join(folder.path, "SKILL.md")
                 try:
-                    info = path.stat()
+                    info = os.stat(path)
                 except OSError:
                     continue
                 if stat.S_ISREG(info.st_mode):
                     files.append((path, info.st_mtime_ns, info.st_size))
         return files
 
-    def rows(self, width: int = 80) -> list[dict[str, str]]:
+    def rows(self, width: int = 80, items: Mapping[str, Skill] | None = None) -> list[dict[str, str]]:
+        """One dict per skill, by name: name, description (first line, cut to `width`), agent, tools, source.
+        `items`: a snapshot's (default: the library as it is now)."""
         from .front_matter import first_line
+        items = self.items if items is None else items
         return [{"name": s.name, "description": first_line(s.description, width), "agent": s.agent or "",
                  "tools": ", ".join(s.allowed_tools), "source": str(s.folder or "")}
-                for s in (self.items[n] for n in sorted(self.items))]
+                for s in (items[n] for n in sorted(items))]

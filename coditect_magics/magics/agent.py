@@ -82,9 +82,10 @@ def run(session: Session, line: str, cell: str | None) -> Any:
 def listing(session: Session, words: list[str]) -> Any:
     """`%agent list`: every agent with its description, model (bound or from its file) and file."""
     library = session.agents
+    found = library.snapshot()  # one scan of the files for the rows and the errors
     rows = [[r["name"], r["description"], r["binding"] or r["model"] or "default", r["source"]]
-            for r in library.rows(session.bindings(), width=100)]
-    return library_table(["agent", "description", "model", "source"], rows, library.errors)
+            for r in library.rows(session.bindings(), width=100, items=found.items)]
+    return library_table(["agent", "description", "model", "source"], rows, found.errors)
 
 
 def show(session: Session, words: list[str]) -> Any:
@@ -100,8 +101,10 @@ def show(session: Session, words: list[str]) -> Any:
 def command_listing(session: Session, words: list[str]) -> Any:
     """`%cmd list`: the command templates with their description, agent and arguments."""
     library = session.commands
-    rows = [[r["name"], r["description"], r["agent"], r["argument_hint"]] for r in library.rows(width=100)]
-    return library_table(["command", "description", "agent", "arguments"], rows, library.errors)
+    found = library.snapshot()  # one scan of the files for the rows and the errors
+    rows = [[r["name"], r["description"], r["agent"], r["argument_hint"]]
+            for r in library.rows(width=100, items=found.items)]
+    return library_table(["command", "description", "agent", "arguments"], rows, found.errors)
 
 
 def run_command(session: Session, line: str) -> Any:

@@ -32,8 +32,10 @@ def run(session: Session, line: str) -> Any:
 def listing(session: Session, words: list[str]) -> Any:
     """`%skill list`: every skill with its description, agent, tools and folder."""
     library = session.skills
-    rows = [[r["name"], r["description"], r["agent"], r["tools"], r["source"]] for r in library.rows(width=100)]
-    return library_table(["skill", "description", "agent", "tools", "source"], rows, library.errors)
+    found = library.snapshot()  # one scan of the folders for the rows and the errors
+    rows = [[r["name"], r["description"], r["agent"], r["tools"], r["source"]]
+            for r in library.rows(width=100, items=found.items)]
+    return library_table(["skill", "description", "agent", "tools", "source"], rows, found.errors)
 
 
 def show(session: Session, words: list[str]) -> Any:

@@ -44,16 +44,22 @@ def anthropic_content(message: Message) -> str | list[dict[str, Any]]:
         if isinstance(part, TextPart):
             blocks.append({"type": "text", "text": part.text})
         elif isinstance(part, ImagePart):
-            blocks.append({"type": "image", "source": {"type": "base64", "media_type": part.media_type,
-                                                       "data": base64.b64encode(part.data).decode()}})
+            blocks.append(_image(part))
         elif isinstance(part, ToolCall):
             blocks.append({"type": "tool_use", "id": part.id, "name": part.name, "input": dict(part.arguments)})
-        elif isinstance(part, ToolResult):
-            blocks.append({"type": "tool_result", "tool_use_id": part.id, "content": part.content,
+        elif isinstance(part, ToolResult):  # images a tool returned go inside its result
+            content: Any = [{"type": "text", "text": part.content}, *map(_image, part.images)] \
+                if part.images else part.content
+            blocks.append({"type": "tool_result", "tool_use_id": part.id, "content": content,
                            "is_error": part.is_error})
         else:
             raise errors.BadRequest(f"{type(part).__name__} parts are not supported by this provider yet")
     return blocks
+
+
+def _image(part: ImagePart) -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": part.media_type,
+                                        "data": base64.b64encode(part.data).decode()}}
 
 
 def anthropic_usage(usage: Any, before: Usage = Usage()) -> Usage:

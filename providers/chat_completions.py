@@ -25,24 +25,33 @@ def _messages(message: Message) -> list[dict[str, Any]]:
     content: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
+    images: list[ImagePart] = []   # a tool message takes text only: its images follow in a user message
     for part in message.content:
         if isinstance(part, TextPart):
             content.append({"type": "text", "text": part.text})
         elif isinstance(part, ImagePart):
-            url = f"data:{part.media_type};base64,{base64.b64encode(part.data).decode()}"
-            content.append({"type": "image_url", "image_url": {"url": url}})
+            content.append(_image(part))
         elif isinstance(part, ToolCall):
             calls.append({"id": part.id, "type": "function",
                           "function": {"name": part.name, "arguments": json.dumps(dict(part.arguments))}})
         elif isinstance(part, ToolResult):  # the protocol has no error flag: the content says what went wrong
             results.append({"role": "tool", "tool_call_id": part.id, "content": part.content})
+            images.extend(part.images)
         else:
             raise errors.BadRequest(f"{type(part).__name__} parts are not supported by this provider yet")
+    if images:
+        results.append({"role": "user", "content": [{"type": "text", "text": "The images the tools returned:"},
+                                                    *map(_image, images)]})
     if not calls:  # tool results must follow the assistant turn that called them, before any other content
         return results + ([{"role": message.role, "content": content}] if content or not results else [])
     # an assistant turn with tool calls takes its text as a string, or null when it has none
     text = "".join(c["text"] for c in content if c["type"] == "text")
     return [{"role": message.role, "content": text or None, "tool_calls": calls}, *results]
+
+
+def _image(part: ImagePart) -> dict[str, Any]:
+    url = f"data:{part.media_type};base64,{base64.b64encode(part.data).decode()}"
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def openai_tools(request: Request) -> list[dict[str, Any]]:

@@ -62,8 +62,9 @@ def gemini_contents(request: Request, types: Any, signatures: Signatures) -> lis
                 parts.append(types.Part(thought_signature=signature, function_call=types.FunctionCall(
                     id=_sent_id(part.id), name=part.name, args=dict(part.arguments))))
                 names[part.id] = part.name
-            elif isinstance(part, ToolResult):
+            elif isinstance(part, ToolResult):  # images a tool returned follow its response, as inline data
                 parts.append(_response(part, names, last_calls, results, types))
+                parts += [types.Part(inline_data=types.Blob(mime_type=i.media_type, data=i.data)) for i in part.images]
                 results += 1
             else:
                 raise errors.BadRequest(f"{type(part).__name__} parts in {message.role} messages are not supported "

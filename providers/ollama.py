@@ -58,7 +58,9 @@ def _messages(message: Message, names: dict[str, str]) -> list[dict[str, Any]]:
                                                                   "arguments": dict(part.arguments)}})
         elif isinstance(part, ToolResult):
             name = part.name or names.get(part.id)
-            results.append({"role": "tool", "content": part.content, **({"tool_name": name} if name else {})})
+            results.append({"role": "tool", "content": part.content, **({"tool_name": name} if name else {}),
+                            **({"images": [base64.b64encode(i.data).decode("ascii") for i in part.images]}
+                               if part.images else {})})
         else:
             raise errors.BadRequest(f"message part {type(part).__name__} is not supported by ollama yet")
     keep = out["content"] or len(out) > 2 or not results  # a turn of tool results only becomes just those

@@ -30,10 +30,14 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class ToolResult:
+    """A tool's answer to call `id`: its text, and images it returned (a figure, a screenshot) for models that read
+    them; each adapter sends them in (or right after) the result, in the form its API takes."""
+
     id: str
     content: str
     is_error: bool = False
     name: str = ""
+    images: tuple[ImagePart, ...] = ()
 
 
 Part = Union[TextPart, ImagePart, ToolCall, ToolResult]

@@ -24,7 +24,7 @@ from coditect_magics.providers.secrets import redact
 
 from .approval import ApprovalRequest, Policy
 from .errors import ToolError
-from .schema import Tool
+from .schema import Tool, ToolOutput
 
 Status = Literal["done", "max_steps", "time_limit", "budget", "error"]
 SUMMARY_CHARS = 200
@@ -202,7 +202,7 @@ class ToolLoop:
         """One call (put to the approval policy first when the tool acts); whatever goes wrong becomes an error
         result the model can read and recover from."""
         started = time.perf_counter()
-        is_error, decision, arguments = True, None, call.arguments
+        is_error, decision, arguments, images = True, None, call.arguments, ()
         try:
             tool = self.tools.get(call.name)
             if tool is None:
@@ -211,6 +211,8 @@ class ToolLoop:
             if tool.permission:
                 decision, arguments = await self._consent(tool, call, reason)
             content = await asyncio.wait_for(tool.run(arguments), left)
+            if isinstance(content, ToolOutput):
+                content, images = self._with_images(content)
             is_error = False
         except Denied as exc:
             content, decision = str(exc), exc.decision
@@ -228,7 +230,16 @@ class ToolLoop:
                 f"\n... ({len(content) - self.max_result_chars} more characters cut)"
         entry = TraceEntry(step, call.id, call.name, arguments, " ".join(content.split())[:SUMMARY_CHARS],
                            time.perf_counter() - started, is_error, decision)
-        return ToolFinished(entry, ToolResult(call.id, content, is_error, call.name))
+        return ToolFinished(entry, ToolResult(call.id, content, is_error, call.name, images))
+
+    def _with_images(self, output: ToolOutput) -> tuple[str, tuple[Any, ...]]:
+        """The text and images for the model; a model that reads no images gets a note instead of them."""
+        from coditect_magics.providers import registry
+        model = self.target if isinstance(self.target, str) else getattr(self.target, "model", None)
+        if not output.images or not isinstance(model, str) or \
+                registry.accepts_images(self.executor.handle(model).id) is not False:
+            return output.text, tuple(output.images)
+        return (f"{output.text}\n({len(output.images)} image(s) left out: {model} does not read images)", ())
 
     async def _consent(self, tool: Tool, call: ToolCall, reason: str) -> tuple[dict[str, Any], Any]:
         """The policy's decision on a call that acts, and the arguments to run it with; a denial raises ToolError

@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .schema import Tool
+from .schema import Tool, ToolOutput
 
 OUTPUT_CHARS = 20_000      # stdout and stderr kept for the model, each
 FRAMES = 3                 # traceback frames a failure shows
@@ -51,9 +51,9 @@ def through_events(emit: Callable[[Any], Any]) -> Callable[[Callable[[], Any]], 
     return on_main
 
 
-def run_code(code: str, namespace: dict[str, Any]) -> str:
+def run_code(code: str, namespace: dict[str, Any]) -> ToolOutput:
     """Run `code` in `namespace`; what the model reads: stdout, stderr, the last expression's repr, the error in
-    one line and its last frames, the figures it made."""
+    one line and its last frames, and the figures it made as images."""
     out, err = io.StringIO(), io.StringIO()
     before = _figures()
     value, failure = None, ""
@@ -69,7 +69,8 @@ def run_code(code: str, namespace: dict[str, Any]) -> str:
         failure = "".join([*frames[-FRAMES - 1:-1][-FRAMES:], frames[-1]]).strip()
     if value is not None:
         namespace["_"] = value
-    return _report(out.getvalue(), err.getvalue(), value, failure, len(_figures() - before))
+    made = sorted(_figures() - before)
+    return ToolOutput(_report(out.getvalue(), err.getvalue(), value, failure, len(made)), _figure_images(made))
 
 
 def _report(stdout: str, stderr: str, value: Any, failure: str, figures: int) -> str:
@@ -83,8 +84,18 @@ def _report(stdout: str, stderr: str, value: Any, failure: str, figures: int) ->
     if failure:
         parts.append(f"[error]\n{failure}")
     if figures:
-        parts.append(f"[figures] {figures} made (shown in the notebook)")
+        parts.append(f"[figures] {figures} made (the images follow)")
     return "\n".join(parts) or "(ran; no output)"
+
+
+def _figure_images(numbers: list[int]) -> tuple[Any, ...]:
+    """The figures as PNG image parts, as a cell would show them."""
+    if not numbers:
+        return ()
+    import matplotlib.pyplot as pyplot
+
+    from coditect_magics.images import image_part
+    return tuple(image_part(pyplot.figure(number)) for number in numbers)
 
 
 def _figures() -> set[int]:
@@ -98,7 +109,7 @@ def python_tool(namespace: Mapping[str, Any] | None) -> Tool:
     """The RunPython tool over the notebook's namespace (a scratch one when there is none)."""
     space: Any = namespace if namespace is not None else {}
 
-    async def RunPython(code: str) -> str:  # noqa: N802 - Claude-Code-style tool name
+    async def RunPython(code: str) -> ToolOutput:  # noqa: N802 - Claude-Code-style tool name
         """Run Python code in the notebook's kernel, as a cell would, and read its printed output, the value of
         its last line, or its error. Variables it sets stay in the notebook.
 

@@ -95,8 +95,9 @@ class Tool:
                 kwargs[name] = getattr(validated, attribute)
         return args, kwargs
 
-    async def run(self, arguments: Mapping[str, Any]) -> str:
-        """Validate, call (a sync function in a worker thread, so several run at once) and return the result as text."""
+    async def run(self, arguments: Mapping[str, Any]) -> "str | ToolOutput":
+        """Validate, call (a sync function in a worker thread, so several run at once) and return the result as text
+        (or as a ToolOutput, text with images, when the function returned one)."""
         args, kwargs = self.bind(arguments)
         function = self.function
         if any(inspect.iscoroutinefunction(f) for f in (function, getattr(function, "__call__", None))):
@@ -105,7 +106,7 @@ class Tool:
             value = await asyncio.to_thread(function, *args, **kwargs)
             if inspect.isawaitable(value):
                 value = await value
-        return result_text(value)
+        return value if isinstance(value, ToolOutput) else result_text(value)
 
 
 def tool(function: Callable[..., Any] | None = None, *, name: str | None = None,
@@ -167,6 +168,14 @@ def problem(error: Mapping[str, Any]) -> str:
     if error.get("type") not in ("missing", "extra_forbidden") and "input" in error:
         line += f" (got {error['input']!r:.80})"
     return line
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """What a tool returns when it has images as well as text (a figure, an MCP image block)."""
+
+    text: str
+    images: tuple[Any, ...] = ()      # ImageParts
 
 
 def result_text(value: Any) -> str:

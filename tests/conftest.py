@@ -1,16 +1,19 @@
 """Shared fixtures: a loopback provider server per test and an environment with no real keys or endpoints; the test
-key, messages and helpers the provider test files have in common."""
+key, messages and helpers the provider test files have in common; the real servers and machine parts some tests
+need (tests/parts.py: missing, they skip locally and fail in CI)."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from coditect_magics import providers
+from tests import parts
 from tests.fakes import FakeServer
-from tests.servers import start_redis
+from tests.servers import start_chroma, start_redis
 
 PROVIDER_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY",
                 "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_API_VERSION", "HF_TOKEN",
@@ -103,8 +106,26 @@ def shell(thread_server, monkeypatch):
 
 @pytest.fixture
 def redis_url(tmp_path: Path):
-    """A redis-server of the test's own on loopback (skips where Debian's redis-server is not installed)."""
+    """A redis-server of the test's own on loopback (Debian's redis-server: a required part)."""
     url, process = start_redis(tmp_path)
     yield url
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (`chroma run`) for the module's tests; its `host:port`."""
+    yield from start_chroma(tmp_path_factory.mktemp("chroma-server"))
+
+
+@pytest.fixture
+def local_embedder() -> None:
+    """ChromaDB and the offline all-MiniLM-L6-v2 embedder are installed (a required part)."""
+    parts.local_embedder()
+
+
+@pytest.fixture
+def local_model() -> Path:
+    """The embedded llama-cpp model's GGUF file (a required part)."""
+    return parts.local_model()

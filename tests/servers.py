@@ -1,22 +1,25 @@
 """Real servers for the scale-out tests, started on 127.0.0.1 in temp dirs and stopped by the test that started
-them: redis-server and PostgreSQL from Debian's packages. A test skips, saying why, where a binary is absent."""
+them: redis-server and PostgreSQL from Debian's packages, and chromadb's `chroma run`. Where a binary is absent a test
+skips saying why, or fails in CI (tests/parts.py)."""
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
+from tests import parts
+
 
 def free_port() -> int:
+    """A loopback port free at the time of asking."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -24,9 +27,7 @@ def free_port() -> int:
 
 def start_redis(directory: Path) -> tuple[str, subprocess.Popen]:
     """A redis-server with no persistence on a free loopback port; returns its URL and process."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)")
+    binary = parts.redis_server()
     port = free_port()
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
                                 "no", "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -43,23 +44,13 @@ def start_redis(directory: Path) -> tuple[str, subprocess.Popen]:
     pytest.fail("redis-server did not answer PING within 10 s")
 
 
-POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
 def start_postgres() -> tuple[str, Callable[[], None]]:
-    """A PostgreSQL 15 server (Debian's package) on a free loopback port in a fresh temp dir, trusting user `test`;
-    returns its URL (database `postgres`) and a function that stops it and removes the dir. PostgreSQL refuses to
-    run as root, so as root it runs as the `postgres` user, in a dir that user owns."""
-    initdb, pg_ctl = POSTGRES_BIN / "initdb", POSTGRES_BIN / "pg_ctl"
-    if not initdb.exists():
-        pytest.skip(f"PostgreSQL 15 is not installed ({initdb} missing; apt-get install postgresql; .ci/run does)")
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no `postgres` user to run PostgreSQL as")
-        as_user = ["runuser", "-u", "postgres", "--"]
+    """A PostgreSQL server (Debian's package, any version) on a free loopback port in a fresh temp dir, trusting user
+    `test`; returns its URL (database `postgres`) and a function that stops it and removes the dir. PostgreSQL
+    refuses to run as root, so as root it runs as the `postgres` user, in a dir that user owns."""
+    bindir = parts.postgres_bin()
+    initdb, pg_ctl = bindir / "initdb", bindir / "pg_ctl"
+    as_user = parts.postgres_user()
     # not under pytest's tmp_path: its parents are private to root, and the server's user must reach its dir
     data = Path(tempfile.mkdtemp(prefix="coditect-pg-"))
     if as_user:
@@ -81,3 +72,36 @@ def start_postgres() -> tuple[str, Callable[[], None]]:
         shutil.rmtree(data, ignore_errors=True)
 
     return f"postgresql://test@127.0.0.1:{port}/postgres", stop
+
+
+def start_chroma(directory: Path) -> Iterator[str]:
+    """`chroma run` on a free loopback port with its data in `directory`: yields its `host:port`, then stops it."""
+    exe = parts.chroma_command()
+    port = free_port()
+    log = open(directory / "server.log", "wb")
+    process = subprocess.Popen([exe, "run", "--path", str(directory / "db"), "--host", "127.0.0.1", "--port",
+                                str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{url}/api/v2/heartbeat", timeout=1) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.close()
+            pytest.fail(f"chroma run did not answer: {(directory / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

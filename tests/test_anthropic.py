@@ -9,13 +9,16 @@ import warnings
 import aiohttp
 import pytest
 
-pytest.importorskip("anthropic")  # imported at collection: its ~1 s import is not charged to the first test
+from tests import parts
 
-from coditect_magics import providers
-from coditect_magics.providers import ImagePart, Message, TextPart, ToolCall, ToolResult, ToolSpec, errors
-from tests.conftest import KEY, MESSAGES
-from tests.fakes import Script
-from tests.fakes.anthropic_api import AnthropicScript
+# imported at collection: its ~1 s import is not charged to the first test
+parts.module("anthropic", "pip install -e '.[dev]' (the anthropic extra)")
+
+from coditect_magics import providers  # noqa: E402
+from coditect_magics.providers import ImagePart, Message, TextPart, ToolCall, ToolResult, ToolSpec, errors  # noqa: E402
+from tests.conftest import KEY, MESSAGES  # noqa: E402
+from tests.fakes import Script  # noqa: E402
+from tests.fakes.anthropic_api import AnthropicScript  # noqa: E402
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import parts
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -28,11 +30,8 @@ FRONTS = ("coditect_magics.magics", "coditect_magics.widgets")
 
 def require_import_linter() -> None:
     """In CI (CI=true) a missing import-linter fails the test; elsewhere the test skips, saying why."""
-    if importlib.util.find_spec("importlinter") is None:
-        reason = "import-linter is not installed (pip install 'import-linter>=2.16'; the dev extra has it)"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    parts.require("import-linter", importlib.util.find_spec("importlinter") is not None,
+                  "pip install 'import-linter>=2.16' (the dev extra has it)")
 
 
 def lint(tree: Path, *options: str) -> subprocess.CompletedProcess:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import lab
+from tests import lab, parts
 from tests.fakes import FakeServer, Script
 
-pytestmark = [pytest.mark.skipif(lab.missing() is not None, reason=f"browser tests skipped: {lab.missing()}"),
-              pytest.mark.timeout(400)]
+pytestmark = pytest.mark.timeout(400)
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 STREAMED = "Streaming " + " ".join(f"token{i}" for i in range(30))
@@ -41,6 +40,9 @@ def answer(recorded) -> Script:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """JupyterLab with the test notebook open and every cell run, in headless chromium."""
+    # chromium, Playwright and JupyterLab are a required part: missing, each test skips (locally) or fails (in CI)
+    parts.chromium()
+    parts.local_embedder()  # the memory panel searches for real
     server = FakeServer()
     server.start_in_thread()
     server.responder = answer

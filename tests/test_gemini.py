@@ -15,11 +15,13 @@ import pytest
 
 from coditect_magics import providers
 from coditect_magics.providers import ImagePart, Message, TextPart, ToolResult, errors
+from tests import parts
 from tests.conftest import KEY, MESSAGES, closed_port
 from tests.fakes import Script
 from tests.fakes.gemini_api import GeminiScript
 
-pytest.importorskip("google.genai")  # imported once at collection (~0.6-1 s), not inside the first test
+# imported once at collection (~0.6-1 s), not inside the first test
+parts.module("google.genai", "pip install -e '.[dev]' (the gemini extra)")
 
 
 def gemini(server, model: str = "gemini:gemini-2.5-flash", **kw) -> providers.LLM:

@@ -14,11 +14,12 @@ import pytest
 
 from coditect_magics.images import MAX_BYTES, MAX_SIDE, image_part
 from coditect_magics.providers.types import ImagePart
+from tests import parts
 from tests.fakes import Script
 
-matplotlib = pytest.importorskip("matplotlib")
+matplotlib = parts.module("matplotlib", "pip install -e '.[dev]'")
 matplotlib.use("Agg")
-Image = pytest.importorskip("PIL.Image")
+Image = parts.module("PIL.Image", "pip install -e '.[dev]' (pillow)")
 
 
 @pytest.fixture(autouse=True)

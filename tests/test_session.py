@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests import parts
 
-pytest.importorskip("ipywidgets")
+parts.module("ipywidgets", "pip install -e '.[dev]' (the widgets extra)")
 
 from tests.fakes import Script  # noqa: E402
-from tests.test_widgets import wait_for  # noqa: E402
+from tests.waiting import wait_for  # noqa: E402
 
 
 def session_of(shell):

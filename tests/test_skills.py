@@ -8,6 +8,7 @@ import pytest
 
 from coditect_magics.agents import (AgentLibrary, SkillLibrary, UnknownSkill, find, load_skill)
 from coditect_magics.agents.skills import EXAMPLES_DIR
+from tests import parts
 
 
 def write_skill(root: Path, folder: str, text: str, tools: dict[str, str] | None = None) -> Path:
@@ -70,7 +71,7 @@ def library(tmp_path: Path) -> AgentLibrary:
 def test_find_ranks_agents_by_what_they_do(library: AgentLibrary, ranking: str, query: str, best: str,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     if ranking == "embeddings":
-        pytest.importorskip("sentence_transformers")
+        parts.local_embedder()
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     found = find(query, k=2, library=library, ranking=ranking)
     assert found.ranking == ranking and len(found) == 2 and found.names[0] == best

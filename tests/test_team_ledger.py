@@ -21,7 +21,7 @@ from coditect_magics.costs.frame import GROUP_KEYS
 from coditect_magics.providers import secrets
 from tests.fakes import Script
 from tests.servers import free_port, start_postgres
-from tests.test_queue import team, workers  # noqa: F401 - fixtures
+from tests.queue_support import team, workers  # noqa: F401 - fixtures
 
 DAY = 86400.0
 T0 = 1_790_000_000.0  # 2026-09-21 14:13 UTC, a fixed clock so both stores see the same days

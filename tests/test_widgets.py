@@ -5,29 +5,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-pytest.importorskip("ipywidgets")
+from tests import parts
+
+parts.module("ipywidgets", "pip install -e '.[dev]' (the widgets extra)")
 
 from coditect_magics.session import Session  # noqa: E402
 from coditect_magics.settings import Settings  # noqa: E402
 from coditect_magics.widgets.shared import Coalescer, shown_markdown  # noqa: E402
 from tests.fakes import Script  # noqa: E402
+from tests.waiting import wait_for  # noqa: E402
 
 LONG = " ".join(f"word{i}" for i in range(80))
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until `condition()` is truthy (panels work on the kit's loop, not the test's thread)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {condition}")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ outputs and stderr), what the server received, and what the ledger kept."""
 
 from __future__ import annotations
 
-import _thread
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from tests.fakes import Script
+from tests.waiting import interrupt_when
 
 
 def final_markdown(captured) -> str:
@@ -146,11 +146,27 @@ def test_llm_error_sends_the_last_traceback(shell, thread_server):
     assert "ZeroDivisionError" in asked and "return 1 / 0" in asked
 
 
-def test_interrupt_cancels_and_keeps_the_partial_reply(shell, thread_server):
-    thread_server.script(Script(text=" ".join(["word"] * 60), chunk_delay=0.05))
-    threading.Timer(0.6, _thread.interrupt_main).start()
+def test_interrupt_cancels_and_keeps_the_partial_reply(shell, thread_server, monkeypatch):
+    words = 200  # 10 s of stream at 0.05 s a word: far longer than the interrupt needs
+    thread_server.script(Script(text=" ".join(["word"] * words), chunk_delay=0.05))
+    shown: list[str] = []
+    three_shown = threading.Event()
+    publish = shell.display_pub.publish
+
+    def watch(data, *args, **kwargs):
+        """The display the user watches: the interrupt comes once three updates carrying words were shown."""
+        publish(data, *args, **kwargs)
+        if kwargs.get("update") and "word" in data.get("text/plain", ""):
+            shown.append(data["text/plain"])
+            if len(shown) == 3:
+                three_shown.set()
+
+    monkeypatch.setattr(shell.display_pub, "publish", watch)
+    interrupter = interrupt_when(three_shown)
     result = shell.run_line_magic("llm", "openai:gpt-4o go on")
-    assert result.status == "cancelled" and 0 < len(result.text.split()) < 60
+    interrupter.join(10)
+    assert result.status == "cancelled" and len(shown) >= 3
+    assert 0 < len(result.text.split()) < words and result.text.startswith(shown[2].split("\n")[0].strip())
     frame = shell.run_line_magic("llm", "costs")
     assert list(frame["status"]) == ["cancelled"]
 

@@ -5,7 +5,6 @@ steps at once, a failing step skipping only its dependents, edited plans checked
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -133,10 +132,10 @@ async def test_independent_steps_start_together(servers, executor, team):
                                            for i in range(3)]})
     lead.script(Script(text="All parts."))
     seen = stamped(specialists, lambda r: Script(text="ok"))
-    started = time.perf_counter()
     done = await Orchestrator(Runner(executor, agents=team), resolve_agent(team.get("orchestrator"))).execute(plan)
     assert done.status == "done" and len(seen) == 3
-    assert max(t for t, _ in seen) - min(t for t, _ in seen) < 0.3 and time.perf_counter() - started < 1.5
+    # each reply takes the server 0.3 s: all three arriving within it means no step waited for another
+    assert max(t for t, _ in seen) - min(t for t, _ in seen) < 0.3
 
 
 

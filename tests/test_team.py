@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -14,12 +13,17 @@ from tests.fakes import Script
 
 
 CALLER = """
-import asyncio, json, sys
+import asyncio, sys, time
+from pathlib import Path
 from coditect_magics.executor import Executor, ExecutorSettings
-url, redis_url, calls, ledger = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+url, redis_url, calls, ledger, gate = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], Path(sys.argv[5])
 settings = ExecutorSettings(provider_options={"openai": {"api_key": "sk-team-test", "base_url": url + "/v1"}},
                             rate_limits={"openai": "3/2second"}, redis_url=redis_url or None, ledger_path=ledger,
                             cache="off")
+import openai  # imported before the gate: both processes start calling together, however long each took to start
+(gate / f"ready-{ledger[-10:]}").touch()
+while not (gate / "go").exists():
+    time.sleep(0.01)
 async def main():
     ex = Executor(settings)
     for n in range(calls):
@@ -46,8 +50,15 @@ def test_a_rate_limit_holds_across_processes(thread_server, redis_url, tmp_path:
 
     def run_pair(shared: str) -> list[float]:
         arrived.clear()
+        gate = tmp_path / f"gate-{'shared' if shared else 'alone'}"
+        gate.mkdir()
         callers = [subprocess.Popen([sys.executable, "-c", CALLER, thread_server.url, shared, "6",
-                                     str(tmp_path / f"ledger-{n}.sqlite3")]) for n in range(2)]
+                                     str(tmp_path / f"ledger-{n}.sqlite3"), str(gate)]) for n in range(2)]
+        deadline = time.monotonic() + 60
+        while len(list(gate.glob("ready-*"))) < 2:  # both started and imported: open the gate for both at once
+            assert time.monotonic() < deadline and all(c.poll() is None for c in callers), "a caller did not start"
+            time.sleep(0.01)
+        (gate / "go").touch()
         assert all(c.wait(90) == 0 for c in callers)
         return list(arrived)
 

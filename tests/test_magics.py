@@ -12,7 +12,7 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from tests.fakes import Script
-from tests.waiting import interrupt_when
+from tests.waiting import interrupt_when, wait_for
 
 
 def final_markdown(captured) -> str:
@@ -184,6 +184,32 @@ def test_load_ext_imports_no_sdk_pandas_or_chromadb():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "True True"
+
+
+@pytest.mark.parametrize("run", ["magic", "cell"])
+def test_a_magic_or_cell_right_after_load_waits_for_the_warm_up(shell, monkeypatch, run):
+    """The warm-up imports the kit off the main thread after `%load_ext`; a package initialised by two threads at
+    once fails in both ("partially initialized module"), so what comes next waits for the warm-up to end."""
+    from coditect_magics.magics import complete
+    order: list[str] = []
+    release = threading.Event()
+
+    def slow_warm_up() -> None:
+        order.append("warm-up began")
+        release.wait(10)
+        order.append("warm-up ended")
+
+    shell.run_line_magic("unload_ext", "coditect_magics")
+    monkeypatch.setattr(complete, "_warm_up", slow_warm_up)
+    shell.run_line_magic("load_ext", "coditect_magics")
+    wait_for(lambda: order == ["warm-up began"])
+    threading.Timer(2.0, release.set).start()  # far longer than `%llm help` takes: it must wait to end after
+    if run == "magic":
+        shell.run_line_magic("llm", "help")
+    else:
+        shell.run_cell("x = 1")
+    order.append(f"{run} returned")
+    assert order == ["warm-up began", "warm-up ended", f"{run} returned"]
 
 
 @pytest.mark.parametrize("line, prompt", [("%llm openai:gpt-4o What is a closure?", "What is a closure?"),

@@ -112,10 +112,15 @@ def install(shell: Any, session: Session) -> Any:
     # the first Tab would pay for imports (providers, agents, threads: ~0.3 s here): do them off the kernel's
     # thread right after load, with the ledger's (SQLAlchemy, pandas: ~1 s), which readies the first %llm
     # A short delay keeps it out of `%load_ext`'s own time (a thread started at once takes the GIL from it).
-    warm = threading.Timer(0.2, _warm_up)
-    warm.name, warm.daemon = "coditect-warm-up", True
-    warm.start()
+    global _warming
+    _warming = threading.Timer(0.2, _warm_up)
+    _warming.name, _warming.daemon = "coditect-warm-up", True
+    _warming.start()
+    shell.events.register("pre_run_cell", _settle_before_cell)
     return matcher
+
+
+_warming: threading.Timer | None = None
 
 
 def _warm_up() -> None:
@@ -125,7 +130,33 @@ def _warm_up() -> None:
     from coditect_magics.costs import engine, frame  # noqa: F401 - SQLAlchemy and pandas, for the first call's row
 
 
+def settle(timeout: float = 60.0) -> None:
+    """Let the warm-up finish (or cancel it if it has not begun) before this thread imports the kit's modules: a
+    package being initialised by two threads at once can fail in both ("partially initialized module")."""
+    warming = _warming
+    if warming is not None and warming is not threading.current_thread():
+        warming.cancel()
+        warming.join(timeout)
+
+
+def settled(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """A magic that settles the warm-up first (a script may call it right after `%load_ext`)."""
+    @functools.wraps(magic)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        settle()
+        return magic(*args, **kwargs)
+
+    return run
+
+
+def _settle_before_cell(info: Any = None) -> None:
+    """A cell right after `%load_ext` (Run All) may import the kit itself: it waits for the warm-up."""
+    settle()
+
+
 def uninstall(shell: Any, matcher: Any) -> None:
     completer = getattr(shell, "Completer", None)
     if completer is not None and matcher in completer.custom_matchers:
         completer.custom_matchers.remove(matcher)
+    if _settle_before_cell in shell.events.callbacks.get("pre_run_cell", []):
+        shell.events.unregister("pre_run_cell", _settle_before_cell)

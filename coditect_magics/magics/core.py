@@ -13,6 +13,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, observe
 from coditect_magics.settings import CACHE_MODES, FORMATS, Settings
 from coditect_magics.settings import DEFAULTS as D
 
+from .complete import settled
 from .subcommands import AGENT, CMD, LLM, MEMORY, ORCHESTRATE, SKILL
 
 
@@ -119,6 +120,7 @@ class CoditectMagics(Magics):
 
         Threads: a plain %llm is a one-shot call that starts the main thread afresh; `%%llm -c` continues the
         current thread, `--thread NAME` picks or starts a named one. Threads persist beside the ledger, per notebook.
+    @settled
 
         Values render by type: a DataFrame as a compact table, a dict or list as JSON, an exception as its
         traceback. --image sends pictures to models that read them (Anthropic, OpenAI, Gemini, Ollama vision models).
@@ -169,6 +171,7 @@ class CoditectMagics(Magics):
           %agent list
           %%agent code-reviewer -m openai:gpt-4.1 --new
           %agent explainer What does functools.wraps do?
+    @settled
           %agent find review Python code for bugs      (the agents best suited to a task)
           %%agent researcher --queue                   (on a worker; the cell follows it)
           %agent runs                                  (queued runs: status, steps, tokens, cost)
@@ -206,6 +209,7 @@ class CoditectMagics(Magics):
         from . import orchestrate
         return orchestrate.run(self.session, line, cell)
 
+    @settled
     @line_magic
     @no_var_expand
     @CMD.document
@@ -222,6 +226,7 @@ class CoditectMagics(Magics):
         """
         from . import agent
         return agent.run_command(self.session, line)
+    @settled
 
     @line_magic
     @no_var_expand
@@ -239,6 +244,7 @@ class CoditectMagics(Magics):
           %skill run explain-error {err}
         """
         from . import skill
+    @settled
         return skill.run(self.session, line)
 
     @line_magic
@@ -261,3 +267,4 @@ class CoditectMagics(Magics):
         `%memory stats`."""
         from . import memory
         return memory.run(self.session, line)
+    @settled

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from coditect_magics.agents import ResolvedAgent
-from coditect_magics.session import Prepared, Session, tool_names
+from coditect_magics.session import Prepared, Session, SkillWork, tool_names
 
 from .args import UsageError
 from .output import LLMResult, show_error
@@ -37,19 +37,14 @@ def run_llm(session: Session, model: str, prepared: Prepared, tools: str, *, all
     return act(session, bare, prepared, tools=tool_names(tools), allow=allow, fmt=fmt, stream=stream, out=out)
 
 
-def run_skill(session: Session, found: Any, resolved: ResolvedAgent, prompt: str) -> LLMResult:
+def run_skill(session: Session, work: SkillWork, prompt: str) -> LLMResult:
     """`%skill run` for a skill that brings tools: its agent (or model) with its instructions and its tools."""
-    from coditect_magics.agents.skill_tools import skill_tools
     from coditect_magics.executor import CallContext
     from coditect_magics.providers.types import Message
-    instructions = f"You are using the skill {found.name!r}: {found.description}\n\n{found.instructions}"
-    system = "\n\n".join(p for p in (resolved.system_prompt, instructions) if p)
-    brought = skill_tools(found)
-    tools = [*brought, *(n for n in found.allowed_tools if n not in {t.name for t in brought})]
-    prepared = session.prepare(Message("user", prompt), system=system,
-                               context=CallContext(agent=resolved.name or None))
-    return act(session, resolved, prepared, tools=tools, allow=None, fmt=session.settings.format, stream=True,
-               out=None)
+    prepared = session.prepare(Message("user", prompt), system=work.agent.system_prompt,
+                               context=CallContext(agent=work.agent.name or None))
+    return act(session, work.agent, prepared, tools=list(work.tools), allow=None, fmt=session.settings.format,
+               stream=True, out=None)
 
 
 def find_agents(session: Session, words: list[str]) -> Any:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from coditect_magics.agents import ResolvedAgent
 from coditect_magics.context import interpolate
-from coditect_magics.session import Session
+from coditect_magics.session import Session, skill_work
 
 from . import agent, llm
 from .args import UsageError
@@ -54,19 +52,13 @@ def run_skill(session: Session, words: list[str]) -> Any:
     name, _, arguments = words[0].partition(" ")
     if not name:
         raise UsageError("name the skill: %skill run NAME TASK (%skill list shows them)")
-    skill = session.skills.get(name)
     prompt = interpolate(arguments, session.namespace).strip()
     if not prompt:
         raise UsageError(f"what should {name!r} work on? write %skill run {name} TASK")
-    resolved = session.resolve_agent(skill.agent, {"model": skill.model}) if skill.agent else None
-    if skill.allowed_tools or skill.tool_files:  # its tools: the runner's loop, each call shown
+    work = skill_work(session, name)
+    if work.tools:  # its tools: the runner's loop, each call shown
         from .acting import run_skill as act
-        resolved = resolved or ResolvedAgent(name="", model_id=session.resolve(skill.model or session.default_model()),
-                                             system_prompt="")
-        return act(session, skill, resolved, prompt)
-    instructions = f"You are using the skill {skill.name!r}: {skill.description}\n\n{skill.instructions}"
-    if resolved is not None:
-        resolved = dataclasses.replace(resolved, system_prompt=f"{resolved.system_prompt}\n\n{instructions}")
-        return agent.run_agent(session, resolved, prompt, fmt=session.settings.format)
-    return llm.plain_call(session, skill.model or session.default_model(), instructions, prompt,
-                          session.settings.format)
+        return act(session, work, prompt)
+    if work.skill.agent:
+        return agent.run_agent(session, work.agent, prompt, fmt=session.settings.format)
+    return llm.plain_call(session, work.agent.model_id, work.agent.system_prompt, prompt, session.settings.format)

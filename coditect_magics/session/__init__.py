@@ -11,5 +11,6 @@ Making a session imports no SDK, store or IPython: each service is built on firs
 from .conversations import MAIN, Prepared
 from .core import Session, activate, current
 from .agents import tool_names
+from .skills import SkillWork, skill_work
 
-__all__ = ["MAIN", "Prepared", "Session", "activate", "current", "tool_names"]
+__all__ = ["MAIN", "Prepared", "Session", "SkillWork", "activate", "current", "skill_work", "tool_names"]

@@ -1,6 +1,7 @@
 """Command line: `python -m coditect_magics doctor` prints which providers are usable and why not;
 `python -m coditect_magics quickstart` runs the quickstart notebook headless and saves it as HTML;
-`coditect-magics worker` works queued runs (RQ on Redis)."""
+`coditect-magics worker` works queued runs (RQ on Redis);
+`coditect-magics mcp` serves the agents, skills, memory and ledger to MCP clients (stdio, or --http PORT)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,28 @@ def quickstart(source: Path, out_dir: Path) -> int:
     return 1 if summary.errors or not summary.calls else 0
 
 
+def mcp(args: argparse.Namespace) -> int:
+    """Serve this directory's agents, skills, memory and ledger over MCP until the client leaves (stdio) or the
+    process is stopped (--http)."""
+    from coditect_magics.session import Session
+    from coditect_magics.settings import DEFAULTS
+    try:
+        from coditect_magics.mcp.server import serve
+    except ImportError as exc:
+        print(f"the MCP server needs the mcp SDK: pip install 'coditect-magics[mcp]' ({exc})", file=sys.stderr)
+        return 2
+    session = Session(DEFAULTS.replace(default_model=args.model or "", auto_approve=args.allow or "",
+                                       remember=not args.no_remember, agent_dirs=args.agents or ()))
+    try:
+        serve(session, port=args.http, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"coditect-magics mcp: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="coditect-magics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -47,7 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     work.add_argument("--name", help="the worker's name (default: RQ's)")
     work.add_argument("--abandon-after", type=int, default=60,
                       help="seconds after which a job whose worker stopped beating is run again elsewhere")
+    serve = sub.add_parser("mcp", help="serve the agents, skills, memory and ledger to MCP clients (stdio)")
+    serve.add_argument("--http", type=int, metavar="PORT",
+                       help="Streamable HTTP on 127.0.0.1:PORT/mcp instead, behind a bearer token printed at start")
+    serve.add_argument("--model", help="the default model, for agents and skills that name none")
+    serve.add_argument("--allow", help="what tools that act may do without asking (run, write, bash, mcp or all); "
+                                       "default: only what each agent's binding allows")
+    serve.add_argument("--agents", action="append", metavar="DIR", help="another agent directory (repeatable)")
+    serve.add_argument("--no-remember", action="store_true", help="do not remember the exchanges in memory")
     args = parser.parse_args(argv)
+    if args.command == "mcp":
+        return mcp(args)
     if args.command == "quickstart":
         return quickstart(args.notebook, args.out)
     if args.command == "worker":

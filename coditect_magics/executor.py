@@ -10,6 +10,7 @@ import sqlite3
 import time
 import uuid
 import warnings
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Mapping, Sequence
 
@@ -49,6 +50,21 @@ class CallContext:
     parent_call_id: str | None = None
     agent_budget_usd: float | None = None   # this agent's own limit (its binding), else the general one
     memory_items: int = 0                   # memories added to the request's context
+
+
+# who asks from outside the process (an MCP client: "mcp:claude-code"); set around the work done for them, it
+# heads the agent of every call made inside, its budget check included ("mcp:claude-code/reviewer"; no agent:
+# "mcp:claude-code"), delegated agents' calls too
+CALLER: ContextVar[str | None] = ContextVar("coditect_caller", default=None)
+
+
+def attributed(context: CallContext) -> CallContext:
+    """The context with the agent the ledger row carries: the caller's label before it, when one is set."""
+    caller = CALLER.get()
+    agent = context.agent or ""
+    if not caller or agent == caller or agent.startswith(f"{caller}/"):  # already attributed
+        return context
+    return replace(context, agent=f"{caller}/{agent}" if agent else caller)
 
 
 class Executor:
@@ -221,7 +237,8 @@ class Executor:
                context: CallContext = CallContext(), cache: bool | None = None, stream: bool = True,
                **params: Any) -> "Execution":
         """Chunks as they arrive (iterate the returned Execution); afterwards `.reply`, `.row`."""
-        return Execution(self, self.chain(target, messages, fallbacks, **params), context, cache, stream)
+        return Execution(self, self.chain(target, messages, fallbacks, **params), attributed(context), cache,
+                         stream)
 
     async def compare_table(self, messages: Any, ids: Sequence[str], **params: Any) -> Any:
         """The same messages to every id at once (`compare.Comparing`), as a DataFrame: one row per id, in order."""

@@ -34,7 +34,9 @@ def run_llm(session: Session, model: str, prepared: Prepared, tools: str, *, all
     """`%%llm MODEL --tools fn,fn`: the model with notebook functions and built-ins, no agent."""
     bare = ResolvedAgent(name="", model_id=session.resolve(model), system_prompt="",
                          temperature=params.get("temperature"), max_tokens=params.get("max_tokens"))
-    return act(session, bare, prepared, tools=tool_names(tools), allow=allow, fmt=fmt, stream=stream, out=out)
+    names = tool_names(tools)  # `--tools default`: the set an agent without `tools:` gets (None, to the runner)
+    return act(session, bare, prepared, tools=None if names == ("default",) else names, allow=allow, fmt=fmt,
+               stream=stream, out=out)
 
 
 def run_skill(session: Session, work: SkillWork, prompt: str) -> LLMResult:

@@ -19,12 +19,13 @@ EXPECTED = llm.EXPECTED + (UnknownName, FileError)
 
 def run_agent(session: Session, agent: ResolvedAgent, prompt: str, *, fmt: str, stream: bool = True,
               cache: bool | None = None, out: str | None = None, new: bool = False, tools: Any = (),
-              allow: str | None = None, queue: bool = False) -> Any:
-    """Run the agent on a prompt, prepared by the session (memory in its system prompt, its thread's history).
+              allow: str | None = None, queue: bool = False, notebook: bool = False) -> Any:
+    """Run the agent on a prompt, prepared by the session (memory in its system prompt, its thread's history;
+    `notebook`: the notebook's variables and last cells too).
     With `tools` (names; None: the default set) it runs through the runner's tool loop; `()` is one plain call.
     `allow` (--allow) wins over the binding's; `queue`: a worker runs it (see `queued`)."""
     allow = allow or agent.allow
-    prepared = session.prepare_agent(agent, prompt, new=new)
+    prepared = session.prepare_agent(agent, prompt, new=new, notebook=notebook)
     tools = session.tools_for(agent, tools)
     if queue:
         from .queued import queue_agent
@@ -71,7 +72,7 @@ def run(session: Session, line: str, cell: str | None) -> Any:
         return run_agent(session, agent, prompt, fmt=args.format or session.settings.format,
                          stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out,
                          new=args.new, tools=tool_names(args.tools, session.agents.get(name)), allow=args.allow,
-                         queue=args.queue)
+                         queue=args.queue, notebook=args.notebook)
     except EXPECTED as exc:
         show_error(str(exc), exc)
         return None

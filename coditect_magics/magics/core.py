@@ -100,6 +100,8 @@ class CoditectMagics(Magics):
     @argument("--fallback", help="Comma-separated ids to try in order if the model fails.")
     @argument("--compare", help="Comma-separated ids, or all (every usable provider): ask each, side by side.")
     @argument("--memory", action="store_true", help="Add what memory holds about the prompt to the context.")
+    @argument("--notebook", action="store_true", help="Add a short summary of the notebook (its variables and last "
+                                                      "cells) to the system prompt, as data.")
     @argument("--image", action="append", metavar="VAR_OR_PATH",
               help="Send an image with the prompt (repeatable): a figure, PIL or IPython image variable, an image "
                    "file, or _ for the last figure shown.")
@@ -107,7 +109,9 @@ class CoditectMagics(Magics):
               help="Continue the current thread (the one named last, else main) instead of a one-shot call.")
     @argument("--thread", help="Continue (or start) the thread of this name; it becomes the current one.")
     @argument("--tools", help="Comma-separated tools the model may call: notebook functions by name and built-ins "
-                              "(Read, Grep, Glob, WebSearch, WebFetch, MemorySearch; Write, Edit, Bash with --allow).")
+                              "(Read, Grep, Glob, WebSearch, WebFetch, MemorySearch, Variables, Inspect, "
+                              "NotebookRead; Write, Edit, Bash with --allow); `default`: the read-only built-ins, "
+                              "Task and Skill, as for an agent without `tools:`.")
     @argument("--allow", help="What tools may do without asking: run, write, bash, mcp (a comma list) or all.")
     @LLM.document
     def llm(self, line: str, cell: str | None = None) -> Any:
@@ -132,6 +136,7 @@ class CoditectMagics(Magics):
           %%llm -c                         (the cell continues the conversation)
           %llm --compare openai:gpt-4.1-mini,ollama:llama3.2 Name one use of asyncio
           %llm --memory What did we decide about the schema?
+          %%llm --notebook                 (the notebook's variables and last cells go along, as data)
           %llm --image _ What does this chart show?       (_: the last figure shown; or --image fig, --image plot.png)
           %llm explain df
           %llm costs --by model
@@ -153,6 +158,8 @@ class CoditectMagics(Magics):
     @argument("--no-stream", action="store_true", help="Show the reply when it is complete.")
     @argument("--no-cache", action="store_true", help="Do not answer from the response cache.")
     @argument("--new", action="store_true", help="Start the agent's thread afresh instead of continuing it.")
+    @argument("--notebook", action="store_true", help="Add a short summary of the notebook (its variables and last "
+                                                      "cells) to the system prompt, as data.")
     @argument("--tools", help="Comma-separated tools for this run instead of the agent file's `tools:`.")
     @argument("--allow", help="What its tools may do without asking: run, write, bash, mcp (a comma list) or all.")
     @argument("--queue", action="store_true", help="Run it on a worker (RQ over CODITECT_REDIS_URL): the cell returns "

@@ -49,11 +49,13 @@ def _prompt(session: Session, line: str, cell: str | None) -> Any:
                                                                 "max_tokens": args.max_tokens}.items()
                                                 if v is not None}}
     if args.compare:
-        return compare(session, question, args.system or "", ids(args.compare), params, memory=args.memory)
+        return compare(session, question, args.system or "", ids(args.compare), params, memory=args.memory,
+                       notebook=args.notebook)
     thread = session.pick_thread(name=args.thread, continued=args.continue_thread)
     model = model or session.default_model()
     prepared = session.prepare(question, system=args.system or "", thread=thread, model=model,
-                               reply_tokens=params.get("max_tokens"), memory=(None, None) if args.memory else None)
+                               reply_tokens=params.get("max_tokens"), memory=(None, None) if args.memory else None,
+                               notebook=args.notebook)
     fmt = args.format or session.settings.format
     if args.tools:  # the model may call functions and built-ins: the runner's loop, each call shown
         from .acting import run_llm
@@ -137,11 +139,11 @@ def keep_result(session: Session, result: Any, out: str | None) -> None:
 
 
 def compare(session: Session, question: Message, system: str, models: list[str], params: dict[str, Any], *,
-            memory: bool = False) -> Any:
+            memory: bool = False, notebook: bool = False) -> Any:
     """The same prompt to several models at once (`all`: every usable provider); a table of replies, tokens,
     cost and latency."""
     models = session.usable_models() if models == ["all"] else models
-    prepared = session.prepare(question, system=system, memory=(None, None) if memory else None)
+    prepared = session.prepare(question, system=system, memory=(None, None) if memory else None, notebook=notebook)
     say_notices(session)
     table = bridge.run(session.executor.compare_table(prepared.messages, models, **params))
     session.namespace["_llm"] = table

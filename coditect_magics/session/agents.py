@@ -78,16 +78,17 @@ class AgentWork:
         from coditect_magics.agents import resolve_agent
         return resolve_agent(definition, binding, options, fallback, self.aliases, defaults=defaults)
 
-    def prepare_agent(self, agent: Any, prompt: str, *, new: bool = False) -> Prepared:
+    def prepare_agent(self, agent: Any, prompt: str, *, new: bool = False, notebook: bool = False) -> Prepared:
         """An agent's call: its system prompt with what memory holds about the task (as much, and as close, as its
-        binding says), its own thread's history that fits, the task; attributed to the agent and a new run."""
+        binding says) and, with `notebook`, the notebook's variables and last cells; its own thread's history that
+        fits, the task; attributed to the agent and a new run."""
         from coditect_magics.executor import CallContext
         from coditect_magics.providers.types import Message
         context = CallContext(agent=agent.name, run_id=uuid.uuid4().hex, agent_budget_usd=agent.budget_usd)
         return self.prepare(Message("user", prompt), system=agent.system_prompt,
                             thread=self.agent_thread(agent.name, new=new), model=agent.model_id,
                             reply_tokens=agent.max_tokens, memory=(agent.memory_items, agent.memory_min_score),
-                            context=context)
+                            context=context, notebook=notebook)
 
     def tools_for(self, agent: Any, tools: Any) -> Any:
         """The tools a run gets: `tools` (None: the default set) unless the model cannot call tools, in which case

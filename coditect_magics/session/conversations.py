@@ -29,6 +29,7 @@ class Conversations:
 
     settings: Any
     threads: Any
+    namespace: dict[str, Any]
     notebook: str
     current_thread: str
     notice: Any
@@ -85,9 +86,10 @@ class Conversations:
 
     def prepare(self, question: Message, *, system: str = "", thread: Any = None, model: str | None = None,
                 reply_tokens: int | None = None, memory: tuple[int | None, float | None] | None = None,
-                context: CallContext | None = None) -> Prepared:
+                context: CallContext | None = None, notebook: bool = False) -> Prepared:
         """The messages of a call: the system prompt with what memory holds about the question (`memory`: how
-        many items and how close; None: no memory), the thread's history that fits, the question."""
+        many items and how close; None: no memory) and, with `notebook`, a summary of the notebook's variables and
+        last cells; the thread's history that fits, the question."""
         from coditect_magics.executor import CallContext
         from coditect_magics.providers.types import Message
         used = 0
@@ -95,9 +97,20 @@ class Conversations:
             held = [m.text for m in thread.messages()] if thread is not None else []
             recalled, used = self.recall(question.text, *memory, already=held)
             system = "\n\n".join(part for part in (system, recalled) if part)
+        if notebook:
+            system = "\n\n".join(part for part in (system, self.notebook_context()) if part)
         messages = self.with_history(thread, [Message("system", system)] if system else [], question, model=model,
                                      reply_tokens=reply_tokens)
         return Prepared(messages, question, thread, replace(context or CallContext(), memory_items=used))
+
+    def notebook_context(self) -> str:
+        """The notebook's variables and last cells as a delimited block of data for a system prompt (a notice,
+        and "", when the notebook has neither yet)."""
+        from coditect_magics.tools.notebook import context_block
+        block = context_block(self.namespace)
+        if not block:
+            self.notice("--notebook: the notebook has no variables or cells yet, so nothing was added")
+        return block
 
     def keep(self, prepared: Prepared, text: str, model: str) -> None:
         """Add the exchange to its thread once the model has answered (a partial answer counts)."""

@@ -82,7 +82,7 @@ def kernel_cells(namespace: Mapping[str, Any], bounds: CellBounds = BOUNDS) -> t
     values = names.get("_oh") or names.get("Out") or {}
     kept = getattr(history, "outputs", None)
     errors = getattr(history, "exceptions", None) or {}
-    running = getattr(shell, "execution_count", None) if shell is not None else None
+    running = running_cell(shell, len(sources) - 1)
     entries = []
     for number in range(1, len(sources)):
         source = str(sources[number] or "").rstrip()
@@ -93,6 +93,15 @@ def kernel_cells(namespace: Mapping[str, Any], bounds: CellBounds = BOUNDS) -> t
             "printed output is not available (IPython keeps it only from version 9, and only where a shell runs "
             "this namespace); Out[n] values are shown")
     return entries, note
+
+
+def running_cell(shell: Any, last: int) -> int | None:
+    """The number of the cell running now, if one is: the newest input whose run has not finished (IPython sets
+    `last_execution_result` when a run ends; its own counter moves at the start in IPython 9, at the end before)."""
+    if shell is None or last < 1:
+        return None
+    finished = getattr(getattr(shell, "last_execution_result", None), "execution_count", None)
+    return last if finished is None or finished < last else None
 
 
 def _outputs(number: int, values: Mapping[int, Any], kept: Any, error: Any,

@@ -4,8 +4,8 @@ must work there too, with less to say)."""
 
 from __future__ import annotations
 
-import inspect
 import sys
+import types
 from types import ModuleType
 from typing import Any, Mapping
 
@@ -14,6 +14,11 @@ IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit"})
 # modules whose objects are tooling, not the user's data (typing.Any and friends are not classes on every Python)
 TOOLING_MODULES = frozenset({"typing", "typing_extensions", "IPython", "ipykernel"})
 _UNSET = object()
+PLAIN = frozenset({int, float, complex, bool, str, bytes, bytearray, list, tuple, dict, set, frozenset, type(None)})
+# modules, classes and every kind of routine (what inspect.isroutine tests, as one isinstance)
+NOT_DATA = (ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+            types.WrapperDescriptorType, types.MethodWrapperType, types.MethodDescriptorType,
+            types.ClassMethodDescriptorType)
 
 
 def running_shell(namespace: Mapping[str, Any]) -> Any:
@@ -50,13 +55,15 @@ def is_user_variable(name: str, value: Any, hidden: Mapping[str, Any]) -> bool:
     name IPython set at start counts as the user's once the user has bound it to something else (as `%who` does)."""
     if name.startswith("_") or name in IPYTHON_NAMES or hidden.get(name, _UNSET) is value:
         return False
-    if isinstance(value, (ModuleType, type)) or inspect.isroutine(value):
-        return False
     kind = type(value)
+    if kind in PLAIN:  # most of a namespace: decided without the checks below (1,000 names in well under 1 ms)
+        return True
+    if isinstance(value, NOT_DATA):
+        return False
     if kind.__module__.split(".")[0] in TOOLING_MODULES:
         return False
-    # functools.partial, a Tool made with @tool: functions in all but type
-    return not (kind.__name__ in ("partial", "Tool") and callable(value))
+    # functools.partial, a Tool made with @tool, numpy's ufuncs: functions in all but type
+    return not (kind.__name__ in ("partial", "Tool", "ufunc") and callable(value))
 
 
 def user_variables(namespace: Mapping[str, Any]) -> list[tuple[str, Any]]:

@@ -90,10 +90,10 @@ def context_block(namespace: Mapping[str, Any], *, variables: int = 30, cells: i
     """The notebook as a system-prompt block of data: the newest `variables` user variables and the last `cells`
     cells (the one running now left out: it is the prompt), about `chars` characters at most (~4 a token). Marked
     as data, so that a cell's text cannot pass itself off as an instruction; "" when there is nothing to say."""
-    from .cells import CellBounds, cells_text
-    from .variables import Bounds, variables_text
+    from .cells import CellBounds, cells_text, kernel_cells
     from .kernel import user_variables
-    if not user_variables(namespace) and not (namespace.get("_ih") or namespace.get("In")):
+    from .variables import Bounds, variables_text
+    if not user_variables(namespace) and not any(not e.running for e in kernel_cells(namespace)[0]):
         return ""
     listing = variables_text(namespace, Bounds(rows=variables, chars=chars * 2 // 5, line_chars=140, columns=6),
                              hint=False)

@@ -48,7 +48,8 @@ class Wire:
             content = block["content"]
             return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
         if self.protocol == "gemini":
-            response = body["contents"][-1]["parts"][-1]["functionResponse"]["response"]
+            response = [p for p in body["contents"][-1]["parts"] if "functionResponse" in p][-1][
+                "functionResponse"]["response"]
             return response.get("output") or response.get("error") or json.dumps(response)
         return [m for m in body["messages"] if m["role"] == "tool"][-1]["content"]
 
@@ -245,7 +246,7 @@ def test_inspect_by_type(notebook):
     assert tool_text(namespace, "Inspect", name="Out[4]").startswith("Out[4]: tuple, 2 items")
 
 
-def test_inspect_describes_a_figure_in_words(notebook):
+def test_inspect_sends_a_figure_as_an_image_with_its_axes_in_words(notebook, thread_server, wire):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -254,11 +255,25 @@ def test_inspect_describes_a_figure_in_words(notebook):
     axes.set_title("Revenue")
     axes.legend()
     notebook.user_ns["chart"] = figure
-    text = tool_text(notebook.user_ns, "Inspect", name="chart")
+    thread_server.script(wire.calls("Inspect", name="chart"), wire.script(text="It rises."))
+    run_llm(notebook, f"{wire.model} --tools Inspect", "What does chart show?")
     plt.close(figure)
+    body = thread_server.last.body
+    text = wire.result(body)
     assert text.startswith("chart: a matplotlib figure (400×300 px), 1 axes")
     assert "title 'Revenue'" in text and "1 lines" in text and "legend: revenue" in text
-    assert "The image itself is not sent" in text
+    png = "iVBORw0KGg"  # how every base64 PNG starts
+    if wire.protocol == "anthropic":
+        image = [b for b in body["messages"][-1]["content"] if b["type"] == "tool_result"][0]["content"][-1]
+        assert image["type"] == "image" and image["source"]["data"].startswith(png)
+    elif wire.protocol == "openai":
+        after = body["messages"][-1]
+        assert after["role"] == "user" and after["content"][-1]["image_url"]["url"].startswith(
+            f"data:image/png;base64,{png}")
+    elif wire.protocol == "gemini":
+        assert body["contents"][-1]["parts"][-1]["inlineData"]["data"].startswith(png)
+    else:  # llama3.2 reads no images: a note instead
+        assert "images" not in body["messages"][-1] and "1 image(s) left out" in text
 
 
 def test_inspect_names_nearby_variables_when_the_name_is_wrong(notebook, thread_server):

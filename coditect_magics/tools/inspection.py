@@ -1,7 +1,7 @@
 """`Inspect`'s text: one notebook value in depth, by type, bounded in characters (about 4 a token). A DataFrame
 or Series: shape, columns with dtypes and null counts, head, numeric summary. An ndarray: shape, dtype and stats.
-A dict or list: length, what its items are, a sample. A figure: its size and what its axes hold (tool results carry
-text only so far, so the image itself is described, not sent). Anything else: its type and a bounded rendering.
+A dict or list: length, what its items are, a sample. A figure: its image (a model that reads none gets a note), with
+its size and what its axes hold in words. Anything else: its type and a bounded rendering.
 pandas, numpy and matplotlib are used only on values that are already theirs."""
 
 from __future__ import annotations
@@ -30,8 +30,18 @@ class Depth:
 
 
 DEPTH = Depth()
-IMAGE_NOTE = ("(The image itself is not sent: tool results carry text only so far. Ask the user to pass it with "
-              "%llm --image if you need to see it.)")
+def inspect_value(name: str, value: Any, depth: Depth = DEPTH) -> tuple[str, tuple[Any, ...]]:
+    """What `Inspect` returns for `value`: its text, and its image when it is a picture (a figure, its axes or
+    artists, a PIL or IPython image)."""
+    text = inspect_text(name, value, depth)
+    if not _is_image(value):
+        return text, ()
+    from coditect_magics.images import image_part
+    from coditect_magics.providers import errors
+    try:
+        return f"{text}\n(The image follows.)", (image_part(value),)
+    except errors.BadRequest as exc:  # too big, or no bytes to send: the words still help
+        return f"{text}\n(The image could not be attached: {exc})", ()
 
 
 def inspect_text(name: str, value: Any, depth: Depth = DEPTH) -> str:
@@ -111,7 +121,7 @@ def _figure(name: str, value: Any, depth: Depth) -> str:
         size = getattr(value, "size", None)
         shown = f"{size[0]}×{size[1]} px, mode {value.mode}" if is_a(value, "PIL", "Image") and size else \
             f"{len(getattr(value, 'data', b'') or b''):,} bytes"
-        return f"{name}: {type_name(value)} (an image), {shown}\n{IMAGE_NOTE}"
+        return f"{name}: {type_name(value)} (an image), {shown}"
     width, height = (round(float(side) * figure.dpi) for side in figure.get_size_inches())
     what = "a matplotlib figure" if first is figure else f"a {type_name(first)} on a matplotlib figure"
     lines = [f"{name}: {what} ({width}×{height} px), {len(figure.axes)} axes"]
@@ -125,7 +135,7 @@ def _figure(name: str, value: Any, depth: Depth) -> str:
                  f"y range {tuple(round(float(v), 4) for v in axes.get_ylim())}",
                  f"legend: {', '.join(labels[:10])}" if labels else ""]
         lines.append(f"- axes {number}: " + "; ".join(p for p in parts if p))
-    return "\n".join([*lines, IMAGE_NOTE])
+    return "\n".join(lines)
 
 
 def _mapping(name: str, mapping: dict[Any, Any], depth: Depth) -> str:

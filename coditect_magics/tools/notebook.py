@@ -13,7 +13,7 @@ from typing import Annotated, Any, Mapping
 from pydantic import Field
 
 from .errors import ToolError
-from .schema import Tool
+from .schema import Tool, ToolOutput
 
 NAMES = ("Variables", "Inspect", "NotebookRead")
 
@@ -31,22 +31,23 @@ def variables_tool(namespace: Mapping[str, Any]) -> Tool:
 
 def inspect_tool(namespace: Mapping[str, Any]) -> Tool:
     """`Inspect` over `namespace`."""
-    def inspect(name: str) -> str:
+    def inspect(name: str) -> str | ToolOutput:
         """Look at one notebook variable in depth: a DataFrame's shape, columns, dtypes, null counts, head and
-        numeric summary; an array's shape, dtype and stats; a dict's or list's length and a sample; a figure's
-        axes; anything else's type and value, bounded.
+        numeric summary; an array's shape, dtype and stats; a dict's or list's length and a sample; a figure as
+        its image, with its axes described; anything else's type and value, bounded.
 
         Args:
             name: The variable's name, or a path into it: df, df.columns, results['train'], Out[3].
         """
         from coditect_magics.context import lookup
 
-        from .inspection import inspect_text
+        from .inspection import inspect_value
         try:
             value = lookup(name, namespace)
         except LookupError:
             raise ToolError(missing(name, namespace)) from None
-        return inspect_text(name.strip(), value)
+        text, images = inspect_value(name.strip(), value)
+        return ToolOutput(text, images) if images else text
 
     return Tool.from_function(inspect, name="Inspect")
 

@@ -6,6 +6,8 @@ the model told why. The cell shows one line for each decision either way."""
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from typing import Any
 
 from coditect_magics.tools.approval import ApprovalRequest, Decision, headless
@@ -27,13 +29,43 @@ def mode() -> str:
     return "headless"
 
 
+def prepare() -> None:
+    """When a run starts where a card would ask: load the card's code on a thread (ipywidgets, pygments), so the
+    first card of a kernel shows as fast as the next instead of waiting for the imports."""
+    if mode() != "card" or "coditect_magics.widgets.approval" in sys.modules:
+        return
+
+    def load() -> None:
+        try:
+            from coditect_magics.widgets.approval import warm
+        except ImportError:  # no ipywidgets: decide() falls back to a prompt
+            return
+        warm()
+
+    threading.Thread(target=load, name="coditect-card-warmup", daemon=True).start()
+
+
+def answer(event: Any) -> None:
+    """Answer an ApprovalNeeded event; an interrupt while asking denies the call, then ends the run."""
+    try:
+        decision = decide(event.request)
+    except KeyboardInterrupt:
+        event.answer(Decision("denied", "user", reason="interrupted: the run was stopped"))
+        raise
+    event.answer(decision)
+
+
 def decide(request: ApprovalRequest) -> Decision:
-    """Ask in the way this kernel can, and say the outcome in one line."""
+    """Ask in the way this kernel can, and say the outcome in one line (the card leaves its own line)."""
     how = mode()
     if how == "card":
-        from coditect_magics.widgets.approval import ask_in_cell
-        decision = ask_in_cell(request)
-    elif how == "prompt":
+        try:
+            from coditect_magics.widgets.approval import ask_in_cell
+        except ImportError:  # no ipywidgets: the frontend still takes input(), one line as in a terminal
+            how = "prompt"
+        else:
+            return ask_in_cell(request)
+    if how == "prompt":
         decision = ask_in_terminal(request)
     else:
         decision = headless(request.permission)

@@ -116,13 +116,14 @@ def show(session: Session, events: Callable[[], Iterator[Any]], *, model: str, f
     from coditect_magics.tools.python import OnMainThread
 
     from . import approve
+    approve.prepare()
     started, final = time.perf_counter(), None
     try:
         for item in bridge.iterate(events):
             if isinstance(item, (AgentRun, Orchestration)):
                 final = item
             elif isinstance(item, ApprovalNeeded):
-                item.answer(approve.decide(item.request))
+                approve.answer(item)
             elif isinstance(item, OnMainThread):
                 approve.on_main_thread(item)
             else:

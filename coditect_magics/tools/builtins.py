@@ -1,5 +1,6 @@
 """The built-in tools by their Claude Code names, and which permission each needs to run without asking: `Write`
-and `Edit` need "write", `Bash` needs "bash"; the rest are read-only. A tool that acts is offered when named (or,
+and `Edit` need "write", `Bash` needs "bash", `RunPython` needs "run"; `NewCell` proposes a cell without running it
+(no permission, offered only when named); the rest are read-only. A tool that acts is offered when named (or,
 unnamed, when allowed); each of its calls then goes through the run's approval policy (see `approval`)."""
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from .schema import Tool
 
 NEEDS = {"Write": "write", "Edit": "write", "Bash": "bash", "RunPython": "run"}
 READ_ONLY = ("Read", "Grep", "Glob", "WebSearch", "WebFetch", "MemorySearch", *NOTEBOOK)
-NAMES = (*READ_ONLY, "Write", "Edit", "Bash", "RunPython")
+# offered only when named: NewCell proposes a cell (it needs no permission: it runs nothing) but is nobody's default
+ON_REQUEST = ("NewCell",)
+NAMES = (*READ_ONLY, "Write", "Edit", "Bash", "RunPython", *ON_REQUEST)
 # Claude Code tools the kit does not have (yet): an agent file naming them still loads, they are reported
 NOT_PROVIDED = {
     "Task": "delegation to other agents is not available here",
@@ -73,5 +76,8 @@ class Builtins:
         if name == "RunPython":
             from .python import python_tool
             return python_tool(self.namespace)
+        if name == "NewCell":
+            from .new_cell import new_cell_tool
+            return new_cell_tool(self.namespace if self.namespace is not None else {})
         makers = {"Read": read_tool, "Grep": grep_tool, "Glob": glob_tool, "Write": write_tool, "Edit": edit_tool}
         return makers[name](self.root)

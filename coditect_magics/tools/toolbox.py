@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any, Callable, Iterable, Mapping
 
-from .builtins import NAMES, NOT_PROVIDED, Builtins
+from .builtins import NAMES, NOT_PROVIDED, ON_REQUEST, Builtins
 from .files import Root
 from .schema import Tool
 
@@ -42,8 +42,9 @@ class Toolbox:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The tools given when none are named: the built-ins that run without asking, and the extras."""
-        return (*[n for n in NAMES if self.builtins.allowed(n)], *self.extra)
+        """The tools given when none are named: the built-ins that run without asking (NewCell only when named),
+        and the extras."""
+        return (*[n for n in NAMES if self.builtins.allowed(n) and n not in ON_REQUEST], *self.extra)
 
     @property
     def allowed(self) -> frozenset[str]:

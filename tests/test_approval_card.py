@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-pytest.importorskip("ipywidgets")
+from tests import parts
+
+parts.module("ipywidgets", "pip install -e '.[dev]' (the widgets extra)")
 
 from coditect_magics.tools.approval import ApprovalRequest, Decision  # noqa: E402
 from coditect_magics.widgets.approval import Card, decision_line  # noqa: E402
@@ -103,7 +105,7 @@ def test_write_and_edit_show_a_diff_against_the_file_on_disk(tmp_path):
 def test_widget_events_reach_a_cell_that_waits_and_requests_sent_meanwhile_run_after_it():
     """In a real kernel: a cell waits on a widget's value while the client changes it over the comm channel; a cell
     sent meanwhile runs after the waiting one, and the kernel still takes cells afterwards."""
-    manager = pytest.importorskip("jupyter_client.manager")
+    manager = parts.module("jupyter_client.manager", "pip install -e '.[dev]' (ipykernel brings jupyter_client)")
     kernel, client = manager.start_new_kernel(kernel_name="python3")
     try:
         run(client, "import ipywidgets\nvalue = ipywidgets.IntText()")

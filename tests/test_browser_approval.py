@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import lab
+from tests import lab, parts
 from tests.fakes import FakeServer, Script
 
-pytestmark = [pytest.mark.skipif(lab.missing() is not None, reason=f"browser tests skipped: {lab.missing()}"),
-              pytest.mark.timeout(400)]
+pytestmark = pytest.mark.timeout(400)
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ANSWER = "The total of the first ten numbers is " + " ".join(f"45{'!' * i}" for i in range(1, 25))
@@ -84,6 +83,8 @@ def requests_for(page, marker: str) -> list:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """JupyterLab with the test notebook open, the extension loaded, and the model at the loopback server."""
+    # chromium, Playwright and JupyterLab are a required part: missing, each test skips (locally) or fails (in CI)
+    parts.chromium()
     server = FakeServer()
     server.start_in_thread()
     server.responder = answer

@@ -7,9 +7,10 @@ import base64
 
 import pytest
 
+from tests import parts
 from tests.fakes import Script
 
-pytest.importorskip("matplotlib")
+parts.module("matplotlib", "pip install -e '.[dev]'")
 
 DRAW = ("import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
         "plt.figure(figsize=(2, 2)); plt.plot([1, 3, 2]); 'drawn'")

@@ -53,13 +53,16 @@ class Entry:
 
     @property
     def key(self) -> tuple[int, int, int]:
+        """Where it sits: after In[number], code before the Markdown that follows it, in file order."""
         return (self.number, 0 if self.kind == "code" else 1, self.position)
 
     def matches(self, text: str) -> bool:
+        """Whether its source or an output holds `text` (case-insensitive)."""
         needle = text.lower()
         return needle in self.source.lower() or any(needle in out.lower() for _, out in self.outputs)
 
     def text(self) -> str:
+        """How the model reads it: In[n], the source, each output under its label; or the Markdown."""
         if self.kind == "markdown":
             return f"Markdown cell:\n{self.source}"
         head = f"In[{self.number}]:" + (" (this cell, running now)" if self.running else "")
@@ -67,6 +70,7 @@ class Entry:
 
 
 def cut(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, saying how many more there were."""
     return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text) - limit:,} more characters)"
 
 

@@ -58,6 +58,7 @@ def inspect_text(name: str, value: Any, depth: Depth = DEPTH) -> str:
 
 
 def _frame(name: str, frame: Any, depth: Depth) -> str:
+    """A DataFrame: shape, memory, columns with dtype and nulls, head, numeric summary."""
     rows, cols = frame.shape
     listed = frame.iloc[:, :depth.columns]
     nulls = listed.isna().sum()
@@ -79,6 +80,7 @@ def _frame(name: str, frame: Any, depth: Depth) -> str:
 
 
 def _series(name: str, series: Any, depth: Depth) -> str:
+    """A Series: length, dtype, nulls, head; a numeric summary, or its most common values."""
     lines = [f"{name}: Series {series.name!r}, {count(len(series))} values, dtype {series.dtype}, "
              f"{count(int(series.isna().sum()))} null; index {type(series.index).__name__}",
              "", f"Head ({min(depth.head, len(series))} values):",
@@ -98,6 +100,7 @@ def _series(name: str, series: Any, depth: Depth) -> str:
 
 
 def _array(name: str, array: Any, depth: Depth) -> str:
+    """An ndarray: shape, dtype, size; NaN-aware stats when numeric; its values, summarised by numpy."""
     import numpy
     lines = [f"{name}: ndarray, shape {shape_text(array.shape) or '()'}, dtype {array.dtype}, "
              f"{count(array.size)} elements, {size_text(array.nbytes)}"]
@@ -115,6 +118,7 @@ def _array(name: str, array: Any, depth: Depth) -> str:
 
 
 def _figure(name: str, value: Any, depth: Depth) -> str:
+    """A figure (or its axes or artists) by its size and what each axes holds; a PIL or IPython image by size."""
     first = value[0] if isinstance(value, (list, tuple)) and value else value  # plt.plot's [Line2D]
     figure = first if is_a(first, "matplotlib", "Figure") else getattr(first, "figure", None)
     if figure is None:  # a PIL or IPython image
@@ -139,6 +143,7 @@ def _figure(name: str, value: Any, depth: Depth) -> str:
 
 
 def _mapping(name: str, mapping: dict[Any, Any], depth: Depth) -> str:
+    """A dict: how many keys of which types, and its first items, one line each."""
     kinds = Counter(type(key).__name__ for key in islice(mapping, 10_000))
     lines = [f"{name}: {type_name(mapping)}, {count(len(mapping))} keys ({_kinds(kinds, len(mapping))})",
              f"First {min(depth.items, len(mapping))}:"]
@@ -149,6 +154,7 @@ def _mapping(name: str, mapping: dict[Any, Any], depth: Depth) -> str:
 
 
 def _collection(name: str, items: Any, depth: Depth) -> str:
+    """A list, tuple or set: how many items of which types, and a sample (head and tail)."""
     kinds = Counter(type(item).__name__ for item in islice(items, 10_000))
     lines = [f"{name}: {type_name(items)}, {count(len(items))} items ({_kinds(kinds, len(items))})"]
     ordered = isinstance(items, (list, tuple))
@@ -167,6 +173,7 @@ def _collection(name: str, items: Any, depth: Depth) -> str:
 
 
 def _plain(item: Any) -> bool:
+    """Whether an item reads well inline (a number, None, a short string)."""
     return item is None or isinstance(item, (bool, int, float, complex)) or (isinstance(item, str) and len(item) <= 40)
 
 
@@ -179,11 +186,13 @@ def size_text(size: float) -> str:
 
 
 def _kinds(kinds: Counter[str], total: int) -> str:
+    """'3 int, 1 str', saying when only the first items were counted."""
     sampled = "" if sum(kinds.values()) == total else f" in the first {count(sum(kinds.values()))}"
     return ", ".join(f"{n:,} {kind}" for kind, n in kinds.most_common(5)) + sampled if kinds else "empty"
 
 
 def _string(name: str, text: str | bytes, depth: Depth) -> str:
+    """Text or bytes: length, lines, and the start of it."""
     shown = text[:depth.chars // 2]
     more = f"\n… ({count(len(text) - len(shown))} more)" if len(text) > len(shown) else ""
     what = "characters" if isinstance(text, str) else "bytes"
@@ -193,6 +202,8 @@ def _string(name: str, text: str | bytes, depth: Depth) -> str:
 
 
 def _other(name: str, value: Any, depth: Depth) -> str:
+    """Any other value: its qualified type, shape, dtype and length where it has them, its public names and a
+    bounded rendering (rich reprs first, as `render` does)."""
     kind = type(value)
     header = [f"{name}: {kind.__module__}.{kind.__qualname__}"]
     for attribute in ("shape", "dtype"):
@@ -212,6 +223,7 @@ def _other(name: str, value: Any, depth: Depth) -> str:
 
 
 def _is_image(value: Any) -> bool:
+    """Whether the value is a picture (images.is_image, imported when first needed)."""
     from coditect_magics.images import is_image
     return is_image(value)
 

@@ -30,6 +30,7 @@ BOUNDS = Bounds()
 
 
 def _short_repr() -> reprlib.Repr:
+    """A reprlib.Repr that stops after a few items, levels and characters."""
     short = reprlib.Repr()
     short.maxlist = short.maxtuple = short.maxset = short.maxfrozenset = short.maxdeque = 4
     short.maxdict, short.maxlevel, short.maxstring, short.maxother, short.maxlong = 4, 2, 40, 60, 40
@@ -65,6 +66,7 @@ def container_repr(value: Any) -> str:
 
 
 def count(n: int) -> str:
+    """A count with thousands separators: 1,000,000."""
     return f"{n:,}"
 
 

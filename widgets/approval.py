@@ -57,7 +57,10 @@ def ask_in_cell(request: ApprovalRequest) -> Decision:
 
     from .kernel_events import wait_for
     card = Card(request)
-    handle = display(card.box, display_id=True)
+    bundle = dict(card.box._repr_mimebundle_() or {})  # the widget view, with words where no widget renders
+    bundle["text/plain"] = (f"coditect: {request.tool} waits for your approval in a card; where none shows (no "
+                            f"widget renderer), interrupt the kernel to deny it")
+    handle = display(bundle, raw=True, display_id=True)
     try:
         decision = wait_for(lambda: card.decision)
     except KeyboardInterrupt:

@@ -52,6 +52,9 @@ class Settings:
     threads_path: str = ""
     footer: bool = True
     stream_interval: float = 0.05
+    mcp_config: str = ""              # a JSON file of MCP servers, over .mcp.json and ~/.claude.json
+    mcp_connect_timeout: float = 30.0     # seconds an MCP server may take to start and list its tools
+    mcp_call_timeout: float = 120.0       # seconds one MCP tool call may take
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

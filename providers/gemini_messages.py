@@ -36,8 +36,62 @@ def gemini_tools(request: Request, types: Any) -> list[Any] | None:
     if not request.tools:
         return None
     return [types.Tool(function_declarations=[
-        types.FunctionDeclaration(name=t.name, description=t.description, parameters_json_schema=dict(t.parameters))
+        types.FunctionDeclaration(name=t.name, description=t.description,
+                                  parameters_json_schema=gemini_schema(t.parameters))
         for t in request.tools])]
+
+
+# what Gemini's parametersJsonSchema takes (google-genai's JSONSchema, and the API's documented extras); a keyword
+# outside it (`$schema`, `exclusiveMinimum`, `const`...) can fail the whole request with 400 INVALID_ARGUMENT, and
+# an MCP server's schema may carry any of them
+GEMINI_KEYWORDS = frozenset({
+    "type", "format", "title", "description", "default", "items", "minItems", "maxItems", "enum", "properties",
+    "required", "minProperties", "maxProperties", "minimum", "maximum", "minLength", "maxLength", "pattern",
+    "additionalProperties", "anyOf", "uniqueItems", "$ref", "$defs", "oneOf", "$id", "$anchor", "prefixItems",
+    "propertyOrdering", "nullable"})
+
+
+def gemini_schema(schema: Any) -> dict[str, Any]:
+    """A tool's JSON schema as Gemini takes it: only the keywords it knows, at every depth (`const` becomes a
+    one-value `enum`, a one-part `allOf` is merged, draft-07 `definitions` become `$defs`); an object at the root."""
+    cleaned = _gemini_node(dict(schema) if isinstance(schema, dict) else {})
+    if "type" not in cleaned and "properties" in cleaned:
+        cleaned["type"] = "object"
+    if cleaned.get("type") != "object":
+        return {"type": "object", "properties": {}}
+    return cleaned
+
+
+def _gemini_node(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    parts = node.pop("allOf", None)
+    if isinstance(parts, list) and len(parts) == 1 and isinstance(parts[0], dict):
+        node = {**parts[0], **node}
+    if "const" in node and "enum" not in node:
+        node["enum"] = [node["const"]]
+    if isinstance(node.get("definitions"), dict):
+        node["$defs"] = {**node.pop("definitions"), **node.get("$defs", {})}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {name: _gemini_node(sub) for name, sub in value.items()}
+        elif key == "items" and isinstance(value, list):     # draft-07 tuple items
+            out["prefixItems"] = [_gemini_node(sub) for sub in value]
+        elif key in ("items", "additionalProperties"):
+            out[key] = _gemini_node(value)
+        elif key in ("anyOf", "oneOf", "prefixItems") and isinstance(value, list):
+            out[key] = [_gemini_node(sub) for sub in value]
+        elif key == "enum":
+            if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                               for v in value):
+                out[key] = value
+        elif key == "$ref" and isinstance(value, str):
+            out[key] = value.replace("#/definitions/", "#/$defs/")
+        elif key in GEMINI_KEYWORDS:
+            out[key] = value
+    return out
 
 
 def gemini_contents(request: Request, types: Any, signatures: Signatures) -> list[Any]:

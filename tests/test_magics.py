@@ -178,7 +178,7 @@ def test_load_ext_imports_no_sdk_pandas_or_chromadb():
         ip = InteractiveShell.instance()
         ip.run_line_magic("load_ext", "coditect_magics")
         heavy = ("anthropic", "openai", "google.genai", "huggingface_hub", "aiohttp", "pandas", "chromadb",
-                 "genai_prices", "ddgs")
+                 "genai_prices", "ddgs", "mcp", "mcp_types", "httpx2")
         print([m for m in heavy if m in sys.modules])
         print("llm" in ip.magics_manager.magics["line"], "llm" in ip.magics_manager.magics["cell"])
     """)

@@ -189,8 +189,9 @@ class Runner:
         from coditect_magics.tools import ModelReplied, ToolFinished, ToolLoop, ToolStarted
         started = time.perf_counter()
         node = _Node(depth)
-        chosen = self._resolve(self._default_names() if tools is None else tools,
-                               {t.name: t for t in self._builtins(tree, agent, node)}, agent.name or "llm")
+        names = self._default_names() if tools is None else tools
+        await self.toolbox.prepare(names)   # MCP servers the names need start here, on the loop
+        chosen = self._resolve(names, {t.name: t for t in self._builtins(tree, agent, node)}, agent.name or "llm")
         node.tools.update({t.name: t for t in chosen})
         if messages is None:
             memory, memory_items = ("", 0)

@@ -25,6 +25,11 @@ class ToolRun:
     call_id: str = ""
     decision: Mapping[str, Any] | None = None   # a tool that acts: approved, edited or denied, by whom, why
 
+    @property
+    def server(self) -> str:
+        """The MCP server an `mcp__SERVER__TOOL` call went to ("" for the kit's own tools)."""
+        return self.tool[len("mcp__"):].partition("__")[0] if self.tool.startswith("mcp__") else ""
+
 
 @dataclass(frozen=True)
 class Trace:

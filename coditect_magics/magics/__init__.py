@@ -1,5 +1,5 @@
 """The notebook fronts: magics that parse, call one service on the kernel's session, and display: `%llm`,
-`%agent`, `%orchestrate`, `%cmd`, `%skill`, `%memory` (and the panels they open)."""
+`%agent`, `%orchestrate`, `%cmd`, `%skill`, `%memory`, `%mcp` (and the panels they open)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Tab completion for the magics through IPython's matcher API: each magic's subcommands (as `subcommands.py`
 declares them), model ids and aliases after `%llm` and after `--model` / `--compare` / `--fallback`, agent names
-after `%agent`, command names after `%cmd`, skill names after `%skill show|run`, thread names after `--thread`.
+after `%agent`, command names after `%cmd`, skill names after `%skill show|run`, thread names after `--thread`, MCP
+server names after `%mcp tools|call|restart` and the tools of a running server after `%mcp call NAME`, and
+the built-ins, `mcp__SERVER` and `mcp__SERVER__TOOL` after `--tools`.
 Everything comes from memory or local files: nothing is fetched at completion time."""
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from coditect_magics.session import MAIN, Session
 
 from .subcommands import TABLES
 
-_MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd|skill|memory|orchestrate)\b(.*)$", re.DOTALL)
+_MAGIC = re.compile(r"^\s*(%%?)(llm|agent|cmd|skill|memory|orchestrate|mcp)\b(.*)$", re.DOTALL)
 MODEL_OPTIONS = ("--model", "-m", "--compare", "--fallback")
 
 
@@ -49,6 +51,9 @@ def candidates(session: Session, magic: str, before: list[str], current: str) ->
         return model_ids(session), "model"
     if previous == "--thread":
         return thread_names(session), "thread"
+    if previous == "--tools":
+        from coditect_magics.tools.builtins import NAMES
+        return [*NAMES, *mcp_tool_names(session)], "tool"
     if current.startswith("-"):
         return [], ""
     positional = [w for i, w in enumerate(before)
@@ -62,7 +67,15 @@ def candidates(session: Session, magic: str, before: list[str], current: str) ->
     chosen = table.get(positional[0])
     if len(positional) == 1 and chosen is not None and chosen.completes:
         return COMPLETES[chosen.completes](session), chosen.completes
+    if magic == "mcp" and len(positional) == 2 and positional[0] == "call":
+        return [getattr(t, "remote_name", t.name) for t in session.mcp.cached(positional[1])], "tool"
     return [], ""
+
+
+def mcp_tool_names(session: Session) -> list[str]:
+    """`mcp__SERVER` for each configured MCP server and `mcp__SERVER__TOOL` for the tools of running ones."""
+    servers = session.mcp.names()
+    return [*(f"mcp__{name}" for name in servers), *(t.name for name in servers for t in session.mcp.cached(name))]
 
 
 def _names(library: str) -> Callable[[Session], list[str]]:
@@ -71,7 +84,8 @@ def _names(library: str) -> Callable[[Session], list[str]]:
 
 COMPLETES: dict[str, Callable[[Session], list[str]]] = {
     "model": lambda session: model_ids(session), "agent": _names("agents"), "skill": _names("skills"),
-    "command": _names("commands"), "thread": lambda session: thread_names(session)}
+    "command": _names("commands"), "thread": lambda session: thread_names(session),
+    "mcp-server": lambda session: session.mcp.names()}
 
 
 def matcher_for(session: Session) -> Callable[[CompletionContext], Any]:

@@ -14,13 +14,13 @@ from coditect_magics.settings import CACHE_MODES, FORMATS, Settings
 from coditect_magics.settings import DEFAULTS as D
 
 from .complete import settled
-from .subcommands import AGENT, CMD, LLM, MEMORY, ORCHESTRATE, SKILL
+from .subcommands import AGENT, CMD, LLM, MCP, MEMORY, ORCHESTRATE, SKILL
 
 
 @magics_class
 class CoditectMagics(Magics):
     """LLMs in the notebook: `%llm`/`%%llm`, `%agent`/`%%agent`, `%orchestrate`/`%%orchestrate`, `%cmd`, `%skill`,
-    `%memory`. Its settings live in one Session (`self.session`), which the panels and workers use too."""
+    `%memory`, `%mcp`. Its settings live in one Session (`self.session`), which the panels and workers use too."""
 
     default_model = Unicode(D.default_model, help="Model for %llm when none is named: provider:model or an alias.").tag(config=True)
     aliases = Dict(dict(D.aliases), help="Your model aliases: name -> provider:model (added to the kit's own).").tag(config=True)
@@ -72,6 +72,11 @@ class CoditectMagics(Magics):
     footer = Bool(D.footer, help="Show the line under each reply: model, tokens, cost, time (the saved notebook keeps "
                              "the same in the output's metadata either way).").tag(config=True)
     stream_interval = Float(D.stream_interval, help="Seconds between display updates while a reply streams.").tag(config=True)
+    mcp_config = Unicode(D.mcp_config, help="A JSON file of MCP servers ({\"mcpServers\": {...}}, as .mcp.json) read "
+                                            "over ./.mcp.json and ~/.claude.json.").tag(config=True)
+    mcp_connect_timeout = Float(D.mcp_connect_timeout, help="Seconds an MCP server may take to start and list its "
+                                                            "tools.").tag(config=True)
+    mcp_call_timeout = Float(D.mcp_call_timeout, help="Seconds one MCP tool call may take.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -274,4 +279,23 @@ class CoditectMagics(Magics):
         `%memory stats`."""
         from . import memory
         return memory.run(self.session, line)
+
+    @line_magic
+    @no_var_expand
+    @MCP.document
+    def mcp(self, line: str) -> Any:
+        """MCP servers: from ./.mcp.json and ~/.claude.json (as Claude Code writes them: `{"mcpServers": {NAME:
+        {"command", "args", "env"}}}` for stdio, `{"type": "http", "url", "headers"}`) and CoditectMagics.mcp_config;
+        ${VAR} and ${VAR:-default} come from the environment. A server starts when first used and is kept for the
+        kernel's life. Its tools are `mcp__NAME__TOOL` (`mcp__NAME`: all of them) for --tools, an agent's `tools:`
+        and a skill's allowed-tools; each call a model makes asks for approval unless --allow mcp.
+
+        Examples:
+          %mcp add time -- python -m mcp_server_time --local-timezone UTC
+          %mcp tools time
+          %mcp call time get_current_time {"timezone": "Europe/Paris"}
+          %%llm anthropic:claude-sonnet-4-6 --tools mcp__time --allow mcp
+        """
+        from . import mcp
+        return mcp.run(self.session, line)
     @settled

@@ -235,7 +235,7 @@ def explain(session: Session, words: list[str]) -> Any:
 def show_help(session: Session, words: list[str]) -> None:
     """Every magic's usage, options, subcommands and examples, then where the settings are."""
     from .core import CoditectMagics
-    for magic in ("llm", "agent", "orchestrate", "cmd", "skill", "memory"):
+    for magic in ("llm", "agent", "orchestrate", "cmd", "skill", "memory", "mcp"):
         print(f"{'=' * 100}\n%{magic}\n{getattr(CoditectMagics, magic).__doc__}")
     print(f"{'=' * 100}\nSettings: %config CoditectMagics lists them; %config CoditectMagics.NAME = VALUE sets one.")
 

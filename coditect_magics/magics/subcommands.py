@@ -128,4 +128,13 @@ MEMORY = Subcommands("memory", (
 ORCHESTRATE = Subcommands("orchestrate", (
     S("run", "VAR", "run a plan kept by --plan-only (edited or not)", "orchestrate:execute", (1,)),
 ))
-TABLES = {table.magic: table for table in (LLM, AGENT, CMD, SKILL, MEMORY, ORCHESTRATE)}
+MCP = Subcommands("mcp", (
+    S("list", "", "MCP servers: transport, what runs, scope, status, tool count", "mcp:listing"),
+    S("tools", "[NAME]", "tool names and descriptions (starts the servers)", "mcp:tools", (0, 1), "mcp-server"),
+    S("call", "NAME TOOL {json}", "one call of a tool, yours (no approval asked)", "mcp:call", None, "mcp-server",
+      verbatim=True),
+    S("add", "NAME -- command args... | NAME --url URL", "write a server into ./.mcp.json", "mcp:add", None,
+      verbatim=True),
+    S("restart", "NAME", "stop a server and start it afresh", "mcp:restart", (1,), "mcp-server"),
+))
+TABLES = {table.magic: table for table in (LLM, AGENT, CMD, SKILL, MEMORY, ORCHESTRATE, MCP)}

@@ -27,6 +27,7 @@ class AgentWork:
     recall: Any
     resolve: Any
     memory: Any
+    mcp: Any
     _libraries: dict[str, Any]
 
     def _library(self, kind: str, dirs: tuple[str, ...], make: Any) -> Any:
@@ -101,8 +102,9 @@ class AgentWork:
 
     def runner(self, *, allow: str | None = None, stream: bool = True, asks: bool = False) -> Any:
         """A runner on this session: its agents, skills and bindings; tools see the working directory, the
-        notebook's functions by name and the memory store. What `allow` (and the `auto_approve` setting) names
-        runs without asking; other tools that act are put to the front when it `asks`, else denied."""
+        notebook's functions by name, the memory store and the session's MCP servers (`mcp__SERVER[__TOOL]`).
+        What `allow` (and the `auto_approve` setting) names runs without asking; other tools that act are put to the
+        front when it `asks`, else denied."""
         from coditect_magics.agents.runner import Limits, Runner
         from coditect_magics.tools.builtins import Builtins
         try:
@@ -115,7 +117,8 @@ class AgentWork:
             raise UsageError(str(exc)) from None
         return Runner(self.executor, agents=self.agents, skills=self.skills, bindings=self.bindings(),
                       model_aliases=self.aliases, stream=stream, limits=limits, asks=asks,
-                      toolbox={"allow": allow, "namespace": self.namespace, "memory": lambda: self.memory},
+                      toolbox={"allow": allow, "namespace": self.namespace, "memory": lambda: self.memory,
+                               "mcp": self.mcp},
                       recall=lambda who, task: self.recall(task, who.memory_items, who.memory_min_score))
 
 

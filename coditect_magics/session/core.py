@@ -14,6 +14,7 @@ from coditect_magics.settings import DEFAULTS, Settings
 
 from .agents import AgentWork
 from .conversations import Conversations
+from .mcp import McpWork
 from .models import Models
 from .recall import Recall
 
@@ -25,7 +26,7 @@ MEMORY_SETTINGS = frozenset({"memory_dir", "chroma_url", "embedder"})
 KEPT_TRACES = 50
 
 
-class Session(Models, Conversations, Recall, AgentWork):
+class Session(Models, Conversations, Recall, AgentWork, McpWork):
     """`Session(settings, namespace=user_ns)`; `configure(timeout=30)` changes settings. Services are built on
     first use, so making a session costs nothing. Methods return values; what a front should tell the user once
     (a model chosen for it, turns left out of a thread, memory skipped) collects in `notices()`."""
@@ -128,7 +129,9 @@ class Session(Models, Conversations, Recall, AgentWork):
             self.traces[:] = [*self.traces[-(KEPT_TRACES - 1):], (started, trace)]
 
     def close(self) -> None:
-        """Close the executor's SDK clients (on the kit's loop, where they were used) and finish memory writes."""
+        """Close the executor's SDK clients (on the kit's loop, where they were used), stop the MCP servers this
+        session started and finish memory writes."""
+        self.close_mcp()
         if self._executor is not None:
             from coditect_magics import bridge
             bridge.run(self._executor.aclose())

@@ -50,9 +50,9 @@ def fail(reason: str) -> str:
 
 
 @server.tool()
-def environment(name: str) -> str:
+def environment(variable: str) -> str:
     """An environment variable of the server's process."""
-    return os.environ.get(name, "(unset)")
+    return os.environ.get(variable, "(unset)")
 
 
 def http_app(token: str | None):

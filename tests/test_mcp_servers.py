@@ -16,6 +16,7 @@ from IPython.utils.capture import capture_output
 from coditect_magics.errors import UsageError
 from coditect_magics.mcp.config import load, parse_entry, portable
 from tests.fakes import Script
+from tests.queue_support import team, workers  # noqa: F401 - fixtures
 from tests.test_mcp_client import DEMO, call, stdio_demo, write_config
 
 KEY = "sk-live-SECRET-0123456789"
@@ -123,7 +124,7 @@ def test_mcp_add_list_tools_call_and_restart(kernel_here, monkeypatch):
     assert "| `mcp__demo__shout` | shout | demo | The text in capitals. |" in tools
     assert "| demo | stdio |" in shell.run_line_magic("mcp", "list").data and "| ready | 5 |" in \
         shell.run_line_magic("mcp", "list").data
-    result = shell.run_line_magic("mcp", 'call demo environment {"name": "GREETING"}')
+    result = shell.run_line_magic("mcp", 'call demo environment {"variable": "GREETING"}')
     assert result.text == "hello" and shell.user_ns["_mcp"] is result
     assert shell.run_line_magic("mcp", "call demo picture").images[0].media_type == "image/png"
     with capture_output() as captured:
@@ -133,7 +134,26 @@ def test_mcp_add_list_tools_call_and_restart(kernel_here, monkeypatch):
         shell.run_line_magic("mcp", "restart demo")
     assert "coditect: demo fail answered with an error: Error executing tool fail" in captured.stderr
     assert "the arguments are not JSON" in captured.stderr and "restarted: 5 tools" in captured.stdout
-    assert shell.run_line_magic("mcp", 'call demo environment {"name": "GREETING"}').text == "bonjour"
+    assert shell.run_line_magic("mcp", 'call demo environment {"variable": "GREETING"}').text == "bonjour"
+
+
+def test_listing_adding_and_completing_import_nothing_of_the_sdk(here):
+    import subprocess
+    import textwrap
+    code = textwrap.dedent("""
+        import sys
+        from IPython.core.interactiveshell import InteractiveShell
+        ip = InteractiveShell.instance()
+        ip.run_line_magic("load_ext", "coditect_magics")
+        ip.run_line_magic("mcp", "add time -- python -m mcp_server_time")
+        ip.run_line_magic("mcp", "list")
+        from IPython.core.completer import provisionalcompleter
+        with provisionalcompleter():
+            print([c.text for c in ip.Completer.completions("%mcp tools t", 12)])
+        print(sorted(m for m in ("mcp", "mcp_types", "httpx2", "anyio") if m in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=here)
+    assert done.stdout.strip().splitlines()[-2:] == ["['time']", "[]"], done.stderr
 
 
 def test_completion_names_servers_and_running_servers_tools(kernel_here):
@@ -205,3 +225,51 @@ def test_unloading_the_extension_ends_the_stdio_servers(shell, here):
     assert subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip() \
         in ("", "Z"), "the server's process ended"
     shell.run_line_magic("load_ext", "coditect_magics")      # the fixture unloads it again
+
+
+# queued runs
+
+@pytest.mark.timeout(180)
+def test_a_queued_run_carries_the_entries_as_text_without_a_key_and_the_worker_starts_its_own(
+        team, workers, thread_server, tmp_path, monkeypatch, redis_url):
+    monkeypatch.setenv("DOCS_KEY", KEY)
+    monkeypatch.delenv("GREETING", raising=False)
+    write_config(tmp_path, {"demo": stdio_demo(env={"GREETING": "${GREETING:-from the worker}"}),
+                            "docs": {"type": "http", "url": "http://127.0.0.1:9/mcp",
+                                     "headers": {"Authorization": "Bearer ${DOCS_KEY}", "X-Literal": KEY}}})
+    thread_server.script(Script(tool_calls=[call("c1", "mcp__demo__environment", variable="GREETING")]),
+                         Script(text="Greeted."))
+    workers.start("w1")
+    with capture_output() as captured:
+        team.run_cell_magic("agent", "helper --queue --tools mcp__demo --allow mcp", "Greet.")
+    run = team.user_ns["_run"]
+    assert run.wait(90), (tmp_path / "w1.log").read_text()
+    assert team.user_ns["_llm"].text == "Greeted."
+    told = next(m["content"] for m in thread_server.last.body["messages"] if m["role"] == "tool")
+    assert told == "from the worker", "the worker started the server, with its own environment"
+    assert session_of(team).mcp.rows()[0].status == "not started", "the kernel started nothing"
+    assert "header X-Literal stays home" in captured.stderr
+    stored = stored_values(redis_url)
+    assert any(b"Bearer ${DOCS_KEY}" in value for value in stored), "the entries travelled, unexpanded"
+    assert not any(KEY.encode() in value for value in stored), "the key did not"
+
+
+def stored_values(url: str) -> list[bytes]:
+    """Every value in the Redis, job payloads decompressed (RQ keeps them as zlib-compressed pickles)."""
+    import zlib
+
+    import redis
+    stored = redis.Redis.from_url(url)
+    values: list[bytes] = []
+    for key in stored.keys("*"):
+        kind = stored.type(key).decode()
+        values += {"string": lambda: [stored.get(key)], "hash": lambda: list(stored.hgetall(key).values()),
+                   "list": lambda: stored.lrange(key, 0, -1), "zset": lambda: stored.zrange(key, 0, -1),
+                   "set": lambda: list(stored.smembers(key))}.get(kind, lambda: [])()
+    found = [v for v in values if v]
+    for value in list(found):
+        try:
+            found.append(zlib.decompress(value))
+        except zlib.error:
+            pass
+    return found

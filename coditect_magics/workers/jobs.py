@@ -44,6 +44,7 @@ class Outcome:
 
 
 _ledgers: dict[str, Any] = {}
+_mcp: dict[tuple[str, tuple[float, float]], Any] = {}   # by the kit's servers: started once, kept from job to job
 _executors: dict[str, Any] = {}  # by settings: their handles keep their SDK clients from job to job
 
 
@@ -55,6 +56,21 @@ def ledger_for(kit: Kit) -> Any:
     if target not in _ledgers:
         _ledgers[target] = Ledger(target)
     return _ledgers[target]
+
+
+def mcp_servers(kit: Kit) -> Any:
+    """The MCP servers a kit names, started by this worker on first use and kept for its life (None: none)."""
+    if not kit.mcp_servers:
+        return None
+    key = (kit.mcp_servers, tuple(kit.mcp_timeouts))
+    if key not in _mcp:
+        import json
+
+        from coditect_magics.mcp.config import from_entries
+        from coditect_magics.mcp.manager import Manager, Timeouts
+        loaded = from_entries(json.loads(kit.mcp_servers).get("mcpServers", {}))
+        _mcp[key] = Manager(lambda: loaded, lambda: Timeouts(*kit.mcp_timeouts))
+    return _mcp[key]
 
 
 class Context:
@@ -93,7 +109,7 @@ class Context:
                 skills=SkillLibrary([folder / "skills"], standard=False),
                 bindings=load_bindings(folder / "bindings.yaml"), model_aliases=self.kit.model_aliases,
                 toolbox={"allow": self.kit.allow, "namespace": import_functions(self.kit.functions),
-                         "memory": _memory},
+                         "memory": _memory, "mcp": mcp_servers(self.kit)},
                 limits=Limits(**self.kit.limits), stream=False, recall=_recall(self.kit))
         return self._runner
 

@@ -1,12 +1,14 @@
 """What a queued job carries to a worker that may run on another machine: the agent, skill and bindings files as
-text, the kernel's settings that are not secrets, the built messages and the tool names; never a path that exists
-only on the notebook's machine, and never an API key (a worker reads its own keys from its own environment)."""
+text, the MCP servers' entries as text (`${VAR}` unexpanded; a key written out in one stays home), the kernel's
+settings that are not secrets, the built messages and the tool names; never a path that exists only on the
+notebook's machine, and never an API key (a worker reads its own keys from its own environment)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import inspect
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -38,6 +40,8 @@ class Kit:
     functions: Mapping[str, str] = field(default_factory=dict)  # tool name -> "module:qualname"
     memory_items: int = DEFAULTS.memory_context   # memories for a delegated agent (its binding may say otherwise)
     memory_min_score: float = DEFAULTS.memory_min_score
+    mcp_servers: str = ""                         # {"mcpServers": ...} as JSON text; the worker starts its own
+    mcp_timeouts: tuple[float, float] = (DEFAULTS.mcp_connect_timeout, DEFAULTS.mcp_call_timeout)
 
     @property
     def digest(self) -> str:
@@ -76,7 +80,18 @@ def kit_of(session: Session, *, allow: str | None = None, tools: Any = None) -> 
                bindings=bindings.read_text(encoding="utf-8") if bindings.is_file() else "",
                model_aliases=session.aliases, settings=travelling_settings(session.executor.settings), allow=allow,
                limits=dict(settings.agent_limits), functions=functions_of(tools, session.namespace),
-               memory_items=settings.memory_context, memory_min_score=settings.memory_min_score)
+               memory_items=settings.memory_context, memory_min_score=settings.memory_min_score,
+               mcp_servers=mcp_servers_of(session),
+               mcp_timeouts=(settings.mcp_connect_timeout, settings.mcp_call_timeout))
+
+
+def mcp_servers_of(session: Session) -> str:
+    """The session's MCP servers as JSON text for a worker; what stays home (a key written out) is a notice."""
+    from coditect_magics.mcp.config import portable
+    entries, left = portable(session.mcp.loaded())
+    for line in left:
+        session.notice(line, once=line)
+    return json.dumps({"mcpServers": entries}) if entries else ""
 
 
 def travelling_settings(settings: Any) -> dict[str, Any]:

@@ -107,8 +107,11 @@ class Executor:
         llm = self._handles.get(model_id)
         if llm is None:
             qualified = registry.qualify(model_id, self.settings.aliases)
-            provider, _ = registry.resolve(qualified)
+            provider, model = registry.resolve(qualified)
             options = dict(self.settings.provider_options.get(provider, {}))
+            if not options and registry.entry(provider).spec.wraps:  # search:ollama:... calls where ollama is set
+                inner = registry.qualify(model, self.settings.aliases).partition(":")[0]
+                options = dict(self.settings.provider_options.get(inner, {}))
             llm = self._handles[model_id] = registry.get(qualified, timeout=self.settings.timeout_s, **options)
         return llm
 

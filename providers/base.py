@@ -50,6 +50,7 @@ class ProviderSpec:
     images: bool | None = None  # reads images; None: only the server can say (subclasses may decide per model)
     vision_models: str = ""  # what a refusal of an image suggests instead, e.g. "openai:gpt-4.1-mini or openai:gpt-4o"
     prices_id: str = ""  # the provider's name in genai-prices' data where it is not `name` (gemini is "google")
+    wraps: bool = False  # a wrapper around another model (search:MODEL): usable when that model is
 
     def accepts_images(self, model: str) -> bool | None:
         """Whether `model` reads images: True, False, or None when only the server can say."""

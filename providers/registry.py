@@ -173,10 +173,15 @@ def _reachable(url: str, timeout: float = 0.3) -> bool:
         return False
 
 
-def status(name: str, settings: Settings | None = None) -> Availability:
-    """Whether one provider can be called now, checked without importing its SDK."""
+def status(name: str, settings: Settings | None = None, *, wrapped: str | None = None) -> Availability:
+    """Whether one provider can be called now, checked without importing its SDK. A wrapper (search) is usable
+    only when the model it wraps is: `wrapped` (default: the first usable provider's default model, else the
+    wrapper's own default), which its row gives as its default model; `settings` then belong to that model."""
     settings = settings or Settings()
     spec = entry(name).spec
+    if spec.wraps:
+        inner = wrapped or _first_usable({}) or spec.default_model
+        return _wrapper(name, spec, inner, lambda provider: status(provider, settings))
     row = lambda usable, reason: Availability(name, usable, reason, spec.default_model, spec.description,  # noqa: E731
                                               spec.base_url(settings) or "", spec.base_url_env)
     missing = spec.missing_modules()
@@ -199,10 +204,54 @@ def status(name: str, settings: Settings | None = None) -> Availability:
     return row(True, "ready")
 
 
-def available(settings: dict[str, Settings] | None = None) -> list[Availability]:
+def _wrapper(name: str, spec: ProviderSpec, inner: str, base_status: Callable[[str], Availability]) -> Availability:
+    """A wrapper's row: its own SDK first, then the status of the model it wraps (`base_status(provider)`)."""
+    try:
+        provider, model = resolve(inner)
+    except errors.UnknownProvider as exc:
+        return Availability(name, False, f"wraps {inner}: {exc}", inner, spec.description)
+    inner = f"{provider}:{model}"
+    missing = spec.missing_modules()
+    if missing:
+        return Availability(name, False, f"{', '.join(missing)} not installed: {spec.install_hint()}", inner,
+                            spec.description)
+    if entry(provider).spec.wraps:
+        return Availability(name, False, f"{name} cannot wrap {inner}: name a model, as {name}:openai:gpt-4.1-mini",
+                            inner, spec.description)
+    base = base_status(provider)
+    reason = f"wraps {inner} ({base.reason})" if base.usable else f"wraps {inner}, but {provider} is not usable: " \
+                                                                  f"{base.reason}"
+    return Availability(name, base.usable, reason, inner, spec.description, base.endpoint, base.endpoint_env)
+
+
+def _first_usable(rows: Mapping[str, Availability], settings: Mapping[str, Settings] | None = None) -> str | None:
+    """`provider:default model` of the first usable provider that wraps none (`rows`: the ones already checked)."""
+    for name in names():
+        if entry(name).spec.wraps:
+            continue
+        row = rows.get(name) or status(name, (settings or {}).get(name))
+        if row.usable:
+            return f"{name}:{row.default_model}"
+    return None
+
+
+def available(settings: dict[str, Settings] | None = None, *, wrapped: str | None = None) -> list[Availability]:
     """One row per provider: name, usable, reason (what to install or set when it is not), endpoint; `settings`
-    gives a provider's connection settings (a base URL set in the notebook, say) by name."""
-    return [status(name, (settings or {}).get(name)) for name in names()]
+    gives a provider's connection settings (a base URL set in the notebook, say) by name. `wrapped`: the model a
+    wrapper (search) wraps, e.g. the session's default model (default: the first usable provider's)."""
+    settings = settings or {}
+    rows = {name: status(name, settings.get(name)) for name in names() if not entry(name).spec.wraps}
+    for name in names():
+        spec = entry(name).spec
+        if not spec.wraps:
+            continue
+        own = settings.get(name)  # a wrapper's own settings belong to the model it wraps
+
+        def base_status(provider: str, own: Settings | None = own) -> Availability:
+            return status(provider, own) if own is not None else rows.get(provider) or status(provider)
+
+        rows[name] = _wrapper(name, spec, wrapped or _first_usable(rows) or spec.default_model, base_status)
+    return [rows[name] for name in names()]
 
 
 ANY_VISION = "anthropic:claude-sonnet-4-6, openai:gpt-4.1-mini or gemini"  # suggested where a spec names none

@@ -2,8 +2,9 @@
 model the results as numbered, delimited, untrusted context, and returns them as `Reply.sources`.
 
 Model id: `search:<base id>`, where the base id is anything `providers.get` accepts (`openai:gpt-4o`, `anthropic`,
-an alias such as `claude`). A bare `search` wraps `openai:gpt-4.1-mini` (the `gpt` alias). `api_key`, `base_url` and
-`timeout` belong to the base provider.
+an alias such as `claude`). A bare `search` wraps `openai:gpt-4.1-mini` (the `gpt` alias) here; a session makes it
+wrap its default model. `api_key`, `base_url` and `timeout` belong to the base provider. `status("search")` is usable
+only when the model it wraps is (see `registry.status`).
 
 `options` (the wrapper's own keys; every other key goes to the base provider's options):
 - `search`: "always" (default) searches before every call; "auto" only when the last user message asks for current
@@ -48,7 +49,7 @@ class SearchSpec(ProviderSpec):
 
 
 SPEC = SearchSpec(name="search", default_model="openai:gpt-4.1-mini", extra="search", sdk_modules=("ddgs",),
-                  key_required=False, description="Web search (ddgs) wrapped around another provider")
+                  key_required=False, description="Web search (ddgs) wrapped around another provider", wraps=True)
 
 OWN_OPTIONS = ("search", "max_results", "search_timeout", "backend")
 POLICIES = ("always", "auto", "never")

@@ -286,9 +286,15 @@ async def test_image_message_gets_a_text_part_first(server):
     assert content[2]["type"] == "image_url"
 
 
-def test_status_needs_no_key():
-    row = providers.status("search")
-    assert row.usable and row.default_model == "openai:gpt-4.1-mini"
+def test_status_is_the_wrapped_models(monkeypatch):
+    """The wrapper needs no key of its own; it is usable exactly when the model it wraps is."""
+    row = providers.status("search", wrapped="openai:gpt-4.1-mini")
+    assert not row.usable and row.default_model == "openai:gpt-4.1-mini"
+    assert row.reason == "wraps openai:gpt-4.1-mini, but openai is not usable: OPENAI_API_KEY not set"
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    row = providers.status("search", wrapped="gpt")
+    assert row.usable and row.reason == "wraps openai:gpt-4.1-mini (key from OPENAI_API_KEY)"
+    assert not providers.status("search", wrapped="search:openai:gpt-4o").usable, "it cannot wrap itself"
 
 
 async def test_search_timeout_leaves_time_for_the_answer(server):

@@ -104,10 +104,11 @@ def ask(session: Session, model: str, prepared: Prepared, *, params: dict[str, A
         fmt: str = "markdown", stream: bool = True, cache: bool | None = None, out: str | None = None) -> LLMResult:
     """Run one call through the executor, streaming into one display handle; keep the reply in `_llm` and in
     memory."""
+    model = session.resolve(model)  # a bare `search` wraps the session's default model
     say_notices(session)
     execution = session.executor.stream(model, prepared.messages, fallbacks=list(fallbacks),
                                         context=prepared.context, cache=cache, stream=stream, **params)
-    result = LLMResult(text="", model=session.resolve(model), format=fmt, show_footer=session.settings.footer)
+    result = LLMResult(text="", model=model, format=fmt, show_footer=session.settings.footer)
     view = StreamView(result, session.settings.stream_interval if stream else float("inf"))
     failure: BaseException | None = None
     try:
@@ -162,20 +163,20 @@ def names_value(session: Session, words: list[str]) -> bool:
 
 
 def listing(session: Session, words: list[str]) -> Any:
-    """`%llm list`: providers, usable or why not, default model, endpoint, known models; then the aliases."""
+    """`%llm list`: providers, usable or why not, default model (as an id to write: the search wrapper's is the model
+    it wraps, the session's default), endpoint, known models; then the aliases."""
     from IPython.display import Markdown
 
-    from coditect_magics import providers
     base_urls = session.settings.base_urls
     lines = ["| provider | usable | default model | reason | endpoint | known models |", "|---|---|---|---|---|---|"]
-    for row in providers.available({name: providers.Settings(base_url=url) for name, url in base_urls.items()}):
+    for row in session.provider_rows():
         endpoint = row.endpoint or "SDK default"
         if row.name in base_urls:
             endpoint += " (%config CoditectMagics.base_urls)"
         elif row.endpoint_env:
             endpoint += f" ({row.endpoint_env})"
-        lines.append(f"| {row.name} | {'yes' if row.usable else 'no'} | {row.default_model} | {row.reason} | "
-                     f"{endpoint} | {', '.join(registry.entry(row.name).spec.models)} |")
+        lines.append(f"| {row.name} | {'yes' if row.usable else 'no'} | {row.name}:{row.default_model} | "
+                     f"{row.reason} | {endpoint} | {', '.join(registry.entry(row.name).spec.models)} |")
     lines += ["", "Aliases: " + ", ".join(f"`{k}` → {v}" for k, v in sorted(session.alias_table().items()))]
     if session.settings.default_model:
         lines.append(f"\nDefault: {session.settings.default_model}")

@@ -28,9 +28,14 @@ class Models:
         return {**registry.ALIASES, **self.aliases}
 
     def resolve(self, model: str) -> str:
-        """An alias, a bare vendor name or an id → the id to call (unknown names pass, for the call to report)."""
+        """An alias, a bare vendor name or an id → the id to call (unknown names pass, for the call to report). A
+        bare `search` wraps the session's default model."""
         from coditect_magics.providers import registry
-        return registry.qualify(model, self.aliases)
+        resolved = registry.qualify(model, self.aliases)
+        if resolved == "search":
+            wrapped = self.wrapped_default()
+            return f"search:{wrapped}" if wrapped else resolved
+        return resolved
 
     def check(self, model: str) -> str:
         """`resolve`, refusing a name no provider knows (so an alias never points at nothing)."""
@@ -47,11 +52,37 @@ class Models:
             return True
         return bool(_MODEL_ID.match(word))
 
-    def usable_models(self) -> list[str]:
-        """The default model of every provider that can be called now (the search wrapper aside)."""
+    def provider_rows(self, wrapped: str | None = None) -> list[Any]:
+        """`providers.available()` with the session's base URLs; the search wrapper's row is about the model it
+        wraps: `wrapped`, else the configured default model, else the first usable provider's."""
         from coditect_magics import providers
         settings = {name: providers.Settings(base_url=url) for name, url in self.settings.base_urls.items()}
-        return [f"{row.name}:{row.default_model}" for row in providers.available(settings)
+        return providers.available(settings, wrapped=wrapped or self._configured_inner())
+
+    def _configured_inner(self) -> str | None:
+        """The configured default model as the search wrapper would wrap it (its own inner model if it is one)."""
+        from coditect_magics.providers import registry
+        configured = registry.qualify(self.settings.default_model, self.aliases) if self.settings.default_model \
+            else ""
+        provider, _, inner = configured.partition(":")
+        return (inner or None) if provider == "search" else (configured or None)
+
+    def wrapped_default(self) -> str | None:
+        """What a bare `search` wraps: the configured default (said as it is), else the first usable provider's
+        default model; None when nothing is usable (the call then says what is missing)."""
+        configured = self._configured_inner()
+        if configured:
+            return configured
+        if self.settings.default_model:  # the default is a bare `search` itself
+            return next(iter(self.usable_models()), None)
+        try:
+            return self.default_model()  # the first usable provider's, said once
+        except UsageError:
+            return None
+
+    def usable_models(self) -> list[str]:
+        """The default model of every provider that can be called now (the search wrapper aside)."""
+        return [f"{row.name}:{row.default_model}" for row in self.provider_rows()
                 if row.usable and row.name != "search"]
 
     def default_model(self) -> str:

@@ -96,6 +96,8 @@ def test_main_job_runs_the_quickstart_on_the_embedded_model(tmp_path, local_mode
                           cwd=NOTEBOOKS.parent, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 errors" in done.stdout and "from local:smollm2" in done.stdout
+    assert "without encryption" not in done.stdout + done.stderr, "the kernel runs over IPC, not TCP"
+    assert "WARNING" not in done.stderr, done.stderr
     html = (tmp_path / "out" / "quickstart.html").read_text()
     assert "local:smollm2" in html and "What is a closure" in html
 

@@ -87,7 +87,8 @@ def test_header_keys_are_never_shown(kernel_here, monkeypatch):
     monkeypatch.setenv("DOCS_KEY", KEY)
     write_config(here, {"docs": {"type": "http", "url": "http://127.0.0.1:9/mcp?key=abc",
                                  "headers": {"Authorization": "Bearer ${DOCS_KEY}", "X-Api-Key": KEY},
-                                 "env": {"API_TOKEN": KEY}}})
+                                 "env": {"API_TOKEN": KEY}},
+                        "demo": stdio_demo(env={"DOCS_KEY": "${DOCS_KEY}"})})
     config = session_of(shell).mcp.config("docs")
     assert KEY not in repr(config) and "headers=['Authorization', 'X-Api-Key'] (values hidden)" in repr(config)
     with capture_output() as captured:
@@ -95,6 +96,8 @@ def test_header_keys_are_never_shown(kernel_here, monkeypatch):
         shell.run_line_magic("mcp", "tools docs")     # nothing listens there: the failure is one line
     shown = listed.data + captured.stdout + captured.stderr
     assert KEY not in shown and "abc" not in listed.data and "coditect: MCP server docs did not start" in shown
+    assert shell.run_line_magic("mcp", 'call demo environment {"variable": "DOCS_KEY"}').text == "***", \
+        "a key-named env value is hidden in what a tool returns too"
     assert portable(load())[1] == ["MCP server docs: header X-Api-Key stays home (written out, not as ${VAR}): the "
                                    "worker's server goes without it", "MCP server docs: env API_TOKEN stays home "
                                    "(written out, not as ${VAR}): the worker's server goes without it"]

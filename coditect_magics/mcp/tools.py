@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
 from coditect_magics.providers import ImagePart
+from coditect_magics.providers.secrets import redact
 from coditect_magics.tools.errors import ToolError
 from coditect_magics.tools.schema import Tool, ToolOutput
 
@@ -100,7 +101,7 @@ def object_schema(schema: Any) -> dict[str, Any]:
 
 
 def result_of(result: Any) -> CallResult:
-    """The SDK's CallToolResult as text and images."""
+    """The SDK's CallToolResult as text and images (a key the session knows, a header's say, hidden)."""
     texts: list[str] = []
     images: list[ImagePart] = []
     for block in result.content or ():
@@ -121,7 +122,7 @@ def result_of(result: Any) -> CallResult:
     structured = getattr(result, "structured_content", None)
     if not texts and not images and structured is not None:
         texts.append(json.dumps(structured, ensure_ascii=False, default=str))
-    return CallResult("\n".join(texts), tuple(images), bool(getattr(result, "is_error", False)), structured)
+    return CallResult(redact("\n".join(texts)), tuple(images), bool(getattr(result, "is_error", False)), structured)
 
 
 def _image(data: str, media_type: str, images: list[ImagePart], texts: list[str]) -> None:

@@ -17,7 +17,9 @@ import pytest
 
 from coditect_magics import costs
 from coditect_magics.costs import ledger as ledger_module
+from coditect_magics.costs import process as process_module
 from coditect_magics.costs.frame import GROUP_KEYS
+from coditect_magics.costs.schema import MIGRATIONS
 from coditect_magics.providers import secrets
 from tests.fakes import Script
 from tests.servers import free_port, start_postgres
@@ -48,7 +50,7 @@ def pg_url(postgres: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _quiet_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ledger_module, "_log_prompts", None)
+    monkeypatch.setattr(process_module, "_log_prompts", None)
     monkeypatch.setattr(ledger_module, "_chosen", None)
 
 
@@ -161,7 +163,7 @@ def test_two_processes_write_at_once(store: str, tmp_path: Path, request: pytest
     assert costs.costs(by="agent", ledger=ledger)["calls"].to_dict() == {"w0": 600, "w1": 600}
     assert sorted(r.input_tokens for r in ledger.rows(agent="w1", provider="openai")) == list(range(300))
     assert ledger.spend() == pytest.approx(0.6)
-    assert ledger.query("SELECT version FROM ledger_version")[1] == [(2,)]
+    assert ledger.query("SELECT version FROM ledger_version")[1] == [(len(MIGRATIONS),)]  # the latest
     ledger.close()
 
 
@@ -211,7 +213,7 @@ def test_an_untracked_sqlite_file_upgrades_with_its_rows(version: int, tmp_path:
     ledger.record(costs.CallRecord("openai", "gpt-4o", memory_items=3, ts=T0 + 2))
     assert [(r.id, r.memory_items) for r in ledger.rows()][:2] == [("a", 0), ("b", 0)]
     assert [r.memory_items for r in ledger.rows()] == [0, 0, 3] and ledger.spend() == 1.0
-    assert ledger.query("SELECT version FROM ledger_version")[1] == [(2,)]
+    assert ledger.query("SELECT version FROM ledger_version")[1] == [(len(MIGRATIONS),)]  # the latest
     ledger.close()
     again = costs.Ledger(path)
     assert again.count() == 3 and again.query("SELECT count(*) FROM ledger_version")[1] == [(1,)]

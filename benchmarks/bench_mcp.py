@@ -50,6 +50,7 @@ def timed(run: Any, n: int) -> list[float]:
     from coditect_magics import bridge
 
     async def measure() -> list[float]:
+        """The awaits, timed one by one."""
         took = []
         for _ in range(n):
             started = time.perf_counter()
@@ -87,6 +88,7 @@ def through_loop(python: Any, remote: Any, url: str, rounds: int) -> bool:
                         ledger=Ledger(tmp / "ledger.sqlite3"), cache=ResponseCache(tmp / "cache.sqlite3"))
 
     def loop(tool: Any) -> Any:
+        """A run of the tool loop offering `tool`."""
         return lambda: run_tools(executor, "openai:gpt-4o-mini", "Shout hi.", [tool], stream=False,
                                  approval=Policy(frozenset({"mcp"})))
 
@@ -126,6 +128,7 @@ def load_ext() -> bool:
 
 
 def main() -> None:
+    """Start the demo server, measure, print each figure beside its goal."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=40)

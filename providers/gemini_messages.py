@@ -63,6 +63,7 @@ def gemini_schema(schema: Any) -> dict[str, Any]:
 
 
 def _gemini_node(node: Any) -> Any:
+    """One schema node with only Gemini's keywords, its subschemas cleaned too."""
     if not isinstance(node, dict):
         return node
     node = dict(node)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.utilities.types import Image
@@ -19,7 +19,8 @@ from mcp_types import EmbeddedResource, TextResourceContents
 from pydantic import Field
 
 # a 1x1 PNG
-PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+                         "AAAABJRU5ErkJggg==")
 
 server = MCPServer("demo")
 
@@ -55,13 +56,14 @@ def environment(variable: str) -> str:
     return os.environ.get(variable, "(unset)")
 
 
-def http_app(token: str | None):
+def http_app(token: str | None) -> Any:
     """The Streamable HTTP app, behind a bearer token when one is given."""
     app = server.streamable_http_app(host="127.0.0.1")
     if not token:
         return app
 
-    async def guarded(scope, receive, send):
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        """Refuse an HTTP request without the token; pass everything else (lifespan) on."""
         if scope["type"] == "http":
             sent = dict(scope.get("headers") or ()).get(b"authorization", b"").decode()
             if sent != f"Bearer {token}":

@@ -66,7 +66,9 @@ class ServerConfig:
         missing: list[str] = []
 
         def fill(text: str) -> str:
+            """`text` with its ${VAR} references filled in."""
             def one(match: re.Match[str]) -> str:
+                """One reference's value, its default, or "" (and the name kept as missing)."""
                 value = environ.get(match[1])
                 if value is None or (value == "" and match[2] is not None):
                     if match[2] is None:
@@ -158,6 +160,7 @@ def parse_entry(name: str, entry: Any, scope: str, source: str) -> ServerConfig:
 
 
 def _add(servers: dict[str, ServerConfig], problems: list[str], entries: Any, scope: str, source: str) -> None:
+    """Parse `entries` (an `mcpServers` object) into `servers`, a line in `problems` for each one refused."""
     if entries is None:
         return
     if not isinstance(entries, dict):
@@ -171,6 +174,7 @@ def _add(servers: dict[str, ServerConfig], problems: list[str], entries: Any, sc
 
 
 def _servers_of(document: Any, source: str, problems: list[str]) -> Any:
+    """The `mcpServers` of a parsed file (None, with a problem line, when the file is not an object)."""
     if document is None:
         return None
     if not isinstance(document, dict):
@@ -203,6 +207,8 @@ def _read(path: Path, problems: list[str]) -> Any:
 
 @dataclass(frozen=True)
 class Problem:
+    """A file that could not be read, as its one line (kept in the parse cache like a result)."""
+
     line: str
 
 
@@ -216,6 +222,7 @@ def _shown(path: Path) -> str:
 
 
 def _list(value: Any, where: str, key: str) -> list[Any]:
+    """An entry's list value (`args`), or a UsageError saying it must be one."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -224,6 +231,7 @@ def _list(value: Any, where: str, key: str) -> list[Any]:
 
 
 def _strings(value: Any, where: str, key: str) -> dict[str, str]:
+    """An entry's object of strings (`env`, `headers`), or a UsageError saying it must be one."""
     if value is None:
         return {}
     if not isinstance(value, dict):

@@ -60,6 +60,7 @@ class Connection:
 
     @property
     def ready(self) -> bool:
+        """Connected, with its tools listed."""
         return self.status == "ready" and self._client is not None
 
     async def start(self) -> None:
@@ -72,6 +73,7 @@ class Connection:
             await self._start()
 
     async def _start(self) -> None:
+        """Expand the config, start the server's task and wait for its tool list (at most the connect timeout)."""
         self.status, self.problem, self.http_status = "starting", "", 0
         started = time.perf_counter()
         ready: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
@@ -125,6 +127,7 @@ class Connection:
             self._client = None
 
     async def _saw(self, response: Any) -> None:
+        """Keep an HTTP server's error status for the failure line."""
         if response.status_code >= 400:
             self.http_status = response.status_code
 
@@ -153,6 +156,7 @@ class Connection:
             raise
 
     def _died(self, why: str) -> None:
+        """Record that the server stopped answering (the next use starts it again)."""
         self.status, self.problem = "exited", self._line(f"stopped: {why}")
         self._client = None
 
@@ -230,6 +234,7 @@ class _owning:
 
 
 def client_info() -> Any:
+    """How the kit introduces itself to a server: coditect-magics and its version."""
     from mcp import Implementation
     try:
         from importlib.metadata import version

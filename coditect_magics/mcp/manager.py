@@ -58,12 +58,15 @@ class Manager:
 
     # what is configured
     def loaded(self) -> Loaded:
+        """The servers as configured now (the files are read again when they change)."""
         return self._load()
 
     def names(self) -> list[str]:
+        """The configured servers' names."""
         return list(self.loaded().servers)
 
     def config(self, name: str) -> ServerConfig:
+        """The server called `name`; a UsageError listing the servers when there is none."""
         servers = self.loaded().servers
         if name not in servers:
             known = ", ".join(servers) or "none (add one with %mcp add NAME -- command args, or write .mcp.json)"
@@ -134,6 +137,7 @@ class Manager:
         return connection if connection is not None and connection.config == config else None
 
     async def _connected(self, name: str) -> tuple[RemoteTool, ...]:
+        """The server's tools, its connection made (or remade for a changed entry) and started if need be."""
         config = self.config(name)
         connection = self._current(name, config)
         if connection is None:
@@ -151,15 +155,18 @@ class Manager:
         return self._tools[name]
 
     def _caller(self, name: str) -> Callable[[str, dict[str, Any]], Awaitable[CallResult]]:
+        """What a tool of server `name` calls: `call(tool, arguments)`."""
         return lambda tool, arguments: self.call(name, tool, arguments)
 
     async def _call(self, name: str, tool: str, arguments: dict[str, Any]) -> CallResult:
+        """One call on the kit's loop, the server started if need be."""
         await self._connected(name)
         connection = self._connections[name]
         connection.timeouts = self._timeouts()
         return result_of(await connection.call(tool, arguments))
 
     async def _restart(self, name: str) -> tuple[RemoteTool, ...]:
+        """Stop the server's connection and start a new one."""
         self.config(name)
         connection = self._connections.pop(name, None)
         self._tools.pop(name, None)
@@ -168,6 +175,7 @@ class Manager:
         return await self._connected(name)
 
     async def _close_all(self) -> None:
+        """Stop every connection at once."""
         connections, self._connections = list(self._connections.values()), {}
         self._tools.clear()
         await asyncio.gather(*(c.stop() for c in connections), return_exceptions=True)
@@ -191,6 +199,7 @@ async def on_kit_loop(work: Awaitable[T]) -> T:
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, if any."""
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
@@ -198,6 +207,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _quietly(close: Callable[[], None]) -> None:
+    """Call `close`, saying nothing of what fails (at interpreter exit)."""
     try:
         close()
     except Exception:  # noqa: BLE001 - at exit, nothing is left to tell

@@ -31,6 +31,7 @@ class RemoteTool(Tool):
     remote_name: str = ""        # the tool's own name on its server
 
     async def run(self, arguments: Mapping[str, Any]) -> "str | ToolOutput":
+        """Call the server's tool with the arguments as the model wrote them."""
         if not isinstance(arguments, Mapping):
             raise ToolError(f"{self.name}: arguments must be a JSON object, got {type(arguments).__name__}")
         return await self.function(dict(arguments))
@@ -52,6 +53,7 @@ class CallResult:
         return ToolOutput(self.text, self.images) if self.images else self.text
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """The text, and the first image as itself, in a notebook."""
         bundle: dict[str, Any] = {"text/plain": self.text + (f"\n({len(self.images)} image(s))" if self.images
                                                              else "")}
         for image in self.images[:1]:
@@ -79,6 +81,7 @@ def make_tool(server: str, listed: Any, call: Callable[[str, dict[str, Any]], Aw
     remote = listed.name
 
     async def function(arguments: dict[str, Any]) -> "str | ToolOutput":
+        """Call the tool on its server; the result as the loop takes it."""
         return (await call(remote, arguments)).output()
 
     title = getattr(listed, "title", None)
@@ -126,6 +129,7 @@ def result_of(result: Any) -> CallResult:
 
 
 def _image(data: str, media_type: str, images: list[ImagePart], texts: list[str]) -> None:
+    """A base64 image block into `images`, or a line into `texts` saying why it was left out."""
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -138,6 +142,7 @@ def _image(data: str, media_type: str, images: list[ImagePart], texts: list[str]
 
 
 def _resource(resource: Any, images: list[ImagePart], texts: list[str]) -> None:
+    """An embedded resource: its text under its URI, an image, decoded text, or a line saying what it was."""
     uri, media_type = str(resource.uri), getattr(resource, "mime_type", None) or ""
     text = getattr(resource, "text", None)
     if text is not None:

@@ -276,3 +276,28 @@ def stored_values(url: str) -> list[bytes]:
         except zlib.error:
             pass
     return found
+
+
+async def test_an_interrupted_start_leaves_nothing_running(here):
+    import asyncio
+    import subprocess
+    import time
+
+    from coditect_magics.mcp.manager import Manager, Timeouts
+    write_config(here, {"stuck": {"command": sys.executable, "args": ["-c", "import time; time.sleep(600)"]}})
+    servers = Manager(load, lambda: Timeouts(60, 5))
+    starting = asyncio.ensure_future(servers.tools("stuck"))
+    await asyncio.sleep(1.0)
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+
+    def running() -> bool:
+        return bool(subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", "sleep.600"], capture_output=True,
+                                   text=True).stdout.strip())
+
+    deadline = time.monotonic() + 15
+    while running() and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert not running(), "the server's process was ended"
+    assert servers.rows()[0].status == "not started", "an interrupted start is no failure: the next use tries again"

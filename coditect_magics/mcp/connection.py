@@ -89,6 +89,11 @@ class Connection:
         try:
             self._task = asyncio.ensure_future(self._serve(config, ready, self._stop))
             self.tools = await asyncio.wait_for(asyncio.shield(ready), self.timeouts.connect_s)
+        except asyncio.CancelledError:   # interrupted while it started: nothing is left running, nothing failed
+            if self._task is not None:
+                self._task.cancel()
+            self.status = "not started"
+            raise
         except asyncio.TimeoutError:
             self._fail(f"did not start within {self.timeouts.connect_s:g} s "
                        f"(CoditectMagics.mcp_connect_timeout)")

@@ -62,16 +62,26 @@ def _image(part: ImagePart) -> dict[str, Any]:
                                         "data": base64.b64encode(part.data).decode()}}
 
 
-def anthropic_usage(usage: Any, before: Usage = Usage()) -> Usage:
-    """Usage in the kit's terms: input counts cached prompt tokens too (as OpenAI's prompt_tokens does). A stream's
-    message_delta may leave the input figures out: they are kept from message_start (`before`)."""
-    if usage is None:
-        return before
-    if getattr(usage, "input_tokens", None) is None:
-        return Usage(before.input_tokens, usage.output_tokens or 0, before.cached_tokens)
-    cached = getattr(usage, "cache_read_input_tokens", None) or 0
-    created = getattr(usage, "cache_creation_input_tokens", None) or 0
-    return Usage(usage.input_tokens + cached + created, usage.output_tokens or 0, cached)
+USAGE_FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+
+
+def usage_figures(usage: Any, before: dict[str, int] | None = None) -> dict[str, int]:
+    """The API's usage figures, each taken from `usage` where it reports it, else kept from `before`: a stream's
+    message_delta may repeat them all (cumulative) or carry output_tokens alone."""
+    figures = dict(before or {})
+    for name in USAGE_FIELDS:
+        value = getattr(usage, name, None) if usage is not None else None
+        if value is not None:
+            figures[name] = value
+    return figures
+
+
+def anthropic_usage(figures: dict[str, int]) -> Usage:
+    """Usage in the kit's terms. The API's input_tokens leaves out the prompt cache's reads and writes; the kit's
+    input counts every prompt token (as OpenAI's prompt_tokens does), cached says how many were read from the cache
+    and cache_write how many were written to it (billed above plain input)."""
+    read, written = figures.get("cache_read_input_tokens", 0), figures.get("cache_creation_input_tokens", 0)
+    return Usage(figures.get("input_tokens", 0) + read + written, figures.get("output_tokens", 0), read, written)
 
 
 class AnthropicProvider(Provider):
@@ -139,19 +149,19 @@ class AnthropicProvider(Provider):
         calls = tuple(ToolCall(block.id, block.name, block.input or {})
                       for block in message.content if block.type == "tool_use")
         return Reply(text=text, provider=self.spec.name, model=message.model or request.model_name,
-                     usage=anthropic_usage(message.usage), finish_reason=normalize_finish(message.stop_reason),
-                     tool_calls=calls)
+                     usage=anthropic_usage(usage_figures(message.usage)),
+                     finish_reason=normalize_finish(message.stop_reason), tool_calls=calls)
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
         client = self.client(request.model_name)
         stream = await client.messages.create(**self.arguments(request), stream=True)
-        model, usage, reason = request.model_name, Usage(), None
+        model, figures, reason = request.model_name, {}, None
         tools: dict[int, int] = {}  # content block index -> tool call index
         async with stream:
             async for event in stream:
                 if event.type == "message_start":
                     model = event.message.model or model
-                    usage = anthropic_usage(event.message.usage)
+                    figures = usage_figures(event.message.usage)
                 elif event.type == "content_block_start" and event.content_block.type == "tool_use":
                     tools[event.index] = len(tools)
                     block = event.content_block
@@ -164,9 +174,9 @@ class AnthropicProvider(Provider):
                         yield Chunk(tool_call=ToolCallDelta(tools[event.index], arguments=delta.partial_json))
                 elif event.type == "message_delta":
                     reason = normalize_finish(event.delta.stop_reason) or reason
-                    usage = anthropic_usage(event.usage, usage)
+                    figures = usage_figures(event.usage, figures)
                 elif event.type == "message_stop":
-                    yield Chunk(usage=usage, finish_reason=reason or "stop", model=model)
+                    yield Chunk(usage=anthropic_usage(figures), finish_reason=reason or "stop", model=model)
 
     def map_error(self, exc: BaseException) -> errors.ProviderError | None:
         names = {cls.__name__ for cls in type(exc).__mro__}

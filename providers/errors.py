@@ -11,6 +11,7 @@ class ProviderError(Exception):
     retryable = False
     fallback = False
     detail = ""  # what the SDK said, redacted: for a "details" section under the one-line message
+    partial = ""  # a stream's text received before it failed (whatever the error: a cut, an error event...)
 
     def __init__(self, message: str, *, provider: str = "", model: str = "") -> None:
         self.message = redact(message)
@@ -133,6 +134,9 @@ def from_status(status: int, detail: str, *, retry_after: float | None = None, p
     if status == 429:
         wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
         return RateLimited(f"rate limited (HTTP 429){wait}: {detail}", retry_after=retry_after, **kw)
+    if status == 404 and _wrong_address(low):
+        what = "an HTML page" if "<html" in low or "<!doctype" in low else detail
+        return ModelNotFound(f"nothing answers at this address (HTTP 404: {what}); check the base URL", **kw)
     if status == 404:
         return ModelNotFound(f"model not found (HTTP 404): {detail}", **kw)
     if status in (408, 504):
@@ -143,6 +147,14 @@ def from_status(status: int, detail: str, *, retry_after: float | None = None, p
                               "maximum context")):
         return ContextTooLong(f"the prompt is too long for the model (HTTP {status}): {detail}", **kw)
     return BadRequest(f"bad request (HTTP {status}): {detail}", **kw)
+
+
+def _wrong_address(low: str) -> bool:
+    """A 404 for the path rather than the model: the router's own answer (OpenAI's "Invalid URL", Anthropic's bare
+    "Not Found", Go's "404 page not found", a web server's HTML page), not the API's word on a model."""
+    low = low.removeprefix("error code: 404 - ").removeprefix("not found: ").strip()
+    return (low.startswith("invalid url") or low in ("not found", "404 page not found")
+            or low.startswith(("<!doctype html", "<html")))
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -163,7 +163,7 @@ class ReplyStream:
                                        model=llm.model)
         if failure is not None:
             await self._close_iter()
-            if isinstance(failure, errors.StreamCut):
+            if isinstance(failure, errors.ProviderError):  # an error event mid-reply keeps the text too
                 failure.partial = self.text
             raise failure
         self.reply = Reply(text=self.text, provider=llm.provider, model=model, usage=self.usage,

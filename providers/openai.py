@@ -17,6 +17,11 @@ TEXT_ONLY = ("gpt-3.5", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "o1-mini", "o1-
              "babbage", "text-", "gpt-oss")
 
 
+# an error event inside a stream comes after the HTTP 200: the status its error type stands for
+STREAM_ERROR_STATUS = {"invalid_request_error": 400, "rate_limit_exceeded": 429, "tokens": 429, "requests": 429,
+                       "server_error": 500}
+
+
 @dataclass(frozen=True)
 class OpenAISpec(ProviderSpec):
     def accepts_images(self, model: str) -> bool | None:
@@ -69,10 +74,15 @@ class OpenAIProvider(Provider):
 
     def map_error(self, exc: BaseException) -> errors.ProviderError | None:
         status = getattr(exc, "status_code", None)
+        message = getattr(exc, "message", "") or str(exc)
         if isinstance(status, int):
             headers = getattr(getattr(exc, "response", None), "headers", {}) or {}
-            return errors.from_status(status, getattr(exc, "message", "") or str(exc),
+            return errors.from_status(status, message,
                                       retry_after=errors.parse_retry_after(headers.get("retry-after")))
+        body = getattr(exc, "body", None)
+        if type(exc).__name__ == "APIError" and isinstance(body, dict):
+            # an error event inside a stream (`data: {"error": ...}` after a 200): its type says what it stands for
+            return errors.from_status(STREAM_ERROR_STATUS.get(str(body.get("type")), 500), message)
         return None
 
     async def aclose(self) -> None:

@@ -127,13 +127,22 @@ class Request:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one call. `input_tokens` counts every prompt token, cached or not; `cached_tokens` says how many were
+    read from the provider's prompt cache and `cache_write_tokens` how many were written to it (Anthropic bills
+    those above plain input)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+                     self.cached_tokens + other.cached_tokens, self.cache_write_tokens + other.cache_write_tokens)
 
 
 @dataclass(frozen=True)

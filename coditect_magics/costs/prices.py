@@ -69,6 +69,14 @@ def _tokens(usage: Any) -> tuple[int, int, int]:
     return int(get("input_tokens", 0) or 0), int(get("output_tokens", 0) or 0), int(get("cached_tokens", 0) or 0)
 
 
+def _cache_writes(usage: Any) -> int:
+    """Prompt tokens written to the provider's cache (counted in input too), from a Usage, an object or a mapping."""
+    if usage is None:
+        return 0
+    value = usage.get("cache_write_tokens", 0) if isinstance(usage, dict) else getattr(usage, "cache_write_tokens", 0)
+    return int(value or 0)
+
+
 def _override(provider: str, model: str) -> tuple[float, float, float | None] | None:
     model = model.lower()
     for key in ((provider, model), (provider, "*"), (None, model)):
@@ -87,11 +95,14 @@ def _genai_target(provider: str, model: str) -> tuple[str, str] | None:
     return GENAI_PROVIDER_IDS.get(provider, provider), model
 
 
-def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], when: datetime | None) -> float | None:
+def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], when: datetime | None,
+                 writes: int = 0) -> float | None:
     try:
         import genai_prices  # ~0.2 s: only on first use
         inp, out, cached = tokens
-        usage = genai_prices.Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached or None)
+        # genai-prices' input_tokens counts the cache's reads and writes too, as the kit's does
+        usage = genai_prices.Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached or None,
+                                   cache_write_tokens=writes or None)
         return float(genai_prices.calc_price(usage, model, provider_id=provider_id, genai_request_timestamp=when)
                      .total_price)
     except Exception:  # LookupError for unknown models; anything else in the price data must not break a call
@@ -99,7 +110,9 @@ def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], whe
 
 
 def price(provider: str, model: str, usage: Any, *, when: datetime | None = None) -> PriceResult:
-    """The cost of a call with `usage` (input tokens counting the cached ones too, output, cached tokens).
+    """The cost of a call with `usage` (input tokens counting the cached ones too, output, cached tokens, and the
+    tokens written to the cache, which genai-prices bills at the model's cache-write price; an override bills them
+    as input).
 
     Order: a user override (`set_price`), then local providers (0 USD, known), then genai-prices' bundled data
     for the provider (anthropic, openai, gemini → google, huggingface with an ":inference-provider" suffix,
@@ -122,5 +135,5 @@ def price(provider: str, model: str, usage: Any, *, when: datetime | None = None
     target = _genai_target(provider, model)
     if target is None:
         return UNKNOWN
-    usd = _genai_price(target[0], target[1], tokens, when)
+    usd = _genai_price(target[0], target[1], tokens, when, _cache_writes(usage))
     return UNKNOWN if usd is None else PriceResult(usd, True, "genai-prices")

@@ -152,9 +152,7 @@ class ToolLoop:
                         cost += execution.row.cost_usd or 0.0
                         known = known and execution.row.price_known
                 reply = execution.reply
-                usage = Usage(usage.input_tokens + reply.usage.input_tokens,
-                              usage.output_tokens + reply.usage.output_tokens,
-                              usage.cached_tokens + reply.usage.cached_tokens)
+                usage = usage + reply.usage
                 text = reply.text
                 self.messages.append(assistant_message(reply))
                 yield ModelReplied(step, reply, execution.call_id)

@@ -138,7 +138,8 @@ async def test_tool_results_go_back_as_blocks(server, claude):
     messages = [{"role": "user", "content": "Weather in Paris?"},
                 Message("assistant", (ToolCall("toolu_01", "get_weather", {"city": "Paris"}),)),
                 Message("tool", (ToolResult("toolu_01", "18 C, sunny"),))]
-    await claude().complete(messages)
+    tool = ToolSpec("get_weather", "Weather in a city", {"type": "object", "properties": {"city": {"type": "string"}}})
+    await claude().complete(messages, tools=(tool,))  # the API refuses tool blocks in a request without tools
     assert server.last.body["messages"][1:] == [
         {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "get_weather",
                                            "input": {"city": "Paris"}}]},

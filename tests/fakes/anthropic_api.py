@@ -1,6 +1,9 @@
 """Anthropic's Messages API on loopback: `POST /v1/messages`, a whole `message` object or the SSE event sequence
 (message_start, content_block_start, ping, content_block_delta..., content_block_stop, message_delta, message_stop),
-and errors as `{"type": "error", "error": {"type": ..., "message": ...}, "request_id": ...}`.
+and errors as `{"type": "error", "error": {"type": ..., "message": ...}, "request_id": ...}`, also inside a stream
+(`event: error`, after a 200) when a script has `fail_after`. Usage reports input_tokens without the prompt cache's
+reads and writes, which come as cache_read_input_tokens and cache_creation_input_tokens, as the real API counts
+them; a stream's message_delta carries the cumulative usage. Requests the API refuses get its 400 (rules.py).
 
 `AnthropicScript(thinking="...")` adds a thinking block before the text, as real replies with thinking on have."""
 
@@ -13,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import rules
 from .core import Script, argument_pieces, argument_text, pieces
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
@@ -24,6 +28,9 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "
 @dataclass
 class AnthropicScript(Script):
     thinking: str = ""                   # a thinking block (with its signature) before the text
+    # message_delta's usage: "cumulative" (every figure, as the API sends it now) or "output" (output_tokens only,
+    # as older streams and the docs' example do: the input and cache figures come in message_start alone)
+    delta_usage: str = "cumulative"
 
 
 def error_type(status: int) -> str:
@@ -37,9 +44,25 @@ def stop_reason(script: Script) -> str:
 
 
 def usage(script: Script, output_tokens: int | None = None) -> dict[str, Any]:
-    return {"input_tokens": script.input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+    """The usage object: input_tokens excludes the cache's reads and writes (each counted in its own field)."""
+    return {"input_tokens": script.input_tokens, "cache_creation_input_tokens": script.cache_write_tokens,
+            "cache_read_input_tokens": script.cached_tokens,
+            "cache_creation": {"ephemeral_5m_input_tokens": script.cache_write_tokens, "ephemeral_1h_input_tokens": 0},
             "output_tokens": script.output_tokens if output_tokens is None else output_tokens,
             "service_tier": "standard"}
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """The API's error object, with a request id as real errors carry."""
+    return {"type": "error", "error": {"type": error_type(status), "message": message},
+            "request_id": f"req_{uuid.uuid4().hex[:24]}"}
+
+
+def failed(script: Script) -> str:
+    """The `error` event a stream ends with when the service fails mid-reply (overloaded, say)."""
+    message = "Overloaded" if script.fail_status == 529 and script.error_message == Script.error_message \
+        else script.error_message
+    return f"event: error\ndata: {json.dumps(error_body(script.fail_status, message))}\n\n"
 
 
 def blocks(script: Script) -> list[dict[str, Any]]:
@@ -77,12 +100,16 @@ def stream_events(script: Script, model: str, msg_id: str) -> list[str]:
             parts = pieces(block["text"])
             if script.cut_after is not None:
                 parts = parts[:script.cut_after]
+            if script.fail_after is not None:
+                parts = parts[:script.fail_after]
             for part in parts:
                 data = "{broken json" if script.bad_json else json.dumps(
                     {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": part}})
                 events.append(f"event: content_block_delta\ndata: {data}\n\n")
             if script.cut_after is not None:
                 return events
+            if script.fail_after is not None:
+                return events + [failed(script)]
         elif kind == "thinking":
             for part in pieces(block["thinking"]):
                 events.append(sse({"type": "content_block_delta", "index": index,
@@ -96,23 +123,28 @@ def stream_events(script: Script, model: str, msg_id: str) -> list[str]:
         events.append(sse({"type": "content_block_stop", "index": index}))
     if script.end_early:
         return events
+    cumulative = {k: v for k, v in usage(script).items() if k not in ("cache_creation", "service_tier")}
+    if getattr(script, "delta_usage", "cumulative") == "output":
+        cumulative = {"output_tokens": script.output_tokens}
     events.append(sse({"type": "message_delta", "delta": {"stop_reason": stop_reason(script), "stop_sequence": None},
-                       "usage": {"output_tokens": script.output_tokens}}))
+                       "usage": cumulative}))
     events.append(sse({"type": "message_stop"}))
     return events
 
 
 def routes(server) -> list[web.RouteDef]:
     async def messages(request: web.Request) -> web.StreamResponse:
-        recorded, script = await server.take(request)
+        recorded = await server.receive(request)
+        refusal = rules.anthropic(recorded.body) if server.strict else None
+        if refusal is not None:
+            server.refuse(recorded, 400, refusal.message)
+            return web.json_response(error_body(400, refusal.message), status=400)
+        script = await server.answer(request, recorded)
         body = recorded.body if isinstance(recorded.body, dict) else {}
         if script.status != 200:
-            request_id = f"req_{uuid.uuid4().hex[:24]}"
-            response = server.error(script, recorded, {
-                "type": "error", "error": {"type": error_type(script.status),
-                                           "message": server.message(script, recorded)},
-                "request_id": request_id})
-            response.headers["request-id"] = request_id
+            error = error_body(script.status, server.message(script, recorded))
+            response = server.error(script, recorded, error)
+            response.headers["request-id"] = error["request_id"]
             return response
         model = script.model or body.get("model", "")
         msg_id = f"msg_{uuid.uuid4().hex[:24]}"

@@ -1,6 +1,7 @@
 """Ollama's own API on the wire: `POST /api/chat` (one JSON object, or NDJSON lines ending with `"done": true`).
 Errors are `{"error": "..."}` with the HTTP status; `finish_reason="error"` scripts the error Ollama reports after a
-reply has started: an `{"error": ...}` line in a stream (HTTP 200 already sent), a 500 for a whole reply."""
+reply has started: an `{"error": ...}` line in a stream (HTTP 200 already sent), a 500 for a whole reply;
+`fail_after` sends that line after so many text pieces. A request without a model is refused with a 400."""
 
 from __future__ import annotations
 
@@ -42,11 +43,13 @@ def _error_text(script: Script, recorded: Recorded, model: str) -> str:
 
 def routes(server: FakeServer) -> list[web.RouteDef]:
     async def chat(request: web.Request) -> web.StreamResponse:
-        recorded, script = await server.take(request)
+        recorded = await server.receive(request)
         body = recorded.body if isinstance(recorded.body, dict) else {}
-        if not body.get("model"):
+        if not body.get("model") and server.strict:
+            server.refuse(recorded, 400, "model is required")
             return web.json_response({"error": "model is required"}, status=400)
-        model = script.model or body["model"]
+        script = await server.answer(request, recorded)
+        model = script.model or body.get("model", "")
         if script.status != 200:  # Ollama answers errors before any content with a status and a JSON body
             return server.error(script, recorded, {"error": _error_text(script, recorded, model)})
         if body.get("stream", True):  # Ollama streams unless told "stream": false
@@ -65,12 +68,14 @@ def _lines(script: Script, model: str) -> list[str]:
     parts = pieces(script.text) if script.text else []
     if script.cut_after is not None:
         parts = parts[:script.cut_after]
+    if script.fail_after is not None:
+        parts = parts[:script.fail_after]
     lines = [json.dumps(_line(model, {"content": p}, done=False)) + "\n" for p in parts]
     if script.bad_json:
         lines.insert(1, '{"model": "broken", "message": {\n')
     if script.cut_after is not None or script.end_early:
         return lines
-    if script.finish_reason == "error":
+    if script.finish_reason == "error" or script.fail_after is not None:
         return lines + [json.dumps({"error": script.error_message}) + "\n"]
     # Ollama streams each call whole as soon as it is parsed, one line per call
     lines += [json.dumps(_line(model, {"content": "", "tool_calls": [call]}, done=False)) + "\n"

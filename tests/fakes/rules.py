@@ -1,0 +1,201 @@
+"""What each real API refuses, with its own status and message, so that the loopback servers refuse it too.
+
+Only refusals the real services make are here (their messages as users report them in the SDKs' and agents'
+issue trackers): Anthropic's required max_tokens, its tool_use/tool_result pairing and non-empty content, and its
+demand for `tools` once tool blocks are in the history; OpenAI's tool-message pairing; Gemini's function call and
+response turn order, their counts, valid roles and Gemini 3's thought signatures. Consecutive turns of one role
+are not refused: Anthropic and Gemini merge them, OpenAI and Ollama take them as they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A 400 as the API words it; `param` and `code` where OpenAI's error body names them."""
+
+    message: str
+    param: str | None = None
+    code: str | None = None
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """A message's content as blocks (a string is one text block)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content or [] if isinstance(b, dict)]
+
+
+def _merged(messages: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Anthropic combines consecutive turns of one role into one turn before it checks them."""
+    turns: list[tuple[str, list[dict[str, Any]]]] = []
+    for message in messages:
+        role, blocks = message.get("role"), _blocks(message.get("content"))
+        if turns and turns[-1][0] == role:
+            turns[-1] = (role, turns[-1][1] + blocks)
+        else:
+            turns.append((role, blocks))
+    return turns
+
+
+def anthropic(body: Any) -> Refusal | None:
+    """Anthropic's Messages API: the first rule a request breaks, or None."""
+    if not isinstance(body, dict):
+        return Refusal("messages: Field required")
+    for field in ("model", "max_tokens", "messages"):
+        if field not in body:
+            return Refusal(f"{field}: Field required")
+    messages = body["messages"]
+    for index, message in enumerate(messages):
+        if message.get("role") not in ("user", "assistant"):
+            return Refusal(f"messages.{index}.role: Input should be 'user' or 'assistant'")
+        final_assistant = index == len(messages) - 1 and message["role"] == "assistant"
+        content = message.get("content")
+        if not content and not final_assistant:
+            return Refusal(f"messages.{index}: all messages must have non-empty content except for the optional "
+                           "final assistant message")
+        for block in _blocks(content):
+            if block.get("type") == "text" and not block.get("text") and not final_assistant:
+                return Refusal("messages: text content blocks must be non-empty")
+            if block.get("type") == "text" and block.get("text") and not block["text"].strip():
+                return Refusal("messages: text content blocks must contain non-whitespace text")
+    return _anthropic_tools(body, _merged(messages))
+
+
+def _anthropic_tools(body: dict[str, Any], turns: list[tuple[str, list[dict[str, Any]]]]) -> Refusal | None:
+    """Each tool_result answers a tool_use of the turn just before; each tool_use is answered in the next turn,
+    its results first; and a history holding tool blocks needs `tools`."""
+    uses_in = [[b.get("id") for b in blocks if b.get("type") == "tool_use"] for _, blocks in turns]
+    any_tool_blocks = False
+    for index, (role, blocks) in enumerate(turns):
+        results = [b for b in blocks if b.get("type") == "tool_result"]
+        any_tool_blocks = any_tool_blocks or bool(results or uses_in[index])
+        previous = uses_in[index - 1] if index and turns[index - 1][0] == "assistant" else []
+        for position, block in enumerate(blocks):
+            if block.get("type") == "tool_result" and block.get("tool_use_id") not in previous:
+                return Refusal(f"messages.{index}.content.{position}: unexpected `tool_use_id` found in "
+                               f"`tool_result` blocks: {block.get('tool_use_id')}. Each `tool_result` block must "
+                               "have a corresponding `tool_use` block in the previous message.")
+        uses = uses_in[index]
+        if role != "assistant" or not uses or index == len(turns) - 1:
+            continue
+        following = turns[index + 1][1]
+        answered = {b.get("tool_use_id") for b in following if b.get("type") == "tool_result"}
+        missing = [u for u in uses if u not in answered]
+        if missing:
+            return Refusal(f"messages.{index}: `tool_use` ids were found without `tool_result` blocks immediately "
+                           f"after: {', '.join(map(str, missing))}. Each `tool_use` block must have a corresponding "
+                           "`tool_result` block in the next message.")
+        if any(b.get("type") != "tool_result" for b in following[:len(uses)]):
+            return Refusal(f"messages.{index + 1}: Did not find {len(uses)} `tool_result` block(s) at the beginning "
+                           "of this message. Messages following `tool_use` blocks must begin with a matching number "
+                           "of `tool_result` blocks.")
+    if any_tool_blocks and not body.get("tools"):
+        return Refusal("Requests which include `tool_use` or `tool_result` blocks must define tools.")
+    return None
+
+
+def openai(body: Any) -> Refusal | None:
+    """OpenAI Chat Completions: the first rule a request breaks, or None."""
+    if not isinstance(body, dict):
+        return Refusal("We could not parse the JSON body of your request.")
+    for field in ("model", "messages"):
+        if field not in body:
+            return Refusal(f"Missing required parameter: '{field}'.", param=field, code="missing_required_parameter")
+    messages = body["messages"]
+    if not messages:
+        return Refusal("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty "
+                       "array instead.", param="messages", code="empty_array")
+    open_calls: list[str] | None = None  # the ids of the last assistant tool_calls still being answered
+    answered: set[str] = set()
+    caller = 0
+    for index, message in enumerate(messages):
+        if message.get("role") == "tool":
+            if open_calls is None or message.get("tool_call_id") not in open_calls:
+                return Refusal("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+                               "message with 'tool_calls'.", param=f"messages.[{index}].role")
+            answered.add(message["tool_call_id"])
+            continue
+        if open_calls and (missing := [c for c in open_calls if c not in answered]):
+            return _unanswered(caller, missing)
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        open_calls = [c.get("id") for c in calls] if calls else None
+        answered, caller = set(), index
+    if open_calls and (missing := [c for c in open_calls if c not in answered]):
+        return _unanswered(caller, missing)
+    return None
+
+
+def _unanswered(index: int, missing: list[str]) -> Refusal:
+    return Refusal("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                   f"'tool_call_id'. The following tool_call_ids did not have response messages: "
+                   f"{', '.join(missing)}", param=f"messages.[{index}].role")
+
+
+def gemini(body: Any, model: str) -> Refusal | None:
+    """Gemini's generateContent: the first rule a request breaks, or None."""
+    contents = body.get("contents") if isinstance(body, dict) else None
+    if not contents:
+        return Refusal("* GenerateContentRequest.contents: contents is not specified\n")
+    for index, content in enumerate(contents):
+        role, parts = content.get("role", "user"), content.get("parts") or []
+        if role not in ("user", "model"):
+            return Refusal("Please use a valid role: user, model.")
+        if not parts:
+            return Refusal(f"* GenerateContentRequest.contents[{index}].parts: contents.parts must not be empty.\n")
+        previous = contents[index - 1] if index else None
+        calls = [p for p in parts if "functionCall" in p]
+        responses = [p for p in parts if "functionResponse" in p]
+        if calls and (previous is None or previous.get("role", "user") != "user"):
+            return Refusal("Please ensure that function call turn comes immediately after a user turn or after a "
+                           "function response turn.")
+        if responses:
+            asked = [p for p in (previous or {}).get("parts") or [] if "functionCall" in p]
+            if not asked or previous.get("role") != "model":
+                return Refusal("Please ensure that function response turn comes immediately after a function call "
+                               "turn.")
+            if len(asked) != len(responses):
+                return Refusal("Please ensure that the number of function response parts is equal to the number of "
+                               "function call parts of the function call turn.")
+    return _signatures(contents) if model.startswith("gemini-3") else None
+
+
+def _signatures(contents: list[dict[str, Any]]) -> Refusal | None:
+    """Gemini 3 checks the current turn (since the last user text): each step's first function call carries its
+    thoughtSignature."""
+    start = max((i for i, c in enumerate(contents) if c.get("role", "user") == "user"
+                 and any("text" in p for p in c.get("parts") or [])), default=0)
+    for index, content in enumerate(contents[start:], start):
+        calls = [(n, p) for n, p in enumerate(content.get("parts") or []) if "functionCall" in p]
+        if calls and not calls[0][1].get("thoughtSignature"):
+            position, part = calls[0]
+            name = part["functionCall"].get("name")
+            return Refusal("Function call is missing a thought_signature in functionCall parts. This is required for "
+                           "tools to work correctly, and missing thought_signature may lead to degraded model "
+                           f"performance. Additional data, function call `default_api:{name}` , position "
+                           f"{position + 1}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures "
+                           "for more details.")
+    return None
+
+
+GOOGLE_404 = ("<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 404 (Not Found)!!1</title>\n"
+              "  <p><b>404.</b> <ins>That’s an error.</ins>\n  <p>The requested URL <code>{path}</code> was not found "
+              "on this server.  <ins>That’s all we know.</ins>\n")
+
+
+def not_found(request: web.Request) -> web.Response:
+    """The 404 of the API the client meant, told by its path and headers (all four share the fake's port)."""
+    path, headers = request.path, request.headers
+    if "/api/" in path:  # Ollama is a Go server: the standard library's plain text
+        return web.Response(status=404, text="404 page not found", content_type="text/plain")
+    if "x-goog-api-key" in headers or path.startswith("/v1beta/"):
+        return web.Response(status=404, text=GOOGLE_404.format(path=path), content_type="text/html")
+    if "anthropic-version" in headers:
+        return web.json_response({"type": "error", "error": {"type": "not_found_error", "message": "Not Found"},
+                                  "request_id": "req_fake_not_found"}, status=404)
+    return web.json_response({"error": {"message": f"Invalid URL ({request.method} {path})",
+                                        "type": "invalid_request_error", "param": None, "code": None}}, status=404)

@@ -54,7 +54,8 @@ async def test_error_after_text_keeps_the_partial_and_is_not_retried(server, tmp
     assert caught.value.partial == execution.text == PARTIAL
     assert [r.path for r in server.requests] == [path], "text had arrived: no retry, no fallback"
     assert [r["status"] for r in rows(ex)] == ["error"]
-    assert script.error_message.split(".")[0] in str(caught.value) or api == "anthropic"
+    said = "Overloaded" if api == "anthropic" else script.error_message  # Anthropic's own word for a 529
+    assert said in str(caught.value), "the one line carries what the server said"
 
 
 async def test_anthropic_overloaded_event_names_its_kind(server, tmp_path):

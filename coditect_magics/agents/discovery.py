@@ -4,7 +4,6 @@ lexically with BM25 (`bm25s`, words stemmed by PyStemmer). The result says which
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal, Sequence
@@ -72,9 +71,7 @@ def _top(agents: Sequence[Any], scores: Sequence[float], k: int, ranking: str, n
 
 
 def _by_meaning(query: str, texts: list[str], embedder: Any) -> list[float]:
-    if embedder is None:
-        if importlib.util.find_spec("sentence_transformers") is None:
-            raise RuntimeError("sentence-transformers is not installed (pip install 'coditect-magics[local-embeddings]')")
+    if embedder is None:  # one that cannot load says why (EmbedderError) and the words rank instead
         from coditect_magics.memory.embedders import get
         embedder = get()
     vectors = embedder([query, *texts])

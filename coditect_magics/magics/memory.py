@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from coditect_magics.session import Session
-from coditect_magics.text import one_line
 
 from .args import UsageError, parser_of, split_options
 from .output import show_error
 from .subcommands import MEMORY
-
-SNIPPET = 200
 
 
 def run(session: Session, line: str) -> Any:
@@ -74,16 +71,10 @@ def _sources(text: str | None) -> list[str] | None:
 
 
 def hits_frame(hits: list[Any]) -> Any:
-    """Search results as a DataFrame: score, text (a snippet), kind, role, source, time, id (the first 12
-    characters, enough for `%memory forget`); time is local."""
-    from datetime import datetime
-
-    import pandas as pd
-    rows = [{"score": round(hit.score, 3), "text": one_line(hit.text, SNIPPET), "kind": hit.metadata.get("kind", ""),
-             "role": hit.metadata.get("role", ""), "source": hit.source,
-             "time": datetime.fromtimestamp(hit.metadata["timestamp"])
-             if isinstance(hit.metadata.get("timestamp"), (int, float)) else pd.NaT,
-             "id": hit.id[:12]} for hit in hits]
-    return pd.DataFrame(rows, columns=["score", "text", "kind", "role", "source", "time", "id"])
+    """Search results as a DataFrame: score, text (a snippet), kind, role, source (every source), time, id (the
+    first 12 characters, enough for `%memory forget`); time is local. Its display shows a line of text and the
+    sources relative to the working directory, shortened from the left (memory.frame.HitsFrame)."""
+    from coditect_magics.memory.frame import hits_frame as frame
+    return frame(hits)
 
 

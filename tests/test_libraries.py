@@ -34,8 +34,12 @@ def write_skills(root: Path, count: int, prefix: str = "skill") -> list[str]:
 
 def counting(monkeypatch: pytest.MonkeyPatch, module: str, name: str) -> list[str]:
     """Count the calls of `module.name` (a loader the libraries call) on files under `tmp`/test data, by the file's
-    folder and name (the kit's shipped examples are on the search path too)."""
+    folder and name (the kit's shipped examples are on the search path too). The process's cache of parsed files
+    starts empty, so what an earlier test parsed does not count here."""
     import importlib
+
+    from coditect_magics.agents import search_path
+    monkeypatch.setattr(search_path, "_PARSED", {})
     target = importlib.import_module(module)
     real, calls = getattr(target, name), []
 

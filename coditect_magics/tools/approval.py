@@ -115,13 +115,18 @@ class Policy:
         return decision
 
 
+async def answered(emit: Callable[[Any], Any], event: Callable[[asyncio.Future[Any]], Any]) -> Any:
+    """Emit `event(future)` on a run's event stream and wait until the front that reads it answers the future."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    handled = emit(event(future))
+    if asyncio.iscoroutine(handled):
+        await handled
+    return await future
+
+
 def asking_through(emit: Callable[[Any], Any]) -> Callable[[ApprovalRequest], Awaitable[Decision]]:
     """An `ask` that emits ApprovalNeeded on a run's event stream and waits for the front's answer."""
     async def ask(request: ApprovalRequest) -> Decision:
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        handled = emit(ApprovalNeeded(request, future))
-        if asyncio.iscoroutine(handled):
-            await handled
-        return await future
+        return await answered(emit, lambda future: ApprovalNeeded(request, future))
 
     return ask

@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from .approval import answered
 from .schema import Tool, ToolOutput
 
 OUTPUT_CHARS = 20_000      # stdout and stderr kept for the model, each
@@ -42,11 +43,7 @@ class OnMainThread:
 def through_events(emit: Callable[[Any], Any]) -> Callable[[Callable[[], Any]], Any]:
     """A `main_thread` runner that hands the function to the front as an OnMainThread event."""
     async def on_main(function: Callable[[], Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        handled = emit(OnMainThread(function, future))
-        if asyncio.iscoroutine(handled):
-            await handled
-        return await future
+        return await answered(emit, lambda future: OnMainThread(function, future))
 
     return on_main
 

@@ -84,13 +84,7 @@ def main() -> None:
         root.mkdir()
         data.mkdir()
         lab.write_notebook(root / "bench_approval.ipynb", CELLS)
-        with lab.jupyterlab(root, lab.provider_env(server.url, data)) as url, lab.browser() as page:
-            base, _, query = url.partition("?")
-            page.goto(f"{base}/lab/tree/bench_approval.ipynb?{query}")
-            page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
-            page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputArea-editor").click()
-            page.keyboard.press("Control+Enter")
-            lab.wait_idle(page)
+        with lab.notebook_page(root, data, "bench_approval.ipynb", server.url) as page:
             times = [card_ms(page, model) for _ in range(args.runs + 1)]
     server.stop_thread()
     first, warm = times[0], times[1:]

@@ -131,3 +131,43 @@ def shoot(locator: Any, path: Path) -> Path:
     locator.scroll_into_view_if_needed()
     locator.screenshot(path=str(path))
     return path
+
+
+@contextmanager
+def notebook_page(root: Path, data: Path, notebook: str, server_url: str) -> Iterator[Any]:
+    """JupyterLab on `root` with `notebook` open in chromium, its kernel idle, its first cell (the extension's load)
+    run; the providers point at the loopback server at `server_url`."""
+    with jupyterlab(root, provider_env(server_url, data)) as url, browser() as page:
+        base_url, _, query = url.partition("?")
+        page.goto(f"{base_url}/lab/tree/{notebook}?{query}")
+        page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
+        page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Control+Enter")
+        wait_idle(page)
+        yield page
+
+
+def run_cell(page: Any, marker: str) -> Any:
+    """Click into the cell holding `marker` and run it in place (Ctrl+Enter); its locator."""
+    cell = page.locator(".jp-Notebook .jp-Cell", has_text=marker).first
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")
+    return cell
+
+
+def card_of(cell: Any) -> Any:
+    """The approval card in a cell's output, once it shows."""
+    card = cell.locator(".jp-OutputArea-output .cm-approval").first
+    card.wait_for(timeout=60_000)
+    return card
+
+
+def tool_result(recorded: Any) -> str | None:
+    """The tool message the kit sent back (OpenAI's wire form), if this request carries one."""
+    found = [m for m in (recorded.body or {}).get("messages", []) if m.get("role") == "tool"]
+    return found[-1]["content"] if found else None
+
+
+def requests_for(page: Any, marker: str) -> list:
+    """The chat requests the page's loopback server received for the cell holding `marker`."""
+    return [r for r in page.server.requests if r.path.endswith("/chat/completions") and marker in r.prompt]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import lab, parts
+from tests.lab import card_of, requests_for, run_cell, tool_result
 from tests.fakes import FakeServer, Script
 
 pytestmark = pytest.mark.timeout(400)
@@ -33,10 +34,6 @@ CODE = {"approve-test": "total_a = sum(range(10))\nprint('total is', total_a)",
 PROPOSED = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])"
 
 
-def tool_result(recorded) -> str | None:
-    """The tool message the kit sent back, if this request carries one."""
-    found = [m for m in (recorded.body or {}).get("messages", []) if m.get("role") == "tool"]
-    return found[-1]["content"] if found else None
 
 
 def answer(recorded) -> Script:
@@ -62,22 +59,10 @@ def cells(page) -> list[dict[str, str]]:
         prompt: ((c.querySelector('.jp-InputPrompt') || {}).innerText || '').trim()}))""")
 
 
-def run_cell(page, marker: str):
-    """Click into the cell holding `marker` and run it in place (Ctrl+Enter); its locator."""
-    cell = page.locator(".jp-Notebook .jp-Cell", has_text=marker).first
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Control+Enter")
-    return cell
 
 
-def card_of(cell):
-    card = cell.locator(".jp-OutputArea-output .cm-approval").first
-    card.wait_for(timeout=60_000)
-    return card
 
 
-def requests_for(page, marker: str) -> list:
-    return [r for r in page.server.requests if r.path.endswith("/chat/completions") and marker in r.prompt]
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +78,7 @@ def page(tmp_path_factory):
     root.mkdir()
     data.mkdir()
     lab.write_notebook(root / "approval_test.ipynb", CELLS)
-    with lab.jupyterlab(root, lab.provider_env(server.url, data)) as url, lab.browser() as browser_page:
-        base_url, _, query = url.partition("?")
-        browser_page.goto(f"{base_url}/lab/tree/approval_test.ipynb?{query}")
-        browser_page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
-        run_cell(browser_page, "%load_ext coditect_magics")
-        lab.wait_idle(browser_page)
+    with lab.notebook_page(root, data, "approval_test.ipynb", server.url) as browser_page:
         browser_page.server = server
         yield browser_page
     server.stop_thread()

@@ -12,8 +12,8 @@ import pytest
 
 from tests import lab, parts
 from tests.fakes import FakeServer, Script
-from tests.test_browser_approval import card_of, requests_for, run_cell, tool_result
-from tests.test_mcp_client import DEMO
+from tests.lab import card_of, requests_for, run_cell, tool_result
+from tests.mcp_support import DEMO
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -48,12 +48,7 @@ def page(tmp_path_factory):
     (root / ".mcp.json").write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable,
                                                                         "args": [DEMO]}}}))
     lab.write_notebook(root / "mcp_test.ipynb", CELLS)
-    with lab.jupyterlab(root, lab.provider_env(server.url, data)) as url, lab.browser() as browser_page:
-        base_url, _, query = url.partition("?")
-        browser_page.goto(f"{base_url}/lab/tree/mcp_test.ipynb?{query}")
-        browser_page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
-        run_cell(browser_page, "%load_ext coditect_magics")
-        lab.wait_idle(browser_page)
+    with lab.notebook_page(root, data, "mcp_test.ipynb", server.url) as browser_page:
         browser_page.server = server
         yield browser_page
     server.stop_thread()

@@ -19,25 +19,13 @@ import pytest
 
 from tests import parts
 from tests.fakes import Script
+from tests.mcp_support import DEMO, call, stdio_demo, write_config
 
 parts.module("mcp", "pip install -e '.[dev]' (the mcp extra)")
 
-DEMO = str(Path(__file__).with_name("mcp_demo.py"))
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()[:10]   # how every base64 PNG starts
 MODELS = {"anthropic": "anthropic:claude-sonnet-4-6", "openai": "openai:gpt-4o", "gemini": "gemini:gemini-2.5-flash",
           "ollama": "ollama:llava"}
-
-
-def call(id_: str, name: str, **arguments) -> dict:
-    return {"id": id_, "name": name, "arguments": arguments}
-
-
-def write_config(folder: Path, servers: dict) -> None:
-    (folder / ".mcp.json").write_text(json.dumps({"mcpServers": servers}), encoding="utf-8")
-
-
-def stdio_demo(**more) -> dict:
-    return {"command": sys.executable, "args": [DEMO], **more}
 
 
 @pytest.fixture

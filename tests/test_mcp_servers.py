@@ -17,7 +17,7 @@ from coditect_magics.errors import UsageError
 from coditect_magics.mcp.config import load, parse_entry, portable
 from tests.fakes import Script
 from tests.queue_support import team, workers  # noqa: F401 - fixtures
-from tests.test_mcp_client import DEMO, call, stdio_demo, write_config
+from tests.mcp_support import DEMO, call, stdio_demo, write_config
 
 KEY = "sk-live-SECRET-0123456789"
 

@@ -7,9 +7,9 @@ from . import errors
 from .base import Provider, ProviderSpec, Settings
 from .handle import LLM, ReplyStream
 from .registry import ALIASES, Availability, available, get, names, register, resolve, status
-from .types import (Chunk, ImagePart, Message, Reply, Request, Source, TextPart, ToolCall, ToolCallDelta, ToolResult,
+from .types import (Chunk, ImagePart, Message, OutputSchema, Reply, Request, Source, TextPart, ToolCall, ToolCallDelta, ToolResult,
                     ToolSpec, Usage)
 
-__all__ = ["ALIASES", "Availability", "Chunk", "ImagePart", "LLM", "Message", "Provider", "ProviderSpec", "Reply",
+__all__ = ["ALIASES", "Availability", "Chunk", "ImagePart", "LLM", "Message", "OutputSchema", "Provider", "ProviderSpec", "Reply",
            "ReplyStream", "Request", "Settings", "Source", "TextPart", "ToolCall", "ToolCallDelta", "ToolResult",
            "ToolSpec", "Usage", "available", "errors", "get", "names", "register", "resolve", "status"]

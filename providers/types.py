@@ -88,6 +88,17 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
+class OutputSchema:
+    """The shape the answer must take: a JSON schema under a name. Each adapter sends it in its API's native form
+    (a JSON-schema response format, a forced tool, a grammar); `strict` asks for the API's strict mode where the
+    schema allows it."""
+
+    name: str
+    schema: Mapping[str, Any]
+    strict: bool = True
+
+
+@dataclass(frozen=True)
 class Request:
     """One call: `model` is the full `provider:model` id; parameters left None use the provider's default."""
 
@@ -97,6 +108,7 @@ class Request:
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     tools: tuple[ToolSpec, ...] = ()
+    output: OutputSchema | None = None   # answer as JSON of this schema (structured output)
 
     @property
     def provider(self) -> str:
@@ -167,6 +179,7 @@ class Reply:
     sources: tuple[Source, ...] = ()
     note: str = ""
     cached: bool = False
+    parsed: Any = None   # the validated object when the request asked for structured output
 
     def __str__(self) -> str:
         return self.text

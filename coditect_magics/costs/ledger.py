@@ -22,7 +22,7 @@ from ..when import epoch as _epoch
 from .prices import price
 from .process import log_prompts, session_id, set_log_prompts, set_session  # noqa: F401 - re-exported
 
-STATUSES = ("ok", "error", "cancelled", "cached")
+STATUSES = ("ok", "error", "cancelled", "cached", "expired")  # expired: a batch request the provider never ran
 
 # --- one row --------------------------------------------------------------------------------------------------
 
@@ -60,6 +60,9 @@ class CallRecord:
     prompt: str | None = None
     memory_items: int = 0                # memories added to the call's context
     approvals: str | None = None         # JSON: the decisions on the tool calls that act which this call asked for
+    batch_id: str | None = None          # the provider's batch this request went in
+    key_name: str | None = None          # the name of the key the call spent (never the key)
+    price_basis: str | None = None       # "batch" (the listed batch price) or "batch-discount" (the documented rate)
     id: str = field(default_factory=_new_id)
 
     def __post_init__(self) -> None:

@@ -51,6 +51,9 @@ calls = Table(
     Column("prompt", Text),
     Column("memory_items", Integer, nullable=False, server_default="0"),  # migration 2
     Column("approvals", Text),  # migration 3
+    Column("batch_id", Text),     # migration 4: the provider's batch the call went in
+    Column("key_name", Text),     # migration 4: which of the provider's keys the call spent (its name, never its value)
+    Column("price_basis", Text),  # migration 4: how the cost was priced when not at the standard rate ("batch", ...)
 )
 INDEXES = {"calls_ts": ["ts"], "calls_session": ["session_id", "ts"], "calls_call": ["call_id"],
            "calls_agent": ["agent", "ts"]}
@@ -63,7 +66,7 @@ version = Table("ledger_version", metadata,
 
 # --- migrations: append only; each checks the database first, for files made before tracking ------------------
 
-LATER_COLUMNS = ("memory_items", "approvals")  # columns a later migration adds (migration 1 makes the first shape)
+LATER_COLUMNS = ("memory_items", "approvals", "batch_id", "key_name", "price_basis")  # columns a later migration adds (migration 1 makes the first shape)
 
 
 def _create_calls(ops: Operations, conn: Connection) -> None:
@@ -87,8 +90,16 @@ def _add_approvals(ops: Operations, conn: Connection) -> None:
         ops.add_column("calls", calls.c.approvals._copy())
 
 
+def _add_batch_and_key(ops: Operations, conn: Connection) -> None:
+    """4: batch_id, key_name and price_basis: batch requests priced at their own rate, and the key each call spent."""
+    have = {c["name"] for c in inspect(conn).get_columns("calls")}
+    for name in ("batch_id", "key_name", "price_basis"):
+        if name not in have:
+            ops.add_column("calls", calls.c[name]._copy())
+
+
 MIGRATIONS: tuple[Callable[["Operations", Connection], None], ...] = (_create_calls, _add_memory_items,
-                                                                      _add_approvals)
+                                                                      _add_approvals, _add_batch_and_key)
 
 
 def upgrade(writer: Engine, attempts: int = 5) -> int:

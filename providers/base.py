@@ -51,6 +51,7 @@ class ProviderSpec:
     vision_models: str = ""  # what a refusal of an image suggests instead, e.g. "openai:gpt-4.1-mini or openai:gpt-4o"
     prices_id: str = ""  # the provider's name in genai-prices' data where it is not `name` (gemini is "google")
     wraps: bool = False  # a wrapper around another model (search:MODEL): usable when that model is
+    batch: str = ""  # the module of its batch adapter (batching.BatchAPI), e.g. "openai_batch"; "" when it has none
 
     def accepts_images(self, model: str) -> bool | None:
         """Whether `model` reads images: True, False, or None when only the server can say."""

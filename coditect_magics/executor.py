@@ -39,6 +39,7 @@ class ExecutorSettings:
     cache_path: str | None = None
     redis_url: str | None = None         # rate limits and the response cache shared through Redis (a team)
     aliases: Mapping[str, str] = field(default_factory=dict)  # the session's model aliases over the registry's
+    schema_retries: int = DEFAULTS.schema_retries  # asks again after an answer that does not match its schema
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,14 @@ class Executor:
             pass
         assert execution.reply is not None
         return execution.reply
+
+    async def complete(self, target: Target, messages: Any = None, *, schema: Any = None, **options: Any) -> Reply:
+        """One whole reply; with `schema` (a pydantic model, TypedDict or JSON-schema dict) validated into
+        `Reply.parsed`, asked again with the errors when it does not fit (`structured.complete`)."""
+        if schema is None:
+            return await self.run(target, messages, **options)
+        from coditect_magics.structured import complete
+        return await complete(self, target, messages, schema=schema, **options)
 
     def stream(self, target: Target, messages: Any = None, *, fallbacks: Sequence[str] = (),
                context: CallContext = CallContext(), cache: bool | None = None, stream: bool = True,

@@ -148,7 +148,8 @@ def executor_settings(settings: Settings, aliases: dict[str, str]) -> Any:
         rate_limits=dict(settings.rate_limits), cache=settings.cache, log_prompts=settings.log_prompts,
         budgets=Budgets(settings.budget_session_usd, settings.budget_agent_usd, settings.budget_total_usd),
         provider_options=settings.provider_options(), ledger_path=settings.ledger_path or None,
-        cache_path=settings.cache_path or None, redis_url=settings.redis, aliases=aliases)
+        cache_path=settings.cache_path or None, redis_url=settings.redis, aliases=aliases,
+        schema_retries=settings.schema_retries)
 
 
 def _connect(url: str) -> Any:

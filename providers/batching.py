@@ -6,11 +6,12 @@ keep the job, split it to fit `limits`, poll and price the results."""
 from __future__ import annotations
 
 import importlib
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, AsyncIterator, Literal, Mapping, Sequence
 
 from . import errors
-from .base import Settings
+from .base import Settings, map_transport_error
 from .types import Reply, Request
 
 # the job's state in the kit's words: each API's own vocabulary maps onto these
@@ -34,6 +35,7 @@ class BatchLimits:
 
     max_requests: int
     max_bytes: int
+    one_model: bool = False  # every request of one batch names the same model (OpenAI's file, Gemini's URL)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class BatchStatus:
     created_at: float | None = None
     ended_at: float | None = None
     expires_at: float | None = None
+    error: str = ""  # why a failed batch failed (the API's validation errors, one line)
 
     @property
     def finished(self) -> bool:
@@ -82,7 +85,9 @@ class BatchAPI:
     async def retrieve(self, batch_id: str) -> BatchStatus:
         raise NotImplementedError
 
-    async def results(self, batch_id: str) -> list[BatchOutcome]:
+    async def results(self, batch_id: str, order: Sequence[str] = ()) -> list[BatchOutcome]:
+        """The outcomes of an ended batch. `order`: the custom_ids as submitted, for an API that may answer without
+        them (Gemini's inline responses are matched by position then, and the unanswered ones reported)."""
         raise NotImplementedError
 
     async def cancel(self, batch_id: str) -> BatchStatus:
@@ -90,6 +95,28 @@ class BatchAPI:
 
     async def aclose(self) -> None:
         """Release the SDK client."""
+
+    def map_error(self, exc: BaseException) -> errors.ProviderError | None:
+        """The SDK's error in the kit's terms (each adapter uses its chat adapter's mapping); None: the common
+        transport mapping decides."""
+        return None
+
+    @asynccontextmanager
+    async def sdk_errors(self, batch_id: str = "") -> AsyncIterator[None]:
+        """Raise the SDK's errors as the kit's, as the chat handle does; a 404 on a batch says the id is unknown."""
+        try:
+            yield
+        except errors.ProviderError:
+            raise
+        except Exception as exc:
+            failure = self.map_error(exc) or map_transport_error(exc, self.provider, "")
+            if failure is None:
+                raise
+            if batch_id and isinstance(failure, errors.ModelNotFound):
+                failure = errors.BatchNotFound(f"no batch {batch_id!r}: check the id (a batch of another key or "
+                                               "account is not found either)")
+            failure.provider, failure.detail = self.provider, errors.describe(exc)
+            raise failure from None
 
 
 def batch_api(provider: str, settings: Settings | None = None, **options: Any) -> BatchAPI:

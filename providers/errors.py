@@ -105,6 +105,10 @@ class ModelNotFound(ProviderError):
     pass
 
 
+class BatchNotFound(ProviderError, LookupError):
+    """A batch id the provider does not know (mistyped, another account's, or deleted)."""
+
+
 class BadResponse(ProviderError):
     """The server answered something that is not the protocol (invalid JSON, missing fields)."""
 

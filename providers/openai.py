@@ -34,7 +34,7 @@ SPEC = OpenAISpec(
     name="openai", default_model="gpt-4.1-mini", description="OpenAI (Chat Completions)", extra="openai",
     sdk_modules=("openai",), key_env=("OPENAI_API_KEY",), base_url_env="OPENAI_BASE_URL",
     models=("gpt-5.5", "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o4-mini"),
-    images=True, vision_models="openai:gpt-4.1-mini or openai:gpt-4o")
+    images=True, vision_models="openai:gpt-4.1-mini or openai:gpt-4o", batch="openai_batch")
 
 
 class OpenAIProvider(Provider):

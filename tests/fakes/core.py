@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-PROTOCOLS = ("anthropic_api", "openai_api", "gemini_api", "ollama_api")
+PROTOCOLS = ("anthropic_api", "openai_api", "gemini_api", "ollama_api", "openai_batch_api")
 
 
 @dataclass
@@ -131,6 +131,10 @@ class FakeServer:
         self.responder: Callable[[Recorded], Script] | None = None  # answers unscripted requests from their content
         self.requests: list[Recorded] = []
         self.refusals: list[tuple[Recorded, int, str]] = []  # (request, status, the API's message)
+        # the batch APIs' state (batches.py): kept on the server, so a new client (a new kernel) finds its batches
+        self.batches: dict[str, Any] = {}      # batch id -> batches.FakeBatch
+        self.files: dict[str, Any] = {}        # OpenAI file id -> openai_batch_api.FakeFile
+        self.batch_plan: Any = None            # batches.BatchPlan for the batches created next (None: the default)
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -168,15 +172,18 @@ class FakeServer:
     async def answer(self, request: web.Request, recorded: Recorded) -> Script:
         """The next script (or the responder's, or the default), after its delay; a `reset` script resets the
         connection here and raises ConnectionResetError, which ends the handler without a response."""
-        if self.scripts:
-            script = self.scripts.popleft()
-        else:
-            script = self.responder(recorded) if self.responder else self.default
+        script = self.next_script(recorded)
         await self.stall(request, script.delay + self.latency)
         if script.reset:
             reset(request)
             raise ConnectionResetError("the fake server reset the connection, as scripted")
         return script
+
+    def next_script(self, recorded: Recorded) -> Script:
+        """The answer to `recorded`: the next queued script, else the responder's, else the default."""
+        if self.scripts:
+            return self.scripts.popleft()
+        return self.responder(recorded) if self.responder else self.default
 
     async def take(self, request: web.Request) -> tuple[Recorded, Script]:
         """Record the request, pick the next script and wait its delay (for routes without refusal rules)."""

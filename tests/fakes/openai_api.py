@@ -58,6 +58,20 @@ def _finish(script: Script) -> str:
     return FINISH.get(script.finish_reason, script.finish_reason)
 
 
+def completion(script: Script, model: str) -> dict[str, Any]:
+    """A whole reply (`chat.completion`), as the endpoint and a batch's output lines carry it."""
+    message: dict[str, Any] = {"role": "assistant", "content": script.text or None}
+    if script.tool_calls:
+        message["tool_calls"] = _tool_calls(script)
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": _finish(script)}], "usage": _usage(script)}
+
+
+def error_body(script: Script, status: int, message: str) -> dict[str, Any]:
+    """The error body in the server's own shape (public for the batch fake's error lines)."""
+    return _error(script, status, message)
+
+
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> str:
     body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -80,13 +94,7 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
         if not body.get("stream"):
             if script.bad_json:
                 return server.bad_json()
-            message: dict[str, Any] = {"role": "assistant", "content": script.text or None}
-            if script.tool_calls:
-                message["tool_calls"] = _tool_calls(script)
-            return web.json_response({
-                "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": message, "finish_reason": _finish(script)}],
-                "usage": _usage(script)})
+            return web.json_response(completion(script, model))
         return await server.events(request, script, _stream_events(script, recorded, model))
 
     return [web.post("/v1/chat/completions", chat), web.post("/chat/completions", chat)]

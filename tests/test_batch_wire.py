@@ -1,0 +1,152 @@
+"""The batch adapters on each provider's official SDK against the loopback batch APIs: what goes on the wire, the
+job's life (submit, retrieve until it ends, results with ok, errored and expired outcomes, cancel), a new adapter
+finding a batch by id (as after a kernel restart), and what the real APIs refuse refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from coditect_magics import providers
+from coditect_magics.providers import Request, errors
+from coditect_magics.providers.batching import BatchAPI, BatchItem, BatchStatus, batch_api
+from coditect_magics.providers.types import OutputSchema, ToolSpec
+from tests import parts
+from tests.fakes import Script
+from tests.fakes.batches import BatchPlan
+
+KEY = "sk-test-batch-SECRET-0042"
+CITY = OutputSchema("City", {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+                             "additionalProperties": False})
+
+
+@pytest.fixture
+async def apis():
+    """`apis(provider, base_url)`: a batch adapter with the test key, closed when the test ends."""
+    made: list[BatchAPI] = []
+
+    def make(provider: str, base_url: str) -> BatchAPI:
+        made.append(batch_api(provider, api_key=KEY, base_url=base_url))
+        return made[-1]
+
+    yield make
+    for api in made:
+        await api.aclose()
+
+
+def items(model: str, *custom_ids: str, **params) -> list[BatchItem]:
+    return [BatchItem(c, Request.build(model, [{"role": "system", "content": "Be brief."},
+                                               {"role": "user", "content": f"Question {c}"}], **params))
+            for c in custom_ids]
+
+
+async def until_finished(api: BatchAPI, batch_id: str, limit: int = 10) -> list[BatchStatus]:
+    """Every status a poller sees, the last one finished."""
+    seen = [await api.retrieve(batch_id)]
+    while not seen[-1].finished and len(seen) < limit:
+        seen.append(await api.retrieve(batch_id))
+    return seen
+
+
+def by_id(outcomes) -> dict:
+    return {o.custom_id: o for o in outcomes}
+
+
+# OpenAI Batch
+
+
+async def test_openai_lines_are_the_chat_adapters_calls(server, apis, handles):
+    api = apis("openai", f"{server.url}/v1")
+    request = items("openai:gpt-4.1-mini", "q1", temperature=0.2, max_tokens=50)[0].request
+    request = Request(request.model, request.messages, request.temperature, request.max_tokens,
+                      tools=(ToolSpec("lookup", "Look a word up.", {"type": "object", "properties": {}}),), output=CITY)
+    await handles("openai:gpt-4.1-mini", api_key=KEY, base_url=f"{server.url}/v1").complete(request)
+    chat_body = server.last.body
+    status = await api.submit([BatchItem("q1", request), *items("openai:gpt-4.1-mini", "q2")])
+    upload, create = [r for r in server.requests if r.path in ("/v1/files", "/v1/batches")]
+    lines = [json.loads(line) for line in upload.body["content"].splitlines()]
+    assert upload.body["purpose"] == "batch" and upload.body["filename"].endswith(".jsonl")
+    assert upload.credential == KEY
+    assert lines[0] == {"custom_id": "q1", "method": "POST", "url": "/v1/chat/completions", "body": chat_body}
+    assert lines[0]["body"]["response_format"]["json_schema"]["schema"] == dict(CITY.schema)
+    assert "stream" not in lines[0]["body"] and lines[1]["custom_id"] == "q2"
+    assert create.body == {"input_file_id": create.body["input_file_id"], "endpoint": "/v1/chat/completions",
+                           "completion_window": "24h"}
+    assert status.state == "validating" and status.counts["total"] == 2 and status.provider == "openai"
+    assert api.size(BatchItem("q1", request)) == len(upload.body["content"].splitlines()[0]) + 1
+
+
+async def test_openai_batch_life(server, apis):
+    server.batch_plan = BatchPlan(polls=2, expire={"r3"})
+    server.script(Script(text="Paris.", input_tokens=20, output_tokens=3), Script(status=500, error_message="boom"),
+                  Script(text="Rome.", input_tokens=21, output_tokens=4))
+    api = apis("openai", f"{server.url}/v1")
+    submitted = await api.submit(items("openai:gpt-4.1-mini", "r1", "r2", "r3", "r4"))
+    seen = await until_finished(api, submitted.id)
+    assert [s.state for s in seen] == ["in_progress", "in_progress", "expired"]
+    assert seen[0].counts["processing"] == 4 and seen[-1].counts["processing"] == 0
+    assert seen[-1].ended_at is not None and seen[-1].expires_at > seen[-1].created_at
+    outcomes = by_id(await api.results(submitted.id))
+    assert sorted(outcomes) == ["r1", "r2", "r3", "r4"]
+    assert outcomes["r1"].status == "ok" and outcomes["r1"].reply.text == "Paris."
+    assert (outcomes["r1"].reply.usage.input_tokens, outcomes["r1"].reply.usage.output_tokens) == (20, 3)
+    assert outcomes["r4"].reply.text == "Rome." and outcomes["r4"].reply.model == "gpt-4.1-mini"
+    assert outcomes["r2"].status == "error" and "HTTP 500" in outcomes["r2"].error and "boom" in outcomes["r2"].error
+    assert outcomes["r2"].reply is None
+    assert outcomes["r3"].status == "expired" and outcomes["r3"].reply is None
+
+
+async def test_openai_new_adapter_finds_the_batch_and_cancel(server, apis):
+    first = apis("openai", f"{server.url}/v1")
+    done = await first.submit(items("openai:gpt-4.1-mini", "a", "b"))
+    server.batch_plan = BatchPlan(polls=5)
+    running = await first.submit(items("openai:gpt-4.1-mini", "c", "d"))
+    await first.aclose()
+    again = apis("openai", f"{server.url}/v1")   # a new kernel: nothing but the ids
+    assert (await until_finished(again, done.id))[-1].state == "ended"
+    assert [o.status for o in await again.results(done.id)] == ["ok", "ok"]
+    with pytest.raises(errors.BadRequest, match="results come when it has ended"):
+        await again.results(running.id)
+    assert (await again.cancel(running.id)).state == "cancelling"
+    assert (await again.retrieve(running.id)).state == "cancelled"
+    assert {o.custom_id: o.status for o in await again.results(running.id)} == {"c": "cancelled", "d": "cancelled"}
+
+
+async def test_openai_unknown_batch_is_one_line(server, apis):
+    api = apis("openai", f"{server.url}/v1")
+    with pytest.raises(errors.BatchNotFound) as caught:
+        await api.retrieve("batch_doesnotexist")
+    assert str(caught.value).startswith("openai: no batch 'batch_doesnotexist'") and "\n" not in str(caught.value)
+    assert KEY not in str(caught.value) and KEY not in caught.value.detail
+
+
+async def test_openai_mixed_models_fail_validation(server, apis):
+    api = apis("openai", f"{server.url}/v1")
+    assert api.limits.one_model and api.limits.max_requests == 50_000
+    mixed = items("openai:gpt-4.1-mini", "m1") + items("openai:gpt-4o", "m2")
+    status = (await until_finished(api, (await api.submit(mixed)).id))[-1]
+    assert status.state == "failed" and "line 2" in status.error and "model" in status.error
+
+
+async def test_openai_refusals(server):
+    openai = parts.module("openai", "pip install -e '.[dev]'")
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{server.url}/v1", max_retries=0)
+    good = {"custom_id": "x", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "Hi"}]}}
+    other = await client.files.create(file=("data.jsonl", json.dumps(good).encode()), purpose="user_data")
+    with pytest.raises(openai.BadRequestError, match="purpose 'batch'"):
+        await client.batches.create(input_file_id=other.id, endpoint="/v1/chat/completions", completion_window="24h")
+    with pytest.raises(openai.BadRequestError, match="Must be .jsonl"):
+        await client.files.create(file=("data.txt", b"{}"), purpose="batch")
+    cases = {"invalid_json_line": "not json", "duplicate_custom_id": json.dumps(good),
+             "url_mismatch": json.dumps({**good, "custom_id": "y", "url": "/v1/embeddings"}),
+             "model_mismatch": json.dumps({**good, "custom_id": "z", "body": {**good["body"], "model": "gpt-4o"}})}
+    for code, line in cases.items():
+        file = await client.files.create(file=("in.jsonl", f"{json.dumps(good)}\n{line}\n".encode()), purpose="batch")
+        batch = await client.batches.create(input_file_id=file.id, endpoint="/v1/chat/completions",
+                                            completion_window="24h")
+        batch = await client.batches.retrieve(batch.id)
+        assert batch.status == "failed" and [e.code for e in batch.errors.data] == [code], code
+        assert batch.errors.data[0].line == 2
+    await client.close()

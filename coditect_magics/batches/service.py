@@ -201,7 +201,7 @@ class BatchService:
 
 def _part(status: Any) -> Part:
     """A provider's BatchStatus as the job keeps it."""
-    return Part(status.id, status.state, dict(status.counts), getattr(status, "error", "") or "")
+    return Part(status.id, status.state, dict(status.counts), status.error)
 
 
 def _answer(item: Item, found: tuple[str, BatchOutcome] | None, part: Part | None) -> Item:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 #: Providers that run on the user's own machine: their calls cost nothing (known, not guessed).
@@ -25,14 +25,21 @@ _overrides: dict[tuple[str | None, str], tuple[float, float, float | None]] = {}
 class PriceResult:
     """The cost of one call in USD; `usd` is None (and `known` False) when no price is known for the model.
 
-    `source` says where the figure came from: "genai-prices", "override", "local" or "unknown"."""
+    `source` says where the figure came from: "genai-prices", "override", "local" or "unknown"; `basis` how a batch
+    request was priced: "batch" (genai-prices lists the model's batch price) or "batch-discount" (the standard price
+    at the providers' documented batch discount); None at the standard rate."""
 
     usd: float | None
     known: bool
     source: str = "unknown"
+    basis: str | None = None
 
 
 UNKNOWN = PriceResult(None, False, "unknown")
+
+#: What a batch request costs against the standard price where genai-prices lists no batch price: OpenAI's Batch
+#: API, Anthropic's Message Batches and Gemini's batch mode each document 50%.
+BATCH_DISCOUNT = 0.5
 
 
 def set_price(provider: str | None, model: str, input_per_mtok: float, output_per_mtok: float,
@@ -96,27 +103,53 @@ def _genai_target(provider: str, model: str) -> tuple[str, str] | None:
 
 
 def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], when: datetime | None,
-                 writes: int = 0) -> float | None:
+                 writes: int = 0, batch: bool = False) -> float | None:
     try:
         import genai_prices  # ~0.2 s: only on first use
         inp, out, cached = tokens
         # genai-prices' input_tokens counts the cache's reads and writes too, as the kit's does
         usage = genai_prices.Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached or None,
                                    cache_write_tokens=writes or None)
-        return float(genai_prices.calc_price(usage, model, provider_id=provider_id, genai_request_timestamp=when)
-                     .total_price)
+        return float(genai_prices.calc_price(usage, model, provider_id=provider_id, genai_request_timestamp=when,
+                                             price_context={"processing": "batch"} if batch else None).total_price)
     except Exception:  # LookupError for unknown models; anything else in the price data must not break a call
         return None
 
 
-def price(provider: str, model: str, usage: Any, *, when: datetime | None = None) -> PriceResult:
+def lists_batch_price(provider_id: str, model: str, when: datetime | None = None) -> bool:
+    """Whether genai-prices' data has a batch price variant (`processing: batch`) for the model in force `when`."""
+    try:
+        from genai_prices import data_snapshot
+        info = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)[1]
+        at = when or datetime.now(tz=timezone.utc)
+        return any(v.when.get("processing") == "batch" and (v.constraint is None or v.constraint.active(at))
+                   for v in info.price_variants or ())
+    except Exception:  # LookupError for unknown models: no listed batch price
+        return False
+
+
+def _batch(result: PriceResult, provider_id: str, model: str, tokens: tuple[int, int, int], when: datetime | None,
+           writes: int) -> PriceResult:
+    """A standard-rate result repriced for a batch request: genai-prices' batch price where it lists one, else the
+    documented discount (marked so)."""
+    if not result.known or result.source == "local":
+        return result
+    if result.source == "genai-prices" and lists_batch_price(provider_id, model, when):
+        usd = _genai_price(provider_id, model, tokens, when, writes, batch=True)
+        if usd is not None:
+            return PriceResult(usd, True, result.source, "batch")
+    return PriceResult(result.usd * BATCH_DISCOUNT, True, result.source, "batch-discount")
+
+
+def price(provider: str, model: str, usage: Any, *, when: datetime | None = None, batch: bool = False) -> PriceResult:
     """The cost of a call with `usage` (input tokens counting the cached ones too, output, cached tokens, and the
     tokens written to the cache, which genai-prices bills at the model's cache-write price; an override bills them
     as input).
 
     Order: a user override (`set_price`), then local providers (0 USD, known), then genai-prices' bundled data
     for the provider (anthropic, openai, gemini → google, huggingface with an ":inference-provider" suffix,
-    or any provider id genai-prices knows). `when` picks historical prices (default: now)."""
+    or any provider id genai-prices knows). `when` picks historical prices (default: now). `batch`: the request
+    went through a provider's batch API (`PriceResult.basis` says how it was priced)."""
     provider = (provider or "").lower()
     model = model or ""
     if provider == "search" and ":" in model:  # the search wrapper is priced as the model it wraps
@@ -129,11 +162,15 @@ def price(provider: str, model: str, usage: Any, *, when: datetime | None = None
         cached = min(cached, inp)
         usd = ((inp - cached) * in_price + cached * (in_price if cached_price is None else cached_price)
                + out * out_price) / 1_000_000
-        return PriceResult(usd, True, "override")
+        result = PriceResult(usd, True, "override")
+        return _batch(result, provider, model, tokens, when, 0) if batch else result
     if provider in LOCAL_PROVIDERS:
         return PriceResult(0.0, True, "local")
     target = _genai_target(provider, model)
     if target is None:
         return UNKNOWN
     usd = _genai_price(target[0], target[1], tokens, when, _cache_writes(usage))
-    return UNKNOWN if usd is None else PriceResult(usd, True, "genai-prices")
+    if usd is None:
+        return UNKNOWN
+    result = PriceResult(usd, True, "genai-prices")
+    return _batch(result, *target, tokens, when, _cache_writes(usage)) if batch else result

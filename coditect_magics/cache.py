@@ -1,5 +1,6 @@
 """Response cache: identical requests answer from SQLite (or, for a team, Redis), so re-running a notebook costs
-nothing and gives the same text. The key covers provider, model, messages (images by hash), parameters and tools."""
+nothing and gives the same text. The key covers provider, model, messages (images by hash), parameters, tools and the
+output schema (an answer as JSON of a schema is never a plain answer's text)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def request_key(request: Request) -> str:
         "temperature": request.temperature, "max_tokens": request.max_tokens, "stop": list(request.stop),
         "tools": [asdict(t) for t in request.tools],
     }
+    if request.output is not None:  # only then, so that the keys of plain requests stay as they were
+        body["output"] = [request.output.name, dict(request.output.schema), request.output.strict]
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from typing import Any, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, normalize_finish, require_sdk
+from .output import OutputMode, has_open_map, wire_name
 from .types import Chunk, ImagePart, Message, Reply, Request, TextPart, ToolCall, ToolCallDelta, ToolResult, Usage
 
 
@@ -20,12 +23,32 @@ class AnthropicSpec(ProviderSpec):
         """Claude 3 and later read images; Claude 2 and Instant, text only."""
         return False if model.lower().startswith(("claude-2", "claude-instant")) else super().accepts_images(model)
 
+    def output_mode(self, model: str) -> OutputMode | None:
+        """output_config.format on the models that take it (told by the name), else a forced tool carries it."""
+        return "json_schema" if native_output(model) else "tool"
+
+
+# the first version of each family that takes output_config.format; every family from version 5 on takes it
+NATIVE_OUTPUT = {"sonnet": (4, 5), "opus": (4, 1), "haiku": (4, 5)}
+MODEL_VERSION = re.compile(r"^claude-([a-z]+)-(\d+)(?:-(\d{1,2}))?(?:-\d{8})?(?:[-@]|$)")
+ANSWER_TOOL = "Give your answer by calling this tool: its input is the answer, in exactly the shape its schema asks."
+
+
+def native_output(model: str) -> bool:
+    """Whether a Claude model takes a JSON schema as output_config.format (Sonnet 4.5+, Opus 4.1+, Haiku 4.5+,
+    the 5-series); older names (claude-3-5-sonnet-...) do not."""
+    found = MODEL_VERSION.match(model.lower())
+    if not found:
+        return False
+    version = (int(found.group(2)), int(found.group(3) or 0))
+    return version[0] >= 5 or version >= NATIVE_OUTPUT.get(found.group(1), (5, 0))
+
 
 SPEC = AnthropicSpec(
     name="anthropic", default_model="claude-sonnet-4-6", description="Anthropic Claude (Messages API)",
     extra="anthropic", sdk_modules=("anthropic",), key_env=("ANTHROPIC_API_KEY",), base_url_env="ANTHROPIC_BASE_URL",
     default_base_url="", models=("claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-4-5", "claude-sonnet-4-5"),
-    images=True, vision_models="anthropic:claude-sonnet-4-6")
+    images=True, vision_models="anthropic:claude-sonnet-4-6", batch="anthropic_batch")
 
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
 # an `error` event inside a stream comes with HTTP 200: its error.type gives the status it stands for
@@ -84,6 +107,16 @@ def anthropic_usage(figures: dict[str, int]) -> Usage:
     return Usage(figures.get("input_tokens", 0) + read + written, figures.get("output_tokens", 0), read, written)
 
 
+def forced_tool(args: dict[str, Any]) -> str | None:
+    """The name of the tool that carries the answer, when the arguments force one (only the output schema does)."""
+    return args["tools"][-1]["name"] if "tool_choice" in args else None
+
+
+def answered(finish: str | None, answer: str | None, calls: bool) -> str | None:
+    """A reply whose only tool call was the forced answer stopped: it called no tool the caller has to run."""
+    return "stop" if answer and not calls and finish == "tool_calls" else finish
+
+
 class AnthropicProvider(Provider):
     spec = SPEC
 
@@ -119,7 +152,25 @@ class AnthropicProvider(Provider):
         if request.tools:
             args["tools"] = [{"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
                              for t in request.tools]
-        return args
+        return {**args, **self.output_arguments(request, args.get("tools", []))}
+
+    def output_arguments(self, request: Request, tools: list[dict[str, Any]]) -> dict[str, Any]:
+        """The output schema as output_config.format where the model takes it and the schema is closed; else a
+        tool the model must call (any tool, when the request brings its own), whose input is the answer."""
+        output = request.output
+        if output is None:
+            return {}
+        if self.spec.output_mode(request.model_name) == "json_schema" and not has_open_map(output.schema):
+            try:  # the SDK's own translation: objects closed, keywords the API lacks moved to the description
+                schema = require_sdk(self.spec, "anthropic").transform_schema(dict(output.schema))
+            except (ValueError, TypeError):  # a node without a type: the tool takes any JSON schema
+                schema = None
+            if schema is not None:
+                return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
+        name = wire_name(output.name)
+        choice = {"type": "any"} if tools else {"type": "tool", "name": name}
+        return {"tools": [*tools, {"name": name, "description": ANSWER_TOOL, "input_schema": dict(output.schema)}],
+                "tool_choice": choice}
 
     def warn_if_deprecated(self, model: str) -> None:
         """One line instead of the SDK's three-line DeprecationWarning."""
@@ -144,39 +195,52 @@ class AnthropicProvider(Provider):
 
     async def complete(self, request: Request) -> Reply:
         client = self.client(request.model_name)
-        message = await client.messages.create(**self.arguments(request))
-        text = "".join(block.text for block in message.content if block.type == "text")
+        args = self.arguments(request)
+        answer = forced_tool(args)
+        message = await client.messages.create(**args)
+        text = "".join(block.text if block.type == "text" else json.dumps(block.input) for block in message.content
+                       if block.type == "text" or (block.type == "tool_use" and block.name == answer))
         calls = tuple(ToolCall(block.id, block.name, block.input or {})
-                      for block in message.content if block.type == "tool_use")
+                      for block in message.content if block.type == "tool_use" and block.name != answer)
         return Reply(text=text, provider=self.spec.name, model=message.model or request.model_name,
                      usage=anthropic_usage(usage_figures(message.usage)),
-                     finish_reason=normalize_finish(message.stop_reason), tool_calls=calls)
+                     finish_reason=answered(normalize_finish(message.stop_reason), answer, bool(calls)),
+                     tool_calls=calls)
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
         client = self.client(request.model_name)
-        stream = await client.messages.create(**self.arguments(request), stream=True)
+        args = self.arguments(request)
+        answer = forced_tool(args)
+        stream = await client.messages.create(**args, stream=True)
         model, figures, reason = request.model_name, {}, None
         tools: dict[int, int] = {}  # content block index -> tool call index
+        answers: set[int] = set()   # content blocks of the forced answer tool: their input is the reply's text
         async with stream:
             async for event in stream:
                 if event.type == "message_start":
                     model = event.message.model or model
                     figures = usage_figures(event.message.usage)
                 elif event.type == "content_block_start" and event.content_block.type == "tool_use":
-                    tools[event.index] = len(tools)
                     block = event.content_block
+                    if block.name == answer:
+                        answers.add(event.index)
+                        continue
+                    tools[event.index] = len(tools)
                     yield Chunk(tool_call=ToolCallDelta(tools[event.index], id=block.id, name=block.name))
                 elif event.type == "content_block_delta":
                     delta = event.delta  # thinking_delta and signature_delta are skipped
                     if delta.type == "text_delta" and delta.text:
                         yield Chunk(text=delta.text)
+                    elif delta.type == "input_json_delta" and delta.partial_json and event.index in answers:
+                        yield Chunk(text=delta.partial_json)
                     elif delta.type == "input_json_delta" and delta.partial_json and event.index in tools:
                         yield Chunk(tool_call=ToolCallDelta(tools[event.index], arguments=delta.partial_json))
                 elif event.type == "message_delta":
                     reason = normalize_finish(event.delta.stop_reason) or reason
                     figures = usage_figures(event.usage, figures)
                 elif event.type == "message_stop":
-                    yield Chunk(usage=anthropic_usage(figures), finish_reason=reason or "stop", model=model)
+                    yield Chunk(usage=anthropic_usage(figures), model=model,
+                                finish_reason=answered(reason or "stop", answer, bool(tools)))
 
     def map_error(self, exc: BaseException) -> errors.ProviderError | None:
         names = {cls.__name__ for cls in type(exc).__mro__}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
 from . import errors
+from .output import OutputMode
 from .secrets import remember
 from .types import Chunk, Reply, Request
 
@@ -52,10 +53,16 @@ class ProviderSpec:
     prices_id: str = ""  # the provider's name in genai-prices' data where it is not `name` (gemini is "google")
     wraps: bool = False  # a wrapper around another model (search:MODEL): usable when that model is
     batch: str = ""  # the module of its batch adapter (batching.BatchAPI), e.g. "openai_batch"; "" when it has none
+    output: OutputMode | None = None  # how it constrains an answer to a schema (output.OutputMode); None: it cannot
 
     def accepts_images(self, model: str) -> bool | None:
         """Whether `model` reads images: True, False, or None when only the server can say."""
         return self.images
+
+    def output_mode(self, model: str) -> OutputMode | None:
+        """How `model` is held to a request's output schema: "json_schema", "tool", "grammar", or None when it
+        cannot be (the service then asks in the prompt and validates)."""
+        return self.output
 
     def context_window(self, model: str) -> int | None:
         """The model's input limit in tokens (genai-prices' bundled data), None where unknown."""

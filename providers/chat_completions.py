@@ -1,5 +1,5 @@
 """The Chat Completions wire format that OpenAI, LM Studio and Hugging Face (TGI, Inference Endpoints, the router)
-share: messages with tool calls and tool results, tools, and replies and stream events read back into the kit's
+share: messages with tool calls and tool results, tools, the output schema, and replies and stream events read back into the kit's
 types, from the openai SDK's objects and huggingface_hub's alike."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any, AsyncIterable, AsyncIterator, Mapping
 
 from . import errors
 from .base import normalize_finish
+from .output import json_schema_format
 from .types import Chunk, ImagePart, Message, Request, TextPart, ToolCall, ToolCallDelta, ToolResult, Usage
 
 
@@ -93,8 +94,9 @@ def openai_usage(usage: Any) -> Usage:
                  (getattr(details, "cached_tokens", 0) or 0) if details else 0)
 
 
-def openai_arguments(request: Request, max_tokens_field: str = "max_tokens") -> dict[str, Any]:
-    """Model, messages and the sampling parameters that are set, as Chat Completions arguments."""
+def openai_arguments(request: Request, max_tokens_field: str = "max_tokens", output: bool = True) -> dict[str, Any]:
+    """Model, messages, the sampling parameters that are set and the output schema (as a json_schema
+    response_format, unless `output` is False: a model that cannot take one), as Chat Completions arguments."""
     args: dict[str, Any] = {"model": request.model_name, "messages": openai_messages(request)}
     if request.temperature is not None:
         args["temperature"] = request.temperature
@@ -104,6 +106,8 @@ def openai_arguments(request: Request, max_tokens_field: str = "max_tokens") -> 
         args["stop"] = list(request.stop)
     if request.tools:
         args["tools"] = openai_tools(request)
+    if request.output is not None and output:
+        args["response_format"] = json_schema_format(request.output)
     return args
 
 

@@ -17,7 +17,7 @@ SPEC = ProviderSpec(
     sdk_modules=("google.genai",), key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"), base_url_env="GOOGLE_GEMINI_BASE_URL",
     models=("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-3.8-flash", "gemini-3.5-flash",
             "gemini-3.5-flash-lite", "gemini-3.1-pro-preview", "gemini-3.1-flash-lite", "gemini-4-argon"),
-    images=True, prices_id="google")
+    images=True, prices_id="google", output="json_schema")
 
 # finish and block reasons that mean a filter stopped the reply (beyond normalize_finish's safety and recitation)
 FILTERED = {"BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
@@ -90,7 +90,10 @@ class GeminiProvider(Provider):
         config = types.GenerateContentConfig(
             system_instruction=request.system or None, temperature=request.temperature,
             max_output_tokens=request.max_tokens, stop_sequences=list(request.stop) or None, http_options=timeout,
-            tools=gemini_tools(request, types))
+            tools=gemini_tools(request, types),
+            # structured output: plain JSON Schema (responseJsonSchema), not the OpenAPI subset of response_schema
+            response_mime_type="application/json" if request.output else None,
+            response_json_schema=dict(request.output.schema) if request.output else None)
         return {"model": request.model_name, "contents": gemini_contents(request, types, self._signatures),
                 "config": config}
 

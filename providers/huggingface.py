@@ -48,7 +48,7 @@ class HFSpec(ProviderSpec):
 SPEC = HFSpec(
     name="huggingface", default_model="meta-llama/Llama-3.1-8B-Instruct", extra="huggingface",
     sdk_modules=("huggingface_hub",), key_env=("HF_TOKEN",), base_url_env="HF_BASE_URL",
-    description="Hugging Face Inference (chat completions)")
+    description="Hugging Face Inference (chat completions)", output="json_schema")  # TGI and the router take it
 
 # Errors a TGI server sends inside a stream (`{"error": ..., "error_type": ...}`) as the HTTP status they stand for.
 _STREAM_ERRORS = {"ValidationError": 422, "OverloadedError": 503, "GenerationError": 500, "UnknownError": 500}

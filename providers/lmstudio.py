@@ -11,7 +11,8 @@ from .openai import OpenAIProvider
 SPEC = ProviderSpec(
     name="lmstudio", default_model="local-model", description="LM Studio server (OpenAI-compatible)",
     extra="lmstudio", sdk_modules=("openai",), key_env=("LMSTUDIO_API_KEY",), key_required=False,
-    base_url_env="LMSTUDIO_BASE_URL", default_base_url="http://127.0.0.1:1234/v1", probe_server=True)
+    base_url_env="LMSTUDIO_BASE_URL", default_base_url="http://127.0.0.1:1234/v1", probe_server=True,
+    output="json_schema")  # a json_schema response format, which LM Studio turns into a grammar
 
 
 class LMStudioProvider(OpenAIProvider):

@@ -49,7 +49,7 @@ class LocalSpec(ProviderSpec):
 
 SPEC = LocalSpec(name="local", default_model="smollm2", description="Embedded GGUF model (llama-cpp-python)",
                  extra="local", sdk_modules=("llama_cpp",), key_required=False, models=("smollm2",), tools=False,
-                 images=False, vision_models="ollama:llama3.2-vision or openai:gpt-4.1-mini")
+                 images=False, vision_models="ollama:llama3.2-vision or openai:gpt-4.1-mini", output="grammar")
 
 _models: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()
@@ -108,6 +108,8 @@ class LocalProvider(Provider):
             messages.append({"role": m.role, "content": m.text})
         arguments = {"messages": messages, "temperature": 0.2 if request.temperature is None else request.temperature,
                      "max_tokens": request.max_tokens or 512, "stop": list(request.stop)}
+        if request.output is not None:  # llama.cpp turns the schema into a grammar that only samples valid JSON
+            arguments["response_format"] = {"type": "json_object", "schema": dict(request.output.schema)}
         if "seed" in self.settings.options:  # a fixed seed makes sampled replies repeatable
             arguments["seed"] = int(self.settings.options["seed"])
         return arguments

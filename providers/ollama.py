@@ -90,7 +90,7 @@ class OllamaProvider(Provider):
         name="ollama", default_model="llama3.2", description="Ollama server (local models)", extra="ollama",
         sdk_modules=("aiohttp",), key_env=(), key_required=False, base_url_env="OLLAMA_HOST",
         default_base_url=f"http://127.0.0.1:{DEFAULT_PORT}", probe_server=True,
-        vision_models="ollama:llama3.2-vision, ollama:qwen2.5vl or ollama:llava")
+        vision_models="ollama:llama3.2-vision, ollama:qwen2.5vl or ollama:llava", output="json_schema")
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -123,6 +123,8 @@ class OllamaProvider(Provider):
         if request.tools:
             body["tools"] = [{"type": "function", "function": {
                 "name": t.name, "description": t.description, "parameters": dict(t.parameters)}} for t in request.tools]
+        if request.output is not None:  # a schema as `format` (the string "json" is the older JSON-only mode)
+            body["format"] = dict(request.output.schema)
         return body
 
     async def _check(self, response: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, require_sdk
+from .output import OutputMode
 from .chat_completions import openai_arguments, openai_chunks, openai_finish, openai_tool_calls, openai_usage
 from .types import Chunk, Reply, Request
 
@@ -16,6 +17,8 @@ from .types import Chunk, Reply, Request
 TEXT_ONLY = ("gpt-3.5", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "o1-mini", "o1-preview", "o3-mini", "davinci",
              "babbage", "text-", "gpt-oss")
 
+# models from before Structured Outputs: they take no json_schema response format
+NO_JSON_SCHEMA = ("gpt-3.5", "gpt-4-", "gpt-4o-2024-05-13", "o1-mini", "o1-preview", "davinci", "babbage", "text-")
 
 # an error event inside a stream comes after the HTTP 200: the status its error type stands for
 STREAM_ERROR_STATUS = {"invalid_request_error": 400, "rate_limit_exceeded": 429, "tokens": 429, "requests": 429,
@@ -29,12 +32,17 @@ class OpenAISpec(ProviderSpec):
         name = model.lower()
         return False if name == "gpt-4" or name.startswith(TEXT_ONLY) else super().accepts_images(model)
 
+    def output_mode(self, model: str) -> OutputMode | None:
+        """A json_schema response format, on every model since gpt-4o-2024-08-06 (not the older ones)."""
+        name = model.lower()
+        return None if name == "gpt-4" or name.startswith(NO_JSON_SCHEMA) else super().output_mode(model)
+
 
 SPEC = OpenAISpec(
     name="openai", default_model="gpt-4.1-mini", description="OpenAI (Chat Completions)", extra="openai",
     sdk_modules=("openai",), key_env=("OPENAI_API_KEY",), base_url_env="OPENAI_BASE_URL",
     models=("gpt-5.5", "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o4-mini"),
-    images=True, vision_models="openai:gpt-4.1-mini or openai:gpt-4o", batch="openai_batch")
+    images=True, vision_models="openai:gpt-4.1-mini or openai:gpt-4o", output="json_schema", batch="openai_batch")
 
 
 class OpenAIProvider(Provider):
@@ -53,7 +61,8 @@ class OpenAIProvider(Provider):
         return self._client
 
     def arguments(self, request: Request) -> dict[str, Any]:
-        return openai_arguments(request, self.max_tokens_field)
+        return openai_arguments(request, self.max_tokens_field,
+                                output=self.spec.output_mode(request.model_name) is not None)
 
     async def complete(self, request: Request) -> Reply:
         response = await self.client.chat.completions.create(**self.arguments(request))

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from . import errors
 from .base import Provider, ProviderSpec, Settings
 from .handle import LLM
+from .output import OutputMode
 
 BUILTIN = ("anthropic", "openai", "gemini", "huggingface", "ollama", "lmstudio", "local", "search")
 ENTRY_POINT_GROUP = "coditect_magics.providers"
@@ -279,3 +280,13 @@ def context_window(model_id: str) -> int | None:
     except errors.UnknownProvider:
         return None
     return entry(provider).spec.context_window(model)
+
+
+def output_mode(model_id: str) -> OutputMode | None:
+    """How a model (an id `resolve` takes) is held to an output schema: "json_schema", "tool", "grammar", or None
+    when it cannot be (or there is no such provider): the caller then asks in the prompt and validates."""
+    try:
+        provider, model = resolve(model_id)
+    except errors.UnknownProvider:
+        return None
+    return entry(provider).spec.output_mode(model)

@@ -31,6 +31,7 @@ from typing import Any, AsyncIterator, Callable
 
 from . import errors
 from .base import Provider, ProviderSpec, Settings, require_sdk
+from .output import OutputMode
 from .types import Chunk, Message, Reply, Request, Source, TextPart, ToolResult
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class SearchSpec(ProviderSpec):
         """The wrapped model's window (the search results take part of it)."""
         from .registry import context_window
         return context_window(model)
+
+    def output_mode(self, model: str) -> OutputMode | None:
+        """The wrapped model's: the request goes to it with its output schema."""
+        from .registry import output_mode
+        return output_mode(model)
 
 
 SPEC = SearchSpec(name="search", default_model="openai:gpt-4.1-mini", extra="search", sdk_modules=("ddgs",),

@@ -5,13 +5,15 @@ and errors as `{"type": "error", "error": {"type": ..., "message": ...}, "reques
 reads and writes, which come as cache_read_input_tokens and cache_creation_input_tokens, as the real API counts
 them; a stream's message_delta carries the cumulative usage. Requests the API refuses get its 400 (rules.py).
 
-`AnthropicScript(thinking="...")` adds a thinking block before the text, as real replies with thinking on have."""
+`AnthropicScript(thinking="...")` adds a thinking block before the text, as real replies with thinking on have.
+A request whose tool_choice forces a tool call gets one (see `forced`) when its script scripts none; a request with
+output_config.format gets the script's text, which the script writes as the JSON answer."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -132,6 +134,25 @@ def stream_events(script: Script, model: str, msg_id: str) -> list[str]:
     return events
 
 
+def forced(script: Script, body: dict[str, Any]) -> Script:
+    """What a model does when tool_choice makes it call a tool ({type: tool} names it; {type: any} leaves it to the
+    model: here the last tool given) and the script calls none: it calls that tool, its input the script's text
+    read as JSON (text that is not a JSON object is taken as the value of "text"). A forced call comes without
+    text before it."""
+    choice, tools = body.get("tool_choice") or {}, body.get("tools") or []
+    if choice.get("type") not in ("tool", "any") or not tools:
+        return script
+    if script.tool_calls:
+        return replace(script, text="")
+    name = choice.get("name") if choice.get("type") == "tool" else tools[-1].get("name")
+    try:
+        answer = json.loads(script.text)
+    except ValueError:
+        answer = None
+    arguments = answer if isinstance(answer, dict) else {"text": script.text}
+    return replace(script, text="", tool_calls=[{"name": name, "arguments": arguments}])
+
+
 def routes(server) -> list[web.RouteDef]:
     async def messages(request: web.Request) -> web.StreamResponse:
         recorded = await server.receive(request)
@@ -147,6 +168,7 @@ def routes(server) -> list[web.RouteDef]:
             response.headers["request-id"] = error["request_id"]
             return response
         model = script.model or body.get("model", "")
+        script = forced(script, body)
         msg_id = f"msg_{uuid.uuid4().hex[:24]}"
         if body.get("stream"):
             return await server.events(request, script, stream_events(script, model, msg_id))

@@ -1,13 +1,17 @@
 """What each real API refuses, with its own status and message, so that the loopback servers refuse it too.
 
 Only refusals the real services make are here (their messages as users report them in the SDKs' and agents'
-issue trackers): Anthropic's required max_tokens, its tool_use/tool_result pairing and non-empty content, and its
-demand for `tools` once tool blocks are in the history; OpenAI's tool-message pairing; Gemini's function call and
-response turn order, their counts, valid roles and Gemini 3's thought signatures. Consecutive turns of one role
+issue trackers): Anthropic's required max_tokens, its tool_use/tool_result pairing and non-empty content, its
+demand for `tools` once tool blocks are in the history, a tool_choice naming a tool it was given, and an
+output_config.format that is a closed JSON schema; OpenAI's tool-message pairing and its json_schema response
+format (a name, a schema, and under `strict: true` every object closed with all its properties required); Gemini's
+function call and response turn order, their counts, valid roles, Gemini 3's thought signatures and a response
+schema only with responseMimeType application/json. Consecutive turns of one role
 are not refused: Anthropic and Gemini merge them, OpenAI and Ollama take them as they are."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +67,38 @@ def anthropic(body: Any) -> Refusal | None:
                 return Refusal("messages: text content blocks must be non-empty")
             if block.get("type") == "text" and block.get("text") and not block["text"].strip():
                 return Refusal("messages: text content blocks must contain non-whitespace text")
-    return _anthropic_tools(body, _merged(messages))
+    return _anthropic_output(body) or _tool_choice(body) or _anthropic_tools(body, _merged(messages))
+
+
+def _anthropic_output(body: dict[str, Any]) -> Refusal | None:
+    """output_config.format is {type: json_schema, schema: {...}}, each object of the schema closed."""
+    config = body.get("output_config")
+    if config is None or config.get("format") is None:
+        return None
+    form = config["format"]
+    if not isinstance(form, dict) or form.get("type") != "json_schema":
+        return Refusal("output_config.format.type: Input should be 'json_schema'")
+    if not isinstance(form.get("schema"), dict):
+        return Refusal("output_config.format.schema: Field required" if "schema" not in form
+                       else "output_config.format.schema: Input should be a valid dictionary")
+    problem = _not_strict(form["schema"], ())
+    if problem and "additionalProperties" in problem:
+        return Refusal("output_config.format.schema: For 'object' type, 'additionalProperties' must be explicitly "
+                       "set to false")
+    return None
+
+
+def _tool_choice(body: dict[str, Any]) -> Refusal | None:
+    """tool_choice needs tools, and {type: tool} names one of them."""
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict) or choice.get("type") in (None, "auto", "none"):
+        return None
+    names = [t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
+    if not names:
+        return Refusal("tool_choice may only be specified while providing tools.")
+    if choice.get("type") == "tool" and choice.get("name") not in names:
+        return Refusal(f"tool_choice: Tool '{choice.get('name')}' not found in the provided tools")
+    return None
 
 
 def _anthropic_tools(body: dict[str, Any], turns: list[tuple[str, list[dict[str, Any]]]]) -> Refusal | None:
@@ -127,7 +162,58 @@ def openai(body: Any) -> Refusal | None:
         answered, caller = set(), index
     if open_calls and (missing := [c for c in open_calls if c not in answered]):
         return _unanswered(caller, missing)
+    return _response_format(body.get("response_format"))
+
+
+NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _response_format(form: Any) -> Refusal | None:
+    """A json_schema response_format needs a name of the allowed characters and a schema; with `strict: true`
+    every object of the schema must be closed and require all its properties."""
+    if not isinstance(form, dict) or form.get("type") != "json_schema":
+        return None
+    spec = form.get("json_schema")
+    if not isinstance(spec, dict):
+        return Refusal("Missing required parameter: 'response_format.json_schema'.",
+                       param="response_format.json_schema", code="missing_required_parameter")
+    for field in ("name", "schema"):
+        if field not in spec:
+            return Refusal(f"Missing required parameter: 'response_format.json_schema.{field}'.",
+                           param=f"response_format.json_schema.{field}", code="missing_required_parameter")
+    if not isinstance(spec["name"], str) or not NAME.match(spec["name"]):
+        return Refusal("Invalid 'response_format.json_schema.name': string does not match pattern. Expected a "
+                       "string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                       param="response_format.json_schema.name", code="invalid_value")
+    if spec.get("strict") is True:
+        problem = _not_strict(spec["schema"], ())
+        if problem:
+            return Refusal(f"Invalid schema for response_format '{spec['name']}': {problem}",
+                           param="response_format")
     return None
+
+
+def _not_strict(node: Any, context: tuple[str, ...]) -> str | None:
+    """What OpenAI's strict mode finds wrong first in a schema node (walked depth first), or None."""
+    if not isinstance(node, dict):
+        return None
+    kind = node.get("type")
+    if kind == "object" or (isinstance(kind, list) and "object" in kind) or "properties" in node:
+        if node.get("additionalProperties") is not False:
+            return (f"In context={context!r}, 'additionalProperties' is required to be supplied and to be "
+                    "false.")
+        missing = [k for k in node.get("properties") or {} if k not in (node.get("required") or [])]
+        if missing:
+            return (f"In context={context!r}, 'required' is required to be supplied and to be an array including "
+                    f"every key in properties. Missing '{missing[0]}'.")
+    children: list[tuple[tuple[str, ...], Any]] = []
+    for key in ("properties", "$defs", "definitions"):
+        children += [((*context, key, name), child) for name, child in (node.get(key) or {}).items()]
+    for key in ("anyOf", "allOf", "prefixItems"):
+        children += [((*context, key, str(i)), child) for i, child in enumerate(node.get(key) or [])]
+    if isinstance(node.get("items"), dict):
+        children.append(((*context, "items"), node["items"]))
+    return next((p for path, child in children if (p := _not_strict(child, path))), None)
 
 
 def _unanswered(index: int, missing: list[str]) -> Refusal:
@@ -161,7 +247,21 @@ def gemini(body: Any, model: str) -> Refusal | None:
             if len(asked) != len(responses):
                 return Refusal("Please ensure that the number of function response parts is equal to the number of "
                                "function call parts of the function call turn.")
-    return _signatures(contents) if model.startswith("gemini-3") else None
+    return _json_output(body) or (_signatures(contents) if model.startswith("gemini-3") else None)
+
+
+def _json_output(body: dict[str, Any]) -> Refusal | None:
+    """A response schema needs responseMimeType application/json."""
+    config = body.get("generationConfig") or {}
+    for field in ("responseJsonSchema", "responseSchema"):
+        if field in config and config.get("responseMimeType") != "application/json":
+            return Refusal(f"* GenerateContentRequest.generation_config.response_mime_type: "
+                           f"response_mime_type must be application/json when {_snake(field)} is set.\n")
+    return None
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
 def _signatures(contents: list[dict[str, Any]]) -> Refusal | None:

@@ -181,3 +181,38 @@ def test_an_agent_with_tools_is_refused_a_batch(kernels, thread_server):
         ip.run_line_magic("agent", "map reader df --column q --batch")
     assert "agent reader has tools (Read, Grep)" in captured.stderr and "without --batch" in captured.stderr
     assert not thread_server.requests and not thread_server.batches
+
+
+def test_a_job_mirrored_in_redis_is_fetched_on_other_machines_and_charged_once(kernels, thread_server, tmp_path,
+                                                                             redis_url):
+    import redis
+    thread_server.batch_plan = BatchPlan(polls=1)
+    thread_server.responder = lambda recorded: Script(text=recorded.body["messages"][-1]["content"].upper())
+    machine = [f"redis_url = '{redis_url}'", "batches_path = '{}'"]
+    ip = kernels.start(machine[0], machine[1].format(tmp_path / "a" / "batches.sqlite3"))
+    ip.user_ns["prompts"] = ["one", "two"]
+    ip.run_line_magic("llm", "batch openai:gpt-4.1-mini prompts")
+    job = ip.user_ns["_batch"]
+    for name in ("b", "c"):  # two other machines: their own job stores, the team's Redis and ledger
+        other = kernels.restart(machine[0], machine[1].format(tmp_path / name / "batches.sqlite3"))
+        assert list(other.run_line_magic("agent", "batches")["id"]) == [job.id]
+        assert other.run_line_magic("agent", f"result {job.id} --wait") == ["ONE", "TWO"]
+    downloads = [r for r in thread_server.requests if r.path.endswith("/content")]
+    assert len(downloads) == 2, "each machine fetched the results from the provider"
+    assert len(ledger_rows(tmp_path, run_id=job.id)) == 2, "the same requests' rows, written twice, are kept once"
+    stored = redis.Redis.from_url(redis_url)
+    kept = b"".join(b"".join(stored.hvals(k)) if stored.type(k) == b"hash" else stored.get(k)
+                    for k in stored.keys("coditect:batches*"))
+    assert job.id.encode() in kept and b"sk-test-batch" not in kept
+
+
+def test_a_provider_without_a_batch_api_is_named_in_one_line(kernels, thread_server):
+    ip = kernels.start()
+    ip.user_ns["prompts"] = ["a"]
+    with capture_output() as captured:
+        ip.run_line_magic("llm", "batch ollama:llama3.2 prompts")
+        ip.run_line_magic("llm", "batch openai:gpt-4.1-mini 42")  # not a variable: a prompt, not a batch
+    lines = captured.stderr.strip().splitlines()
+    assert "ollama has no batch API; batches run on" in lines[0] and "openai" in lines[0]
+    assert "Traceback" not in captured.stderr and not thread_server.batches
+    assert thread_server.last.body["messages"][-1]["content"] == "batch openai:gpt-4.1-mini 42"

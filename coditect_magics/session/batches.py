@@ -25,8 +25,9 @@ class BatchWork:
                 from coditect_magics.batches.service import BatchService
                 from coditect_magics.batches.store import JobStore, default_path
                 store = JobStore(settings.batches_path or default_path(settings.ledger_path), settings.redis)
-                service = BatchService(store, self.executor.ledger,  # type: ignore[attr-defined]
-                                       provider_options=settings.provider_options(), aliases=self.aliases,  # type: ignore[attr-defined]
+                ledger = self.executor.ledger  # type: ignore[attr-defined]
+                service = BatchService(store, ledger, provider_options=settings.provider_options(),
+                                       aliases=self.aliases,  # type: ignore[attr-defined]
                                        timeout=settings.timeout, poll_s=settings.batch_poll_s,
                                        poll_max_s=settings.batch_poll_max_s)
                 self._batch_service = (key, service)

@@ -150,3 +150,81 @@ async def test_openai_refusals(server):
         assert batch.status == "failed" and [e.code for e in batch.errors.data] == [code], code
         assert batch.errors.data[0].line == 2
     await client.close()
+
+
+# Anthropic Message Batches
+
+
+async def test_anthropic_params_are_the_chat_adapters_calls(server, apis, handles):
+    api = apis("anthropic", server.url)
+    request = items("anthropic:claude-sonnet-4-6", "q1", max_tokens=50)[0].request
+    request = Request(request.model, request.messages, max_tokens=50, stop=("END",), output=CITY)
+    await handles("anthropic:claude-sonnet-4-6", api_key=KEY, base_url=server.url).complete(request)
+    chat_body = server.last.body
+    status = await api.submit([BatchItem("q1", request), *items("anthropic:claude-haiku-4-5", "q2")])
+    create = server.last
+    assert create.path == "/v1/messages/batches" and create.credential == KEY
+    assert create.headers["anthropic-version"] == server.requests[0].headers["anthropic-version"]
+    assert create.body["requests"][0] == {"custom_id": "q1", "params": chat_body}
+    assert create.body["requests"][1]["params"]["model"] == "claude-haiku-4-5"   # one batch, two models
+    assert "stream" not in chat_body and chat_body["system"] == "Be brief."
+    assert status.state == "in_progress" and status.counts["processing"] == 2 and status.counts["total"] == 2
+    assert api.size(BatchItem("q1", request)) == len(json.dumps(create.body["requests"][0], separators=(",", ":")))
+    assert not api.limits.one_model and api.limits.max_requests == 100_000
+
+
+async def test_anthropic_batch_life(server, apis):
+    server.batch_plan = BatchPlan(polls=1, expire={"r3"})
+    server.script(Script(text="Paris.", input_tokens=20, output_tokens=3, cached_tokens=5),
+                  Script(status=529, error_message="Overloaded"), Script(text="Rome."))
+    api = apis("anthropic", server.url)
+    submitted = await api.submit(items("anthropic:claude-sonnet-4-6", "r1", "r2", "r3", "r4") +
+                                 [BatchItem("r5", Request.build("anthropic:claude-sonnet-4-6", ""))])
+    seen = await until_finished(api, submitted.id)
+    assert [s.state for s in seen] == ["in_progress", "expired"]
+    assert seen[-1].counts == {"total": 5, "succeeded": 2, "errored": 2, "expired": 1, "cancelled": 0,
+                               "processing": 0}
+    outcomes = by_id(await api.results(submitted.id))
+    assert outcomes["r1"].status == "ok" and outcomes["r1"].reply.text == "Paris."
+    usage = outcomes["r1"].reply.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (25, 3, 5)
+    assert outcomes["r2"].status == "error" and "HTTP 529" in outcomes["r2"].error
+    assert outcomes["r3"].status == "expired" and outcomes["r4"].reply.text == "Rome."
+    # the Messages rules, checked when the request runs: an empty turn is an errored request, not a failed batch
+    assert outcomes["r5"].status == "error" and "non-empty content" in outcomes["r5"].error
+
+
+async def test_anthropic_new_adapter_finds_the_batch_and_cancel(server, apis):
+    first = apis("anthropic", server.url)
+    done = await first.submit(items("anthropic:claude-sonnet-4-6", "a", "b"))
+    server.batch_plan = BatchPlan(polls=5)
+    running = await first.submit(items("anthropic:claude-sonnet-4-6", "c"))
+    await first.aclose()
+    again = apis("anthropic", server.url)
+    assert (await until_finished(again, done.id))[-1].state == "ended"
+    assert sorted(o.custom_id for o in await again.results(done.id) if o.status == "ok") == ["a", "b"]
+    with pytest.raises(errors.BadRequest, match="results come when it has ended"):
+        await again.results(running.id)
+    assert (await again.cancel(running.id)).state == "cancelling"
+    final = await again.retrieve(running.id)
+    assert final.state == "cancelled" and final.counts["cancelled"] == 1
+    assert [(o.custom_id, o.status) for o in await again.results(running.id)] == [("c", "cancelled")]
+    with pytest.raises(errors.BatchNotFound, match="^anthropic: no batch 'msgbatch_nope'"):
+        await again.retrieve("msgbatch_nope")
+
+
+async def test_anthropic_refusals(server):
+    anthropic = parts.module("anthropic", "pip install -e '.[dev]'")
+    client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0)
+    params = {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}]}
+    cases = {"should match pattern": [{"custom_id": "row 1", "params": params}],
+             "at most 64 characters": [{"custom_id": "x" * 65, "params": params}],
+             "used by another request": [{"custom_id": "a", "params": params}, {"custom_id": "a", "params": params}],
+             "params.max_tokens: Field required": [{"custom_id": "a", "params": {**params, "max_tokens": None}}],
+             "at least 1 item": []}
+    cases["params.max_tokens: Field required"][0]["params"].pop("max_tokens")
+    for message, requests in cases.items():
+        with pytest.raises(anthropic.BadRequestError, match=message):
+            await client.messages.batches.create(requests=requests)
+    assert len(server.refusals) == len(cases) and not server.batches
+    await client.close()

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-PROTOCOLS = ("anthropic_api", "openai_api", "gemini_api", "ollama_api", "openai_batch_api")
+PROTOCOLS = ("anthropic_api", "openai_api", "gemini_api", "ollama_api", "openai_batch_api", "anthropic_batch_api")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from tests.fakes.batches import BatchPlan
 MODELS = {"openai": "openai:gpt-4.1-mini", "anthropic": "anthropic:claude-haiku-4-5",
           "gemini": "gemini:gemini-2.5-flash"}
 PRICES_ID = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
-PROVIDERS = ["openai"]
+PROVIDERS = ["openai", "anthropic"]
 
 
 class Kernels:
@@ -159,11 +159,12 @@ def test_a_job_over_the_limits_goes_as_several_batches_and_comes_back_whole(kern
     assert "Traceback" not in captured.stderr and len(thread_server.batches) == 3, "nothing was uploaded"
 
 
-def test_a_cancelled_job_has_every_row_cancelled(kernels, thread_server, tmp_path):
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_cancelled_job_has_every_row_cancelled(kernels, thread_server, tmp_path, provider):
     thread_server.batch_plan = BatchPlan(polls=1000)
     ip = kernels.start()
     ip.user_ns["prompts"] = ["a", "b", "c"]
-    ip.run_line_magic("llm", "batch openai:gpt-4.1-mini prompts -o got")
+    ip.run_line_magic("llm", f"batch {MODELS[provider]} prompts -o got")
     job = ip.user_ns["_batch"]
     with capture_output() as captured:
         ip.run_line_magic("agent", f"cancel {job.id}")
@@ -216,3 +217,22 @@ def test_a_provider_without_a_batch_api_is_named_in_one_line(kernels, thread_ser
     assert "ollama has no batch API; batches run on" in lines[0] and "openai" in lines[0]
     assert "Traceback" not in captured.stderr and not thread_server.batches
     assert thread_server.last.body["messages"][-1]["content"] == "batch openai:gpt-4.1-mini 42"
+
+
+def test_a_new_kernel_without_the_frame_gets_one_and_a_series_comes_back_on_its_index(kernels, thread_server):
+    thread_server.responder = lambda recorded: Script(text=f"re: {recorded.body['messages'][-1]['content']}")
+    ip = kernels.start()
+    ip.run_cell("import pandas as pd\ndf = pd.DataFrame({'q': ['x', 'y']}, index=[10, 20])\n"
+                "s = pd.Series(['u', 'v'], index=['k1', 'k2'])")
+    ip.run_line_magic("agent", "map openai-helper df --column q --batch")
+    frame_job = ip.user_ns["_batch"].id
+    ip.run_line_magic("llm", "batch openai:gpt-4.1-mini s -o answers")
+    series_job = ip.user_ns["_batch"].id
+
+    ip = kernels.restart()
+    made = ip.run_line_magic("agent", f"result {frame_job} --wait")
+    assert made is ip.user_ns["df"] and list(made.index) == [10, 20]
+    assert list(made["q"]) == ["x", "y"] and list(made["openai-helper_answer"]) == ["re: x", "re: y"]
+    answers = ip.run_line_magic("agent", f"result {series_job} --wait")
+    assert answers.to_dict() == {"k1": "re: u", "k2": "re: v"} and answers.name == "answers"
+    assert ip.user_ns["answers"] is answers

@@ -36,7 +36,8 @@ def llm_batch(session: Session, words: Sequence[str]) -> Any:
     parser.add_argument("--wait", action="store_true")
     args = _parse(parser, words[0], LLM_USAGE)
     prompts = session.namespace.get(args.prompts)
-    if hasattr(prompts, "items") and hasattr(prompts, "index"):  # a Series: its index labels the rows
+    kind = "series" if hasattr(prompts, "items") and hasattr(prompts, "index") else "list"
+    if kind == "series":  # its index labels the rows, and the answers come back as a Series on it
         rows = [(key, value) for key, value in prompts.items()]
     elif isinstance(prompts, (list, tuple)):
         rows = list(enumerate(prompts))
@@ -48,7 +49,7 @@ def llm_batch(session: Session, words: Sequence[str]) -> Any:
     params = {**session.settings.params(), **{k: v for k, v in {"temperature": args.temperature,
                                                                 "max_tokens": args.max_tokens}.items()
                                                 if v is not None}}
-    target = {"kind": "list", "source": args.prompts, "out": args.out}
+    target = {"kind": kind, "source": args.prompts, "out": args.out}
     job = _submit(session, args.model, rows, system=args.system, params=params, target=target)
     return result(session, [job.id, "--wait"]) if args.wait else None
 
@@ -160,7 +161,8 @@ def _follow(session: Session, job: Any, wait: float) -> Any:
 
 # delivering
 def _deliver(session: Session, job: Any, items: list[Any]) -> Any:
-    """The answers where the job said: a list (into `-o VAR`), or the DataFrame's column filled."""
+    """The answers where the job said: a list or Series (also into `-o VAR`), or the DataFrame's column filled;
+    `_batch` holds every request's input, answer, status and error."""
     import pandas as pd
     frame = pd.DataFrame({"input": [i.input for i in items], "answer": [i.answer for i in items],
                           "status": [i.status for i in items], "error": [i.error for i in items]},
@@ -171,7 +173,8 @@ def _deliver(session: Session, job: Any, items: list[Any]) -> Any:
         print(f"coditect: {bad} of {len(items)} requests have no answer ({_tally(frame)}); `_batch` lists them")
     target = job.target
     if target.get("kind") != "frame":
-        answers = list(frame["answer"])
+        answers = frame["answer"].rename(target.get("out")) if target.get("kind") == "series" else \
+            list(frame["answer"])
         if target.get("out"):
             session.namespace[target["out"]] = answers
         return answers

@@ -15,10 +15,11 @@ from IPython.utils.capture import capture_output
 
 from coditect_magics.costs import Ledger, price
 from coditect_magics.providers import Usage
+from tests import parts
 from tests.agent_support import agent_file, call
 from tests.fakes import Script
 
-pytest.importorskip("pydantic_evals", reason="pip install -e '.[eval]'")
+parts.module("pydantic_evals", "pip install -e '.[eval]'")
 
 QUESTIONS = pd.DataFrame({"question": ["Capital of France?", "Capital of Japan?", "Capital of Peru?",
                                        "Capital of Chad?"],
@@ -176,6 +177,26 @@ def test_bad_input_is_one_line(shell, thread_server, line, says):
     assert captured.stderr.startswith(f"coditect: ") and says in captured.stderr
     assert captured.stderr.count("\n") == 1 and "Traceback" not in captured.stdout
     assert not thread_server.requests and "_eval" not in shell.user_ns
+
+
+def test_schema_and_json_scorers(shell, thread_server):
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        population: int
+
+    answers = {"Paris?": '```json\n{"name": "Paris", "population": 2100000}\n```',
+               "Lima?": '{"name": "Lima", "population": "many"}', "Oslo?": "Oslo, about 700,000 people."}
+    thread_server.responder = lambda r: Script(text=answers[r.prompt])
+    shell.user_ns.update(City=City, qa=[{"input": q} for q in answers])
+    fits = shell.run_line_magic("llm", "eval qa --models openai:gpt-4o --scorer schema:City")
+    assert list(fits.rows["passed"]) == [True, False, False]
+    assert "population" in fits.rows["reason"][1] and fits.scorer == "schema:City"
+    parses = shell.run_line_magic("llm", "eval qa --models openai:gpt-4o --scorer json")
+    assert list(parses.rows["passed"]) == [True, True, False]
+    matched = shell.run_line_magic("llm", r"eval qa --models openai:gpt-4o --scorer regex:\d{3},\d{3}")
+    assert list(matched.rows["passed"]) == [False, False, True]
 
 
 def test_a_prompt_about_eval_is_still_a_prompt(shell, thread_server):

@@ -116,9 +116,6 @@ def evaluate(session: Any, data: Any, name: str, *, models: Sequence[str] = (), 
 
 
 def _schema(name: str, namespace: Mapping[str, Any]) -> Any:
-    """The schema a `schema:NAME` scorer validates against (coditect_magics.structured resolves it)."""
-    try:
-        from coditect_magics.structured import resolve_schema
-    except ImportError:
-        raise UsageError("the schema:NAME scorer needs coditect_magics.structured, which this install lacks") from None
+    """The schema a `schema:NAME` scorer validates against: a pydantic model, TypedDict or JSON-schema dict."""
+    from coditect_magics.structured import resolve_schema
     return resolve_schema(name, namespace)

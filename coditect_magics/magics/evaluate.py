@@ -69,8 +69,10 @@ def _parse(line: str) -> Any:
     parser.add_argument("--rubric")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("-o", "--out")
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split, lexer.escape = True, ""   # a backslash stays: regex:\d+ means what it says
     try:
-        return parser.parse_args(shlex.split(line))
+        return parser.parse_args(list(lexer))
     except UsageError as exc:
         raise UsageError(f"{exc}; write {USAGE}") from None
     except ValueError as exc:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from coditect_magics.providers.batching import FINISHED
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -52,7 +54,6 @@ class Part:
 
     @property
     def finished(self) -> bool:
-        from coditect_magics.providers.batching import FINISHED
         return self.state in FINISHED
 
 

@@ -6,13 +6,16 @@
     comparing.results                  # model -> Comparison, also after a cancel (status "cancelled")
     table(comparing.results.values())  # a DataFrame, one row per model
 
+With `schema=` (a pydantic model, TypedDict or JSON-schema dict) each model's answer is validated (asked again with
+the errors when it does not fit), `Comparison.parsed` holds it and the table has a column per field.
+
 `%llm --compare` (through `Executor.compare_table`) and the compare panel both run this one path."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable, Sequence
 
 from coditect_magics.providers.secrets import redact
@@ -21,7 +24,8 @@ from coditect_magics.providers.secrets import redact
 @dataclass(frozen=True)
 class Comparison:
     """One model's outcome in a compare: its text (partial when cut off), status ok | error | cancelled, times
-    from the start of the compare, tokens and cost from its ledger row, and the call id that row carries."""
+    from the start of the compare, tokens and cost from its ledger row (rows: a schema's retries count too), the
+    call id that row carries, and the validated answer when the compare has a schema."""
 
     model: str
     text: str = ""
@@ -33,6 +37,7 @@ class Comparison:
     output_tokens: int = 0
     cost_usd: float | None = None
     call_id: str | None = None
+    parsed: Any = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,13 @@ class Comparing:
     ends). `results` holds the final records; cancelling the iterating task cancels every model, and each keeps
     its partial text there with status "cancelled"."""
 
-    def __init__(self, executor: Any, messages: Any, ids: Sequence[str], **params: Any) -> None:
+    def __init__(self, executor: Any, messages: Any, ids: Sequence[str], *, schema: Any = None,
+                 **params: Any) -> None:
         self.executor, self.messages, self.params = executor, messages, params
+        self.schema: Any = None
+        if schema is not None:
+            from coditect_magics.structured import Schema
+            self.schema = Schema.of(schema)
         self.ids = tuple(ids)
         self.results: dict[str, Comparison] = {}
         self._events: asyncio.Queue[Progress | Comparison] = asyncio.Queue()
@@ -84,7 +94,11 @@ class Comparing:
         """Stream one model, sending its progress; whatever happens, its final record goes to `results`."""
         execution, ttft, status, error = None, None, "ok", None
         try:
-            execution = self.executor.stream(model, self.messages, **self.params)
+            if self.schema is not None:
+                from coditect_magics.structured import Structured
+                execution = Structured(self.executor, model, self.messages, self.schema, **self.params)
+            else:
+                execution = self.executor.stream(model, self.messages, **self.params)
             async for _ in execution:
                 ttft = ttft if ttft is not None else time.perf_counter() - self._start
                 self._events.put_nowait(Progress(model, execution.text, ttft))
@@ -98,13 +112,22 @@ class Comparing:
             result = Comparison(
                 model, execution.text if execution is not None else "", status, error, ttft,
                 time.perf_counter() - self._start, getattr(row, "input_tokens", 0), getattr(row, "output_tokens", 0),
-                getattr(row, "cost_usd", None), execution.call_id if execution is not None else None)
+                getattr(row, "cost_usd", None), execution.call_id if execution is not None else None,
+                getattr(execution, "parsed", None))
             self.results[model] = result
             self._events.put_nowait(result)
 
 
-def table(records: Iterable[Comparison]) -> Any:
-    """Comparison records as a pandas DataFrame, one row each, columns in the record's field order."""
+def table(records: Iterable[Comparison], schema: Any = None) -> Any:
+    """Comparison records as a pandas DataFrame, one row each, columns in the record's field order; with a
+    schema (structured.Schema) a column per field after `model` (None where the answer did not fit), without
+    one no `parsed` column."""
     import pandas as pd
-    rows = [asdict(r) for r in records]
-    return pd.DataFrame(rows, columns=list(Comparison.__dataclass_fields__))
+    records = list(records)
+    columns = [name for name in Comparison.__dataclass_fields__ if name != "parsed"]
+    frame = pd.DataFrame([{name: getattr(r, name) for name in columns} for r in records], columns=columns)
+    if schema is not None:
+        values = [schema.row(r.parsed) if r.parsed is not None else {} for r in records]
+        for position, name in enumerate(schema.fields, start=1):
+            frame.insert(position, name, pd.Series([v.get(name) for v in values], dtype=object), allow_duplicates=True)
+    return frame

@@ -255,7 +255,8 @@ class Executor:
     async def compare_table(self, messages: Any, ids: Sequence[str], **params: Any) -> Any:
         """The same messages to every id at once (`compare.Comparing`), as a DataFrame: one row per id, in order."""
         from coditect_magics.compare import Comparing, table
-        return table(await Comparing(self, messages, ids, **params).records())
+        comparing = Comparing(self, messages, ids, **params)  # schema=: validated answers, a column per field
+        return table(await comparing.records(), comparing.schema)
 
 
 @dataclass

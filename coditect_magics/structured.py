@@ -138,10 +138,7 @@ def resolve_schema(value_or_name: Any, namespace: Mapping[str, Any]) -> Schema:
 def constrains(model_id: str) -> bool:
     """Whether the provider of `model_id` constrains output to a schema itself (its spec's output mode); when it
     cannot, the schema goes into the prompt."""
-    provider, _, model = model_id.partition(":")
-    # ProviderSpec.output_mode(model) -> "json_schema" | "tool" | "grammar" | None; absent on a spec: no mode
-    mode = getattr(registry.entry(provider).spec, "output_mode", None)
-    return bool(mode(model)) if callable(mode) else False
+    return registry.output_mode(model_id) is not None
 
 
 def feedback(schema: Schema, error: InvalidAnswer) -> Message:
@@ -206,13 +203,19 @@ class Structured:
                 parsed = self.schema.validate(execution.text)
             except InvalidAnswer as exc:
                 if attempt > self.retries:
+                    self.reply = self._summed(execution.reply)  # the footer counts every try
                     raise InvalidAnswer(self.schema.name, exc.errors, execution.text, attempt) from None
                 messages += [Message("assistant", execution.text), feedback(self.schema, exc)]
+                self.text = ""
                 yield Retrying(attempt + 1, exc)
                 continue
-            usage = sum((e.reply.usage for e in self.executions if e.reply is not None), Usage())
-            self.reply = replace(execution.reply, usage=usage, parsed=parsed)
+            self.reply = replace(self._summed(execution.reply), parsed=parsed)
             return
+
+    def _summed(self, reply: Reply | None) -> Reply | None:
+        """The last reply with the usage of every try."""
+        usage = sum((e.reply.usage for e in self.executions if e.reply is not None), Usage())
+        return replace(reply, usage=usage) if reply is not None else None
 
     @property
     def row(self) -> Spent:

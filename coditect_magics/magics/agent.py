@@ -8,6 +8,7 @@ from typing import Any
 from coditect_magics.agents import FileError, ResolvedAgent, UnknownName
 from coditect_magics.context import interpolate
 from coditect_magics.session import Session, tool_names
+from coditect_magics.structured import resolve_schema
 
 from . import llm
 from .args import UsageError, parser_of, split_options
@@ -19,14 +20,17 @@ EXPECTED = llm.EXPECTED + (UnknownName, FileError)
 
 def run_agent(session: Session, agent: ResolvedAgent, prompt: str, *, fmt: str, stream: bool = True,
               cache: bool | None = None, out: str | None = None, new: bool = False, tools: Any = (),
-              allow: str | None = None, queue: bool = False, notebook: bool = False) -> Any:
+              allow: str | None = None, queue: bool = False, notebook: bool = False, schema: Any = None) -> Any:
     """Run the agent on a prompt, prepared by the session (memory in its system prompt, its thread's history;
     `notebook`: the notebook's variables and last cells too).
     With `tools` (names; None: the default set) it runs through the runner's tool loop; `()` is one plain call.
-    `allow` (--allow) wins over the binding's; `queue`: a worker runs it (see `queued`)."""
+    `allow` (--allow) wins over the binding's; `queue`: a worker runs it (see `queued`); `schema`: the final answer
+    validated into an object (`_llm.parsed`, `out`)."""
     allow = allow or agent.allow
     prepared = session.prepare_agent(agent, prompt, new=new, notebook=notebook)
     tools = session.tools_for(agent, tools)
+    if queue and schema is not None:
+        raise UsageError("--schema validates the answer in this kernel: leave out --queue")
     if queue:
         from .queued import queue_agent
 
@@ -38,10 +42,11 @@ def run_agent(session: Session, agent: ResolvedAgent, prompt: str, *, fmt: str, 
         return queue_agent(session, agent, prepared, tools=tools, allow=allow, out=out, keep=keep)
     if tools != ():
         from .acting import act
-        result = act(session, agent, prepared, tools=tools, allow=allow, fmt=fmt, stream=stream, out=out)
+        result = act(session, agent, prepared, tools=tools, allow=allow, fmt=fmt, stream=stream, out=out,
+                     schema=schema)
     else:
         result = llm.ask(session, agent.model_id, prepared, params=agent.params, fallbacks=agent.fallbacks, fmt=fmt,
-                         stream=stream, cache=cache, out=out)
+                         stream=stream, cache=cache, out=out, schema=schema)
     session.keep(prepared, result.text, result.model)
     return result
 
@@ -69,10 +74,11 @@ def run(session: Session, line: str, cell: str | None) -> Any:
                    "fallbacks": llm.ids(args.fallback) if args.fallback else None,
                    "search": True if args.search else None}
         agent = session.resolve_agent(name, options)
-        return run_agent(session, agent, prompt, fmt=args.format or session.settings.format,
+        schema = resolve_schema(args.schema, session.namespace) if args.schema else None
+        return run_agent(session, agent, prompt, fmt=args.format or ("code" if schema else session.settings.format),
                          stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out,
                          new=args.new, tools=tool_names(args.tools, session.agents.get(name)), allow=args.allow,
-                         queue=args.queue, notebook=args.notebook)
+                         queue=args.queue, notebook=args.notebook, schema=schema)
     except EXPECTED as exc:
         show_error(str(exc), exc)
         return None

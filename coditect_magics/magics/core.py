@@ -120,6 +120,8 @@ class CoditectMagics(Magics):
                               "NotebookRead; Write, Edit, Bash with --allow); `default`: the read-only built-ins, "
                               "Task and Skill, as for an agent without `tools:`.")
     @argument("--allow", help="What tools may do without asking: run, write, bash, mcp (a comma list) or all.")
+    @argument("--schema", metavar="NAME", help="Answer as data: a pydantic model, TypedDict or JSON-schema dict in "
+                                               "the notebook; _llm.parsed (and -o VAR) holds the validated object.")
     @LLM.document
     @settled
     def llm(self, line: str, cell: str | None = None) -> Any:
@@ -148,6 +150,8 @@ class CoditectMagics(Magics):
           %llm explain df
           %llm costs --by model
           %%llm anthropic:claude-sonnet-4-6 --tools Read,my_function      (the model may call them; _trace: what ran)
+          %%llm openai:gpt-4.1-mini --schema City -o city   (the answer validated into a City; asked again once
+                                                            with the errors when it does not fit: schema_retries)
         """
         from . import llm
         return llm.run(self.session, line, cell)
@@ -171,6 +175,8 @@ class CoditectMagics(Magics):
     @argument("--allow", help="What its tools may do without asking: run, write, bash, mcp (a comma list) or all.")
     @argument("--queue", action="store_true", help="Run it on a worker (RQ over CODITECT_REDIS_URL): the cell returns "
                                                    "at once and follows the run; %agent result RUN_ID fetches it.")
+    @argument("--schema", metavar="NAME", help="The final answer as data: a pydantic model, TypedDict or JSON-schema "
+                                               "dict in the notebook (validated; -o VAR gets the object).")
     @AGENT.document
     @settled
     def agent(self, line: str, cell: str | None = None) -> Any:
@@ -192,6 +198,8 @@ class CoditectMagics(Magics):
           %agent result 3f2a9c                         (a queued run's answer, also after a restart)
           %agent cancel 3f2a9c                         (stop it: at its next model or tool call)
           %agent map classifier df --column text --out label   (every row; --queue spreads them on workers)
+          %agent map extractor df --column text --schema City  (a column per field of City, and `error`)
+          %%agent extractor --schema City -o city             (the final answer validated into a City)
 
         Agents act with the tools their file lists (none listed: the read-only built-ins, Task to delegate to
         other agents, Skill to load a skill); each tool call shows as it happens, and `_trace` holds the run's tree.

@@ -11,15 +11,16 @@ from coditect_magics.budgets import BudgetExceeded
 from coditect_magics.context import interpolate, lookup
 from coditect_magics.images import image_for, image_part, is_image
 from coditect_magics.providers import errors, registry
-from coditect_magics.providers.types import Message, TextPart
+from coditect_magics.providers.types import Chunk, Message, TextPart
 from coditect_magics.render import render, traceback_text
 from coditect_magics.session import Prepared, Session
+from coditect_magics.structured import InvalidAnswer, Schema, resolve_schema
 
 from .args import UsageError, parser_of, split_options
 from .output import LLMResult, StreamView, current_shell, say_notices, show_error
 from .subcommands import LLM
 
-EXPECTED = (UsageError, errors.ProviderError, BudgetExceeded)
+EXPECTED = (UsageError, errors.ProviderError, BudgetExceeded, InvalidAnswer)
 
 
 def run(session: Session, line: str, cell: str | None) -> Any:
@@ -48,22 +49,24 @@ def _prompt(session: Session, line: str, cell: str | None) -> Any:
     params = {**session.settings.params(), **{k: v for k, v in {"temperature": args.temperature,
                                                                 "max_tokens": args.max_tokens}.items()
                                                 if v is not None}}
+    schema = resolve_schema(args.schema, session.namespace) if args.schema else None
     if args.compare:
         return compare(session, question, args.system or "", ids(args.compare), params, memory=args.memory,
-                       notebook=args.notebook)
+                       notebook=args.notebook, schema=schema)
     thread = session.pick_thread(name=args.thread, continued=args.continue_thread)
     model = model or session.default_model()
     prepared = session.prepare(question, system=args.system or "", thread=thread, model=model,
                                reply_tokens=params.get("max_tokens"), memory=(None, None) if args.memory else None,
                                notebook=args.notebook)
-    fmt = args.format or session.settings.format
+    fmt = args.format or ("code" if schema else session.settings.format)  # a schema's JSON streams as code
     if args.tools:  # the model may call functions and built-ins: the runner's loop, each call shown
         from .acting import run_llm
         result = run_llm(session, model, prepared, args.tools, allow=args.allow, params=params, fmt=fmt,
-                         stream=not args.no_stream, out=args.out)
+                         stream=not args.no_stream, out=args.out, schema=schema)
     else:
         result = ask(session, model, prepared, params=params, fallbacks=ids(args.fallback) if args.fallback else (),
-                     fmt=fmt, stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out)
+                     fmt=fmt, stream=not args.no_stream, cache=False if args.no_cache else None, out=args.out,
+                     schema=schema)
     session.keep(prepared, result.text, result.model)
     return result
 
@@ -101,31 +104,41 @@ def _model_and_prompt(session: Session, rest: str, cell: str | None) -> tuple[st
 
 
 def ask(session: Session, model: str, prepared: Prepared, *, params: dict[str, Any], fallbacks: Any = (),
-        fmt: str = "markdown", stream: bool = True, cache: bool | None = None, out: str | None = None) -> LLMResult:
+        fmt: str = "markdown", stream: bool = True, cache: bool | None = None, out: str | None = None,
+        schema: Schema | None = None) -> LLMResult:
     """Run one call through the executor, streaming into one display handle; keep the reply in `_llm` and in
-    memory."""
+    memory. With `schema` the answer is validated (asked again with the errors) and `out` gets the object."""
     model = session.resolve(model)  # a bare `search` wraps the session's default model
     say_notices(session)
-    execution = session.executor.stream(model, prepared.messages, fallbacks=list(fallbacks),
-                                        context=prepared.context, cache=cache, stream=stream, **params)
+    options = dict(fallbacks=list(fallbacks), context=prepared.context, cache=cache, stream=stream, **params)
+    if schema is not None:
+        from coditect_magics.structured import Structured
+        execution: Any = Structured(session.executor, model, prepared.messages, schema, **options)
+    else:
+        execution = session.executor.stream(model, prepared.messages, **options)
     result = LLMResult(text="", model=model, format=fmt, show_footer=session.settings.footer)
     view = StreamView(result, session.settings.stream_interval if stream else float("inf"))
     failure: BaseException | None = None
     try:
-        for chunk in bridge.iterate(execution.__aiter__):
-            view.add(chunk.text)
+        for event in bridge.iterate(execution.__aiter__):
+            if isinstance(event, Chunk):
+                view.add(event.text)
+            else:  # a structured answer that did not fit: the next one replaces it
+                view.restart()
+                show_error(f"{event.error}; asking again ({event.attempt - 1} of {execution.retries})")
     except KeyboardInterrupt:
         result.status = "cancelled"
     except EXPECTED as exc:
-        result.status, failure = "error", exc
+        result.status, failure = ("invalid" if isinstance(exc, InvalidAnswer) else "error"), exc
     result.take(execution)
     if failure is not None and not result.text:
         view.handle.update({"text/plain": ""}, raw=True)
         raise failure
     view.finish()
     if failure is not None:
-        show_error(f"{failure} (the partial reply is kept)", failure)
-    keep_result(session, result, out)
+        kept = "the raw text is in _llm.text" if isinstance(failure, InvalidAnswer) else "the partial reply is kept"
+        show_error(f"{failure} ({kept})", failure)
+    keep_result(session, result, out if schema is None or result.parsed is not None else None)
     if result.status == "ok":
         session.remember(prepared.question.text, result.text, model=result.model, agent=prepared.context.agent,
                          source=session.cell_source(view.result.shown_in))
@@ -133,19 +146,21 @@ def ask(session: Session, model: str, prepared: Prepared, *, params: dict[str, A
 
 
 def keep_result(session: Session, result: Any, out: str | None) -> None:
-    """The reply as `_llm` (and `out`) in the notebook."""
+    """The reply as `_llm` (and `out`) in the notebook; `out` gets the parsed object when there is one."""
     session.namespace["_llm"] = result
     if out:
-        session.namespace[out] = result
+        session.namespace[out] = result.parsed if getattr(result, "parsed", None) is not None else result
 
 
 def compare(session: Session, question: Message, system: str, models: list[str], params: dict[str, Any], *,
-            memory: bool = False, notebook: bool = False) -> Any:
+            memory: bool = False, notebook: bool = False, schema: Schema | None = None) -> Any:
     """The same prompt to several models at once (`all`: every usable provider); a table of replies, tokens,
-    cost and latency."""
+    cost and latency (with `schema`, a column per field too)."""
     models = session.usable_models() if models == ["all"] else models
     prepared = session.prepare(question, system=system, memory=(None, None) if memory else None, notebook=notebook)
     say_notices(session)
+    if schema is not None:
+        params = {**params, "schema": schema}
     table = bridge.run(session.executor.compare_table(prepared.messages, models, **params))
     session.namespace["_llm"] = table
     return table

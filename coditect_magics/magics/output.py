@@ -19,7 +19,8 @@ _FENCE = re.compile(r"```[\w+-]*\n(.*?)\n?```", re.S)
 
 @dataclass
 class LLMResult:
-    """A reply as the notebook keeps it: `.text`, `.usage`, `.cost`, `.model`, shown in the chosen format."""
+    """A reply as the notebook keeps it: `.text`, `.usage`, `.cost`, `.model`, shown in the chosen format; with a
+    schema, `.parsed` holds the validated object, which is what shows once the reply is complete."""
 
     text: str
     model: str
@@ -35,6 +36,7 @@ class LLMResult:
     shown_in: int | None = field(default=None, repr=False)  # the cell whose output already shows this reply
     show_footer: bool = field(default=True, repr=False)
     finished_at: float | None = field(default=None, repr=False)
+    parsed: Any = None
 
     def __str__(self) -> str:
         return self.text
@@ -63,12 +65,17 @@ class LLMResult:
             self.usage, self.latency_s, self.ttft_s = reply.usage, reply.latency_s, reply.ttft_s
             self.cached, self.note, self.reply = reply.cached, reply.note, reply
             self.model = f"{reply.provider}:{reply.model}" if reply.provider else self.model
+            self.parsed = reply.parsed
         self.cost = getattr(row, "cost_usd", None) if row is not None else None
 
     def bundle(self, text: str | None = None, final: bool = True) -> dict[str, Any]:
-        """The MIME bundle for the current text (and the footer once final, unless switched off)."""
-        return render(self.text if text is None else text, self.format,
-                      self.footer if final and self.show_footer else "")
+        """The MIME bundle for the current text (and the footer once final, unless switched off); the parsed
+        object instead of the text once final."""
+        footer = self.footer if final and self.show_footer else ""
+        if final and self.parsed is not None:
+            import pprint
+            return render(pprint.pformat(self.parsed, width=100, sort_dicts=False), "code", footer)
+        return render(self.text if text is None else text, self.format, footer)
 
     def metadata(self) -> dict[str, Any]:
         """Provenance kept with the output in the saved notebook: what produced this reply, at what cost."""
@@ -129,6 +136,11 @@ class StreamView:
         if now - self._last >= self.interval:
             self._last = now
             self.handle.update(self.result.bundle(self.text, final=False), raw=True)
+
+    def restart(self) -> None:
+        """A new answer replaces the one shown (a structured call asking again)."""
+        self.text = ""
+        self.handle.update({"text/plain": ""}, raw=True)
 
     def finish(self) -> None:
         from IPython import get_ipython

@@ -13,8 +13,8 @@ from coditect_magics.session import Session
 
 from .args import UsageError
 
-MAP_USAGE = ("%agent map NAME DF --column COL [--out NEWCOL] [--concurrency N] [--queue] [--chunk N] "
-             "[--tools a,b]")
+MAP_USAGE = ("%agent map NAME DF --column COL [--out NEWCOL | --schema NAME] [--concurrency N] [--queue] "
+             "[--chunk N] [--tools a,b]")
 
 
 def job_for(session: Session, agent: Any, messages: Sequence[Any], *, tools: Any, allow: str | None = None,
@@ -196,7 +196,8 @@ def cancel(session: Session, words: Sequence[str]) -> dict[str, Any]:
 
 def map_rows(session: Session, words: Sequence[str]) -> Any:
     """`%agent map NAME DF --column COL [--out NEWCOL]`: the DataFrame with the agent's answer per row and a
-    status column; a progress bar meanwhile."""
+    status column; with `--schema NAME` a column per field of the schema and an `error` column instead; a progress
+    bar meanwhile."""
     args = _map_args(words[0])
     from coditect_magics.context import lookup
 
@@ -214,15 +215,33 @@ def map_rows(session: Session, words: Sequence[str]) -> Any:
         tools = ()  # a row is one task: its agent's declared tools, else one plain call
     rows = [(index, str(value)) for index, value in frame[args.column].items()]
     column = args.out or f"{args.name}_answer"
-    from coditect_magics.agents.mapping import with_answers
+    from coditect_magics.agents.mapping import with_answers, with_fields
+    schema = _map_schema(session, args, frame)
     if args.queue:
         results = _map_queued(session, agent, rows, tools, args)
     else:
-        results = _map_here(session, agent, rows, tools, args.concurrency)
-    return with_answers(frame, results, column)
+        results = _map_here(session, agent, rows, tools, args.concurrency, schema)
+    return with_fields(frame, results, schema) if schema is not None else with_answers(frame, results, column)
 
 
-def _map_here(session: Session, agent: Any, rows: list[tuple[Any, str]], tools: Any, concurrency: int) -> list[Any]:
+def _map_schema(session: Session, args: Any, frame: Any) -> Any:
+    """The schema `--schema` names, checked before any row runs: its fields must not overwrite the frame's columns,
+    and a worker cannot import a class defined in the notebook."""
+    if not args.schema:
+        return None
+    from coditect_magics.structured import resolve_schema
+    schema = resolve_schema(args.schema, session.namespace)
+    if args.queue:
+        raise UsageError("--schema runs the rows in this kernel: leave out --queue")
+    clash = [name for name in (*schema.fields, "error") if name in frame.columns]
+    if clash:
+        raise UsageError(f"{args.frame} already has column(s) {', '.join(clash)}, which --schema {args.schema} "
+                         "would fill: rename them first")
+    return schema
+
+
+def _map_here(session: Session, agent: Any, rows: list[tuple[Any, str]], tools: Any, concurrency: int,
+              schema: Any = None) -> list[Any]:
     from tqdm.auto import tqdm
 
     from coditect_magics import bridge
@@ -240,7 +259,7 @@ def _map_here(session: Session, agent: Any, rows: list[tuple[Any, str]], tools: 
 
     try:
         return bridge.run(run_rows(session.runner(stream=False), agent, rows, tools=tools, concurrency=concurrency,
-                                   on_row=tick))
+                                   on_row=tick, schema=schema))
     finally:
         bar.close()
 
@@ -283,6 +302,7 @@ def _map_args(line: str) -> Any:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--queue", action="store_true")
     parser.add_argument("--chunk", type=int)
+    parser.add_argument("--schema")
     try:
         args = parser.parse_args(shlex.split(line))
     except UsageError as exc:

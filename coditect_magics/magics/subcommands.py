@@ -106,7 +106,8 @@ AGENT = Subcommands("agent", (
     S("runs", "", "queued runs: status, steps, tokens, cost", "queued:listing"),
     S("result", "RUN_ID [--wait S]", "a queued run's answer, also after a restart", "queued:result", None),
     S("cancel", "RUN_ID", "stop a queued run at its next model or tool call", "queued:cancel", None),
-    S("map", "NAME DF --column COL [--out NEWCOL] [--queue]", "the agent over every row of a DataFrame",
+    S("map", "NAME DF --column COL [--out NEWCOL | --schema NAME] [--queue]",
+      "the agent over every row of a DataFrame (--schema: a column per field)",
       "queued:map_rows", None, "agent", verbatim=True),
     S("panel", "", "the runs panel", "panels:runs"),
 ))

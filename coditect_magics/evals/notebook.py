@@ -91,7 +91,7 @@ def evaluate(session: Any, data: Any, name: str, *, models: Sequence[str] = (), 
              input_column: str = DEFAULT_INPUT, expected_column: str | None = None, scorer: str | None = None,
              repeat: int = 1, rubric: str | None = None, concurrency: int = 8) -> Any:
     """Run the evaluation on the session (its executor, ledger and agents); the EvalResult. `scorer` None:
-    exact when the data has expected answers, else a UsageError asking for one."""
+    exact, which needs the expected column."""
     from coditect_magics import bridge
 
     from . import run as running
@@ -104,8 +104,10 @@ def evaluate(session: Any, data: Any, name: str, *, models: Sequence[str] = (), 
     chosen = contestants(session, models, agents)
     executor, params, run_id = session.executor, dict(session.settings.params()), running.new_run_id()
     text = rubric_of(rubric, session.namespace) if spec.kind == "judge" else None
-    ask = running.judge_asker(executor, checked_model(session, spec.argument), f"{run_id}/judge", params) \
-        if spec.kind == "judge" else None
+    ask = None
+    if spec.kind == "judge":
+        judge = checked_model(session, spec.argument)
+        ask = running.judge_asker(executor, judge, running.judge_run_id(run_id), params)
     schema = _schema(spec.argument, session.namespace) if spec.kind == "schema" else None
     # repeats are samples: with --repeat the cache is off, so a repeat is never the first answer again
     plan = running.EvalRun(cases, chosen, evaluator(spec, schema=schema, rubric=text or "", ask=ask), repeat,

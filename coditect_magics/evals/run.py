@@ -71,12 +71,17 @@ class EvalRun:
     @property
     def judge_run_id(self) -> str:
         """The run id the judge's calls carry."""
-        return f"{self.run_id}/judge"
+        return judge_run_id(self.run_id)
 
 
 def new_run_id() -> str:
     """An evaluation's own run id; its answers' calls carry ids under it."""
     return f"eval-{uuid.uuid4().hex[:16]}"
+
+
+def judge_run_id(run_id: str) -> str:
+    """The run id of an evaluation's judge calls: under the evaluation's, beside its contestants' `run_id/k/...`."""
+    return f"{run_id}/judge"
 
 
 async def run_eval(executor: Any, spec: EvalRun, *, runner: Any = None) -> list[Attempt]:

@@ -167,10 +167,10 @@ def test_a_cancelled_job_has_every_row_cancelled(kernels, thread_server, tmp_pat
     ip.run_line_magic("llm", f"batch {MODELS[provider]} prompts -o got")
     job = ip.user_ns["_batch"]
     with capture_output() as captured:
-        ip.run_line_magic("agent", f"cancel {job.id}")
+        ip.run_line_magic("agent", "cancel _batch")  # the job the cell kept
     assert f"batch job {job.id}" in captured.stdout
     assert ip.run_line_magic("agent", f"result {job.id} --wait 30") == [None, None, None]
-    assert list(ip.user_ns["_batch"]["status"]) == ["cancelled"] * 3
+    assert list(ip.user_ns["_batch_rows"]["status"]) == ["cancelled"] * 3
     assert [r.status for r in ledger_rows(tmp_path, run_id=job.id)] == ["cancelled"] * 3
     assert ip.run_line_magic("agent", "batches").iloc[0]["status"] == "cancelled"
 

@@ -96,7 +96,9 @@ def listing(session: Session, words: Sequence[str] = ()) -> Any:
 
 
 def result(session: Session, words: Sequence[str]) -> Any:
-    """`%agent result ID [--wait [SECONDS]]`: a batch job's answers (a queued run's when the id is one)."""
+    """`%agent result ID [--wait [SECONDS]]`: a batch job's answers (a queued run's when the id is one). ID may
+    be a variable holding a job (`_batch`)."""
+    words = _named(session, words)
     if not words or not session.batches.knows(words[0]):
         from . import queued
         return queued.result(session, words)
@@ -116,6 +118,7 @@ def result(session: Session, words: Sequence[str]) -> Any:
 
 def cancel(session: Session, words: Sequence[str]) -> Any:
     """`%agent cancel ID`: cancel a batch job's running batches (a queued run's when the id is one)."""
+    words = _named(session, words)
     if not words or not session.batches.knows(words[0]):
         from . import queued
         return queued.cancel(session, words)
@@ -129,6 +132,15 @@ def cancel(session: Session, words: Sequence[str]) -> Any:
     job = bridge.run(service.cancel(before.id))
     print(f"coditect: batch job {job.id} {job.status}; `%agent result {job.id} --wait` fetches what it answered")
     return None
+
+
+def _named(session: Session, words: Sequence[str]) -> list[str]:
+    """The words with a variable that holds a batch job (`_batch`, or the job a cell kept) replaced by its id."""
+    words = list(words)
+    value = session.namespace.get(words[0]) if words and words[0].isidentifier() else None
+    if value is not None and hasattr(value, "parts") and hasattr(value, "id"):
+        words[0] = value.id
+    return words
 
 
 def _wait_of(words: Sequence[str]) -> float | None:
@@ -162,15 +174,15 @@ def _follow(session: Session, job: Any, wait: float) -> Any:
 # delivering
 def _deliver(session: Session, job: Any, items: list[Any]) -> Any:
     """The answers where the job said: a list or Series (also into `-o VAR`), or the DataFrame's column filled;
-    `_batch` holds every request's input, answer, status and error."""
+    `_batch_rows` holds every request's input, answer, status and error."""
     import pandas as pd
     frame = pd.DataFrame({"input": [i.input for i in items], "answer": [i.answer for i in items],
                           "status": [i.status for i in items], "error": [i.error for i in items]},
                          index=[_label(i.key) for i in items])
-    session.namespace["_batch"] = frame
+    session.namespace["_batch_rows"] = frame
     bad = frame["status"].ne("ok").sum()
     if bad:
-        print(f"coditect: {bad} of {len(items)} requests have no answer ({_tally(frame)}); `_batch` lists them")
+        print(f"coditect: {bad} of {len(items)} requests have no answer ({_tally(frame)}); `_batch_rows` lists them")
     target = job.target
     if target.get("kind") != "frame":
         answers = frame["answer"].rename(target.get("out")) if target.get("kind") == "series" else \

@@ -213,6 +213,9 @@ def map_rows(session: Session, words: Sequence[str]) -> Any:
     tools = tool_names(args.tools, session.agents.get(args.name))
     if tools is None or not session.accepts_tools(agent.model_id):
         tools = ()  # a row is one task: its agent's declared tools, else one plain call
+    if args.batch:  # the provider's batch API at about half price: the answers come with %agent result
+        from .batches import map_batch
+        return map_batch(session, agent, tools, frame, args)
     rows = [(index, str(value)) for index, value in frame[args.column].items()]
     column = args.out or f"{args.name}_answer"
     from coditect_magics.agents.mapping import with_answers, with_fields
@@ -302,6 +305,7 @@ def _map_args(line: str) -> Any:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--queue", action="store_true")
     parser.add_argument("--chunk", type=int)
+    parser.add_argument("--batch", action="store_true")
     parser.add_argument("--schema")
     try:
         args = parser.parse_args(shlex.split(line))

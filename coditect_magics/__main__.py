@@ -11,10 +11,11 @@ from pathlib import Path
 
 
 def doctor() -> int:
-    """Print the `providers.available()` table; exit status 0 when at least one provider is usable."""
-    from coditect_magics import providers
+    """Print the `providers.available()` table, with where each key comes from (env, keyring, file); exit status 0
+    when at least one provider is usable."""
+    from coditect_magics.session import Session
 
-    rows = providers.available()
+    rows = Session().provider_rows()
     width = max(len(r.name) for r in rows)
     print(f"{'provider':<{width}}  usable  default model{'':<20} reason")
     for r in rows:

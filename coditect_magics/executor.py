@@ -5,7 +5,6 @@ every attempt."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 import time
 import uuid
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Mapping, Sequence
 
 from coditect_magics.budgets import Budgets
-from coditect_magics.providers import LLM, Chunk, ImagePart, Reply, Request, Settings, Usage, errors, registry
+from coditect_magics.providers import LLM, Chunk, ImagePart, Reply, Request, Usage, errors, registry
 from coditect_magics.settings import DEFAULTS
 
 Target = Request | str | Sequence[str]
@@ -72,8 +71,9 @@ class Executor:
     """Runs requests for the magics, widgets and agents; one per kernel is the usual (see `default()`)."""
 
     def __init__(self, settings: ExecutorSettings | None = None, *, ledger: Any = None, cache: Any = None,
-                 session_id: str | None = None, replay: Any = None) -> None:
+                 session_id: str | None = None, replay: Any = None, keys: Any = None) -> None:
         self.settings = settings or ExecutorSettings()
+        self._keys = keys  # a session's keys.KeyPool (what it learned of each key outlives a rebuilt executor)
         # a queued job's journal of finished calls (workers.replay.Replay): a job run again after its worker died
         # takes those replies from it instead of calling (and charging) again
         self.replay = replay
@@ -83,8 +83,8 @@ class Executor:
         self.session_id = session_id
         self._ledger = ledger
         self._cache = cache
-        self._handles: dict[str, LLM] = {}
-        self._limiter: Any = None
+        self._handles: dict[tuple[str, str], LLM] = {}
+        self._rotation: Any = None
         self._ledger_warned = False
 
     # parts made on first use
@@ -103,9 +103,19 @@ class Executor:
             self._cache = RedisResponseCache(url) if url else ResponseCache(self.settings.cache_path)
         return self._cache
 
-    def handle(self, model_id: str) -> LLM:
-        """The provider handle for an id or alias (the session's aliases too), made once per executor."""
-        llm = self._handles.get(model_id)
+    @property
+    def rotation(self) -> Any:
+        """Which key each call spends, and each key's rate-limit window (keys.Rotation)."""
+        if self._rotation is None:
+            from coditect_magics.keys import KeyPool, Rotation
+            self._keys = self._keys or KeyPool()
+            self._rotation = Rotation(self._keys, self.settings.rate_limits, self.settings.redis_url)
+        return self._rotation
+
+    def handle(self, model_id: str, key: Any = None) -> LLM:
+        """The handle for an id or alias (the session's too) and a keys.Key (None: the provider's own lookup)."""
+        slot = (model_id, key.name if key else "")
+        llm = self._handles.get(slot)
         if llm is None:
             qualified = registry.qualify(model_id, self.settings.aliases)
             provider, model = registry.resolve(qualified)
@@ -113,7 +123,8 @@ class Executor:
             if not options and registry.entry(provider).spec.wraps:  # search:ollama:... calls where ollama is set
                 inner = registry.qualify(model, self.settings.aliases).partition(":")[0]
                 options = dict(self.settings.provider_options.get(inner, {}))
-            llm = self._handles[model_id] = registry.get(qualified, timeout=self.settings.timeout_s, **options)
+            options.update({"api_key": key.value} if key else {})
+            llm = self._handles[slot] = registry.get(qualified, timeout=self.settings.timeout_s, **options)
         return llm
 
     def chain(self, target: Target, messages: Any = None, fallbacks: Sequence[str] = (), **params: Any) -> list[Request]:
@@ -150,52 +161,10 @@ class Executor:
     def _check_budget(self, context: CallContext) -> None:
         self.settings.budgets.check(self.ledger.spend, self.session_id, context.agent, context.agent_budget_usd)
 
-    async def _acquire(self, provider: str) -> None:
-        """Wait for a slot under the provider's requests-per-period limit (limits' moving window), counted in this
-        process or, with `redis_url`, across every kernel and worker sharing that Redis and the same key."""
-        rule = self.settings.rate_limits.get(provider)
-        if not rule:
-            return
-        if self._limiter is None:
-            from limits.aio.storage import MemoryStorage
-            from limits.storage import storage_from_string
-            from limits.aio.strategies import MovingWindowRateLimiter
-            url = self.settings.redis_url
-            storage = storage_from_string(f"async+{url}", implementation="redispy") if url else MemoryStorage()
-            self._limiter = MovingWindowRateLimiter(storage)
-        from limits import parse
-        item, who = parse(rule), (provider, self._key_id(provider))
-        while not await self._limiter.hit(item, *who):
-            stats = await self._limiter.get_window_stats(item, *who)
-            await asyncio.sleep(max(stats.reset_time - time.time(), 0.01))
-
-    def _key_id(self, provider: str) -> str:
-        """Which key a provider's calls spend (a short hash, never the key): a limit is per provider and key."""
-        spec = registry.entry(provider).spec
-        options = self.settings.provider_options.get(provider, {})
-        key = spec.key(Settings(api_key=options.get("api_key"))) or ""
-        return hashlib.sha256(key.encode()).hexdigest()[:12] if key else "no-key"
-
-    def _retrying(self) -> Any:
-        import tenacity
-        s = self.settings
-        backoff = tenacity.wait_exponential_jitter(initial=s.backoff_initial_s, max=s.backoff_max_s)
-
-        def wait(state: Any) -> float:
-            exc = state.outcome.exception()
-            if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
-                return exc.retry_after
-            return backoff(state)
-
-        return tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(s.attempts) | tenacity.stop_before_delay(s.max_wait_s),
-            wait=wait, reraise=True,
-            retry=tenacity.retry_if_exception(lambda e: isinstance(e, errors.ProviderError) and e.retryable))
-
     def record(self, request: Request, context: CallContext, *, call_id: str, attempt: int, status: str,
                reply: Reply | None = None, usage: Usage | None = None, partial: bool = False,
                latency_s: float | None = None, ttft_s: float | None = None,
-               error: BaseException | None = None, row_id: str | None = None) -> Any:
+               error: BaseException | None = None, row_id: str | None = None, key_name: str | None = None) -> Any:
         """Write one ledger row; returns it (its cost is what `compare` shows). A call cut off after output began,
         without usage, has an unknown cost; one that failed before any output cost nothing."""
         from coditect_magics.costs import CallRecord, price
@@ -217,7 +186,7 @@ class Executor:
             latency_s=latency_s if latency_s is not None else (reply.latency_s if reply else None),
             ttft_s=ttft_s if ttft_s is not None else (reply.ttft_s if reply else None), status=status,
             error_class=type(error).__name__ if error else None, error_message=str(error) if error else None,
-            prompt=prompt, memory_items=context.memory_items, **({"id": row_id} if row_id else {}))
+            prompt=prompt, memory_items=context.memory_items, key_name=key_name, **({"id": row_id} if row_id else {}))
         try:
             self.ledger.record(row)
         except (OSError, sqlite3.Error) as exc:  # a ledger problem must not fail the user's call
@@ -286,6 +255,7 @@ class Execution:
         self.row: Any = None
         self.model: str = chain[0].model
         self.attempts = 0
+        self.key_name: str | None = None  # the name of the key the current try spends (never the key)
         self._cache, self._stream = cache, stream
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
@@ -295,6 +265,7 @@ class Execution:
         row_id = None
         if self.replayed:
             row_id = f"{self.call_id}:{'ok' if status in ('ok', 'cached') else self.attempts}"
+        kw.setdefault("key_name", self.key_name)
         return self.executor.record(request, self.context, call_id=self.call_id, attempt=self.attempts,
                                     status=status, row_id=row_id, **kw)
 
@@ -339,19 +310,25 @@ class Execution:
             return
 
     async def _open(self, llm: LLM, request: Request) -> _Opened:
-        """Start the call, retrying until the first chunk (or the whole reply) arrives; a row per failed try."""
-        ex = self.executor
-        async for trying in ex._retrying():
+        """Start the call, retrying until the first chunk (or the whole reply) arrives; a row per failed try. Each
+        try takes a key in turn (keys.Rotation) and its handle; an error teaches the rotation about that key."""
+        ex, provider = self.executor, llm.provider
+        explicit = ex.settings.provider_options.get(provider, {}).get("api_key")
+        key = None
+        from coditect_magics.keys import retrying
+        async for trying in retrying(ex.settings, lambda: ex.rotation.another(provider, key, explicit)):
             with trying:
                 self.attempts += 1
                 await llm.ready_adapter()  # a first SDK import must not sit between the rate-limit slot and the send
-                await ex._acquire(llm.provider)
+                key = await ex.rotation.take(provider, explicit)
+                keyed = ex.handle(request.model, key) if key is not None else llm
+                self.key_name = key.name if key is not None else None
                 opened = _Opened(start=time.perf_counter())
                 try:
                     if not self._stream:
-                        opened.reply = await llm.complete(request)
+                        opened.reply = await keyed.complete(request)
                     else:
-                        opened.stream = llm.stream(request)
+                        opened.stream = keyed.stream(request)
                         opened.iterator = opened.stream.__aiter__()
                         opened.first = await anext(opened.iterator)
                     return opened
@@ -359,6 +336,7 @@ class Execution:
                     self._record(request, "cancelled", latency_s=time.perf_counter() - opened.start)
                     raise
                 except Exception as exc:
+                    ex.rotation.failed(key, exc)
                     self._record(request, "error", latency_s=time.perf_counter() - opened.start, error=exc)
                     raise
         raise AssertionError("unreachable: tenacity re-raises the last error")

@@ -55,6 +55,7 @@ class Settings:
     mcp_config: str = ""              # a JSON file of MCP servers, over .mcp.json and ~/.claude.json
     mcp_connect_timeout: float = 30.0     # seconds an MCP server may take to start and list its tools
     mcp_call_timeout: float = 120.0       # seconds one MCP tool call may take
+    key_command_timeout: float = 10.0     # seconds a `cmd:` key reference (a secret manager's CLI) may take
     schema_retries: int = 1           # times an answer that does not match its --schema is asked for again
 
     @classmethod

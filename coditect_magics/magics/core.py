@@ -77,6 +77,8 @@ class CoditectMagics(Magics):
     mcp_connect_timeout = Float(D.mcp_connect_timeout, help="Seconds an MCP server may take to start and list its "
                                                             "tools.").tag(config=True)
     mcp_call_timeout = Float(D.mcp_call_timeout, help="Seconds one MCP tool call may take.").tag(config=True)
+    key_command_timeout = Float(D.key_command_timeout, help="Seconds a cmd: key reference (op read ..., gcloud "
+                                "secrets ...) may take; it runs once per session.").tag(config=True)
     schema_retries = Int(D.schema_retries, help="Times an answer that does not match its --schema is asked for "
                                                 "again, with the validation errors (0: never).").tag(config=True)
 

@@ -38,6 +38,7 @@ class Session(Models, Conversations, Recall, AgentWork, McpWork):
         self.current_thread = ""
         self.traces: list[tuple[float, Any]] = []    # (started, Trace) of this kernel's agent runs, newest last
         self._executor: Any = None
+        self._keys: Any = None
         self._threads: Any = None
         self._memory: Any = memory   # a store opened elsewhere (with an embedder object, say), else on first use
         self._journal: Any = None
@@ -88,8 +89,18 @@ class Session(Models, Conversations, Recall, AgentWork, McpWork):
         with self._lock:
             if self._executor is None:
                 from coditect_magics.executor import Executor
-                self._executor = Executor(executor_settings(self.settings, self.aliases))
+                self._executor = Executor(executor_settings(self.settings, self.aliases), keys=self.keys)
             return self._executor
+
+    @property
+    def keys(self) -> Any:
+        """This session's API keys (keys.KeyPool): env, stored, references; which were refused or rate limited."""
+        with self._lock:
+            if self._keys is None:
+                from coditect_magics.keys import KeyPool
+                self._keys = KeyPool(command_timeout=self.settings.key_command_timeout,
+                                     warn=lambda line: self.notice(line, once=line))
+            return self._keys
 
     @property
     def threads(self) -> Any:

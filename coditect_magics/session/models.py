@@ -16,6 +16,7 @@ class Models:
 
     settings: Any
     notice: Any  # Session's
+    keys: Any    # Session's
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -57,6 +58,11 @@ class Models:
         wraps: `wrapped`, else the configured default model, else the first usable provider's."""
         from coditect_magics import providers
         settings = {name: providers.Settings(base_url=url) for name, url in self.settings.base_urls.items()}
+        for name in providers.names():  # the key each provider would spend, and where it comes from
+            found = self.keys.source(name)
+            if found is not None:
+                settings[name] = providers.Settings(api_key=found[0], key_source=found[1],
+                                                    base_url=self.settings.base_urls.get(name))
         return providers.available(settings, wrapped=wrapped or self._configured_inner())
 
     def _configured_inner(self) -> str | None:

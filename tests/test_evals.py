@@ -58,8 +58,11 @@ def test_two_models_scored_exactly_with_costs_from_the_ledger(shell, thread_serv
     assert list(summary.index) == [OPENAI, ANTHROPIC]
     assert list(summary["score"]) == [1.0, 0.5] and list(summary["passes"]) == [4, 2]
     assert list(summary["errors"]) == [0, 0] and list(summary["answers"]) == [4, 4]
-    assert summary.loc[OPENAI, "score_low"] < 1.0 == summary.loc[OPENAI, "score_high"]
-    assert summary.loc[ANTHROPIC, "score_low"] < 0.5 < summary.loc[ANTHROPIC, "score_high"]
+    # Wilson's 95% intervals for 4 of 4 and 2 of 4 (the textbook figures)
+    assert (summary.loc[OPENAI, "score_low"], summary.loc[OPENAI, "score_high"]) == pytest.approx((0.5101, 1.0),
+                                                                                                  abs=1e-4)
+    assert (summary.loc[ANTHROPIC, "score_low"], summary.loc[ANTHROPIC, "score_high"]) == pytest.approx(
+        (0.1500, 0.8500), abs=1e-4)
     assert list(summary["input_tokens"]) == [80, 80] and list(summary["output_tokens"]) == [12, 12]
 
     ledger = ledger_of(tmp_path)
@@ -112,6 +115,30 @@ def test_judge_sees_the_rubric_and_is_in_the_ledger(shell, thread_server, tmp_pa
     shown = "".join(o.data.get("text/markdown", "") for o in captured.outputs)
     assert rubric in shown and "eval:judge" in shown
     assert result.rows["reason"].iloc[1] == "FAIL: wrong city."
+
+
+def test_failed_answers_count_as_errors_and_are_not_judged(shell, thread_server, tmp_path):
+    def respond(recorded):
+        if recorded.path == "/v1/messages":
+            return Script(status=400, error_message="model not allowed here")
+        if recorded.path == "/api/chat":   # the judge
+            return Script(text="PASS")
+        return Script(text=RIGHT[recorded.prompt])
+
+    thread_server.responder = respond
+    shell.user_ns["qa"] = QUESTIONS
+    with capture_output() as captured:
+        result = shell.run_line_magic("llm", f"eval qa --models {OPENAI},{ANTHROPIC} --input question "
+                                             "--expected answer --scorer judge:ollama:llama3.2")
+    summary = result.summary
+    assert list(summary["errors"]) == [0, 4] and list(summary["passes"]) == [4, 0]
+    assert summary.loc[ANTHROPIC, "score"] == 0 and summary.loc[ANTHROPIC, "cost_usd"] == 0
+    assert pd.isna(summary.loc[ANTHROPIC, "cost_per_correct_usd"]) and pd.isna(summary.loc[ANTHROPIC, "latency_p50_s"])
+    failed = result.rows[result.rows.contestant == ANTHROPIC]
+    assert failed["error"].str.contains("model not allowed here").all()
+    assert failed["reason"].str.startswith("no answer: ").all()
+    assert result.judge_calls == 4 == len([r for r in thread_server.requests if r.path == "/api/chat"])
+    assert captured.stderr.count("\n") == 1 and "4 of 8 answers failed" in captured.stderr
 
 
 def test_repeat_makes_real_calls_even_with_the_cache_on(shell, thread_server):

@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, normalize_finish, require_sdk
-from .output import OutputMode, has_open_map, wire_name
+from .output import OutputMode, has_open_map, is_object_schema, wire_name
 from .types import Chunk, ImagePart, Message, Reply, Request, TextPart, ToolCall, ToolCallDelta, ToolResult, Usage
 
 
@@ -23,7 +23,7 @@ class AnthropicSpec(ProviderSpec):
         """Claude 3 and later read images; Claude 2 and Instant, text only."""
         return False if model.lower().startswith(("claude-2", "claude-instant")) else super().accepts_images(model)
 
-    def output_mode(self, model: str) -> OutputMode | None:
+    def output_mode(self, model: str, tools: bool = False) -> OutputMode | None:
         """output_config.format on the models that take it (told by the name), else a forced tool carries it."""
         return "json_schema" if native_output(model) else "tool"
 
@@ -156,7 +156,8 @@ class AnthropicProvider(Provider):
 
     def output_arguments(self, request: Request, tools: list[dict[str, Any]]) -> dict[str, Any]:
         """The output schema as output_config.format where the model takes it and the schema is closed; else a
-        tool the model must call (any tool, when the request brings its own), whose input is the answer."""
+        tool the model must call (any tool, when the request brings its own), whose input is the answer; nothing
+        for a schema whose root is not an object (a tool's input is one)."""
         output = request.output
         if output is None:
             return {}
@@ -167,6 +168,8 @@ class AnthropicProvider(Provider):
                 schema = None
             if schema is not None:
                 return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
+        if not is_object_schema(output.schema):  # a tool's input is an object: the service asks in the prompt
+            return {}
         name = wire_name(output.name)
         choice = {"type": "any"} if tools else {"type": "tool", "name": name}
         return {"tools": [*tools, {"name": name, "description": ANSWER_TOOL, "input_schema": dict(output.schema)}],

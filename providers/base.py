@@ -27,7 +27,6 @@ class Settings:
     """Per-handle connection settings; the key is kept out of reprs."""
 
     api_key: str | None = field(default=None, repr=False)
-    key_source: str = ""  # where api_key came from in words (a stored key's place), for `status` to say
     base_url: str | None = None
     timeout: float = 60.0
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -60,9 +59,10 @@ class ProviderSpec:
         """Whether `model` reads images: True, False, or None when only the server can say."""
         return self.images
 
-    def output_mode(self, model: str) -> OutputMode | None:
-        """How `model` is held to a request's output schema: "json_schema", "tool", "grammar", or None when it
-        cannot be (the service then asks in the prompt and validates)."""
+    def output_mode(self, model: str, tools: bool = False) -> OutputMode | None:
+        """How `model` is held to a request's output schema (`tools`: in a request that also gives it tools):
+        "json_schema", "tool", "grammar", or None when it cannot be (the service then asks in the prompt and
+        validates)."""
         return self.output
 
     def context_window(self, model: str) -> int | None:

@@ -1,6 +1,6 @@
 """The Chat Completions wire format that OpenAI, LM Studio and Hugging Face (TGI, Inference Endpoints, the router)
-share: messages with tool calls and tool results, tools, the output schema, and replies and stream events read back into the kit's
-types, from the openai SDK's objects and huggingface_hub's alike."""
+share: messages with tool calls and tool results, tools, the output schema, and replies and stream events read back
+into the kit's types, from the openai SDK's objects and huggingface_hub's alike."""
 
 from __future__ import annotations
 

@@ -5,19 +5,33 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from . import errors
 from .base import Provider, ProviderSpec, normalize_finish, require_sdk
-from .gemini_messages import Signatures, gemini_contents, gemini_tools, tool_calls
+from .gemini_messages import Signatures, gemini_contents, gemini_response_schema, gemini_tools, tool_calls
+from .output import OutputMode
 from .types import Chunk, Reply, Request, ToolCallDelta, Usage
 
-SPEC = ProviderSpec(
+@dataclass(frozen=True)
+class GeminiSpec(ProviderSpec):
+    def output_mode(self, model: str, tools: bool = False) -> OutputMode | None:
+        """responseJsonSchema; before Gemini 3 not beside function declarations (the API refuses the pair)."""
+        if tools and not model.lower().startswith(JSON_WITH_TOOLS):
+            return None
+        return super().output_mode(model, tools)
+
+
+# the models that answer in JSON of a schema in a request with function declarations too
+JSON_WITH_TOOLS = ("gemini-3", "gemini-4")
+
+SPEC = GeminiSpec(
     name="gemini", default_model="gemini-2.5-flash", description="Google Gemini (google-genai)", extra="gemini",
     sdk_modules=("google.genai",), key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"), base_url_env="GOOGLE_GEMINI_BASE_URL",
     models=("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-3.8-flash", "gemini-3.5-flash",
             "gemini-3.5-flash-lite", "gemini-3.1-pro-preview", "gemini-3.1-flash-lite", "gemini-4-argon"),
-    images=True, prices_id="google", output="json_schema")
+    images=True, prices_id="google", output="json_schema", batch="gemini_batch")
 
 # finish and block reasons that mean a filter stopped the reply (beyond normalize_finish's safety and recitation)
 FILTERED = {"BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
@@ -87,13 +101,16 @@ class GeminiProvider(Provider):
         # The SDK's timeout is aiohttp's total one: on a stream it would cut a long reply however fast its chunks
         # come, so a stream keeps only the handle's timeout between chunks.
         timeout = types.HttpOptions(timeout=max(1, round(self.settings.timeout * 1000))) if whole else None
+        # before Gemini 3 a JSON answer and function calling exclude each other: with tools, the schema stays out
+        # (the service asks for the shape in the prompt and validates the answer)
+        output = request.output if self.spec.output_mode(request.model_name, bool(request.tools)) else None
         config = types.GenerateContentConfig(
             system_instruction=request.system or None, temperature=request.temperature,
             max_output_tokens=request.max_tokens, stop_sequences=list(request.stop) or None, http_options=timeout,
             tools=gemini_tools(request, types),
             # structured output: plain JSON Schema (responseJsonSchema), not the OpenAPI subset of response_schema
-            response_mime_type="application/json" if request.output else None,
-            response_json_schema=dict(request.output.schema) if request.output else None)
+            response_mime_type="application/json" if output else None,
+            response_json_schema=gemini_response_schema(output.schema) if output else None)
         return {"model": request.model_name, "contents": gemini_contents(request, types, self._signatures),
                 "config": config}
 

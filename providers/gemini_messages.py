@@ -62,6 +62,11 @@ def gemini_schema(schema: Any) -> dict[str, Any]:
     return cleaned
 
 
+def gemini_response_schema(schema: Any) -> dict[str, Any]:
+    """An output schema as responseJsonSchema takes it: the same keywords as a tool's, any type at the root."""
+    return _gemini_node(dict(schema))
+
+
 def _gemini_node(node: Any) -> Any:
     """One schema node with only Gemini's keywords, its subschemas cleaned too."""
     if not isinstance(node, dict):

@@ -32,10 +32,10 @@ class OpenAISpec(ProviderSpec):
         name = model.lower()
         return False if name == "gpt-4" or name.startswith(TEXT_ONLY) else super().accepts_images(model)
 
-    def output_mode(self, model: str) -> OutputMode | None:
+    def output_mode(self, model: str, tools: bool = False) -> OutputMode | None:
         """A json_schema response format, on every model since gpt-4o-2024-08-06 (not the older ones)."""
         name = model.lower()
-        return None if name == "gpt-4" or name.startswith(NO_JSON_SCHEMA) else super().output_mode(model)
+        return None if name == "gpt-4" or name.startswith(NO_JSON_SCHEMA) else super().output_mode(model, tools)
 
 
 SPEC = OpenAISpec(

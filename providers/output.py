@@ -33,7 +33,7 @@ class _NotStrict(Exception):
 def open_map(node: Any) -> bool:
     """Whether an object schema takes keys it does not name: additionalProperties true or a schema,
     patternProperties, or no properties at all. Closing it would change what it means."""
-    if not isinstance(node, Mapping) or not _is_object(node):
+    if not isinstance(node, Mapping) or not is_object_schema(node):
         return False
     extra = node.get("additionalProperties")
     if "patternProperties" in node or extra is True or isinstance(extra, Mapping):
@@ -49,7 +49,7 @@ def has_open_map(schema: Mapping[str, Any]) -> bool:
 def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any] | None:
     """The schema as OpenAI's strict mode takes it, or None where strict mode cannot say the same (an open map, a
     root that is not an object). The user's schema is left as it was."""
-    if not _is_object(schema) or has_open_map(schema):
+    if not is_object_schema(schema) or has_open_map(schema):
         return None
     root = copy.deepcopy(dict(schema))
     try:
@@ -73,7 +73,8 @@ def unstrict(value: Any, schema: Mapping[str, Any]) -> Any:
     return _unstrict(value, schema, schema)
 
 
-def _is_object(node: Mapping[str, Any]) -> bool:
+def is_object_schema(node: Mapping[str, Any]) -> bool:
+    """Whether a schema node describes an object."""
     kind = node.get("type")
     return kind == "object" or (isinstance(kind, list) and "object" in kind) or (kind is None and "properties" in node)
 
@@ -132,7 +133,7 @@ def _strict(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
             node[key] = [_strict(dict(child), root) for child in node[key]]
     if isinstance(node.get("items"), dict):
         node["items"] = _strict(dict(node["items"]), root)
-    if _is_object(node):
+    if is_object_schema(node):
         optional = [name for name in node.get("properties", {}) if name not in (node.get("required") or ())]
         for name in optional:
             node["properties"][name] = _nullable(node["properties"][name])

@@ -199,8 +199,8 @@ def status(name: str, settings: Settings | None = None, *, wrapped: str | None =
             return row(False, f"{spec.description.split(' server')[0]} not reachable at {url}")
         return row(True, f"server at {url}")
     if spec.key(settings):
-        source = (settings.key_source or "api_key=") if settings.api_key else next(
-            (v for v in spec.key_env if os.environ.get(v)), "saved credentials")
+        source = "api_key=" if settings.api_key else next((v for v in spec.key_env if os.environ.get(v)),
+                                                           "saved credentials")
         return row(True, f"key from {source}")
     return row(True, "ready")
 
@@ -282,11 +282,12 @@ def context_window(model_id: str) -> int | None:
     return entry(provider).spec.context_window(model)
 
 
-def output_mode(model_id: str) -> OutputMode | None:
-    """How a model (an id `resolve` takes) is held to an output schema: "json_schema", "tool", "grammar", or None
-    when it cannot be (or there is no such provider): the caller then asks in the prompt and validates."""
+def output_mode(model_id: str, tools: bool = False) -> OutputMode | None:
+    """How a model (an id `resolve` takes) is held to an output schema (`tools`: in a request with tools):
+    "json_schema", "tool", "grammar", or None when it cannot be (or there is no such provider): the caller then
+    asks in the prompt and validates."""
     try:
         provider, model = resolve(model_id)
     except errors.UnknownProvider:
         return None
-    return entry(provider).spec.output_mode(model)
+    return entry(provider).spec.output_mode(model, tools)

@@ -48,10 +48,10 @@ class SearchSpec(ProviderSpec):
         from .registry import context_window
         return context_window(model)
 
-    def output_mode(self, model: str) -> OutputMode | None:
+    def output_mode(self, model: str, tools: bool = False) -> OutputMode | None:
         """The wrapped model's: the request goes to it with its output schema."""
         from .registry import output_mode
-        return output_mode(model)
+        return output_mode(model, tools)
 
 
 SPEC = SearchSpec(name="search", default_model="openai:gpt-4.1-mini", extra="search", sdk_modules=("ddgs",),

@@ -128,7 +128,8 @@ async def test_an_open_map_goes_non_strict_to_openai_and_as_a_tool_to_claude(ser
     assert server.last.body["response_format"]["json_schema"] == {"name": "Tally", "schema": dict(tally.schema),
                                                                   "strict": False}
     reply = await handle(handles, server, "anthropic:claude-sonnet-4-6").complete("Count.", output=tally)
-    assert server.last.body["tool_choice"] == {"type": "tool", "name": "Tally"} and "output_config" not in server.last.body
+    body = server.last.body
+    assert body["tool_choice"] == {"type": "tool", "name": "Tally"} and "output_config" not in body
     assert json.loads(reply.text) == {"a": 1} and not server.refusals
 
 
@@ -177,12 +178,14 @@ async def test_the_fake_refuses_bad_anthropic_output_and_tool_choice(server):
     client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.url, max_retries=0)
     ask = {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
     try:
-        cases = (({"output_config": {"format": {"type": "json_object", "schema": CLOSED}}}, "Input should be 'json_schema'"),
+        cases = (({"output_config": {"format": {"type": "json_object", "schema": CLOSED}}},
+                  "Input should be 'json_schema'"),
                  ({"output_config": {"format": {"type": "json_schema"}}}, "schema: Field required"),
                  ({"output_config": {"format": {"type": "json_schema", "schema": SCHEMA}}}, "additionalProperties"),
                  ({"tools": [{"name": "weather", "input_schema": WEATHER.parameters}],
                    "tool_choice": {"type": "tool", "name": "City"}}, "Tool 'City' not found"),
-                 ({"tool_choice": {"type": "any"}}, "only be specified while providing tools"))
+                 ({"tool_choice": {"type": "any"}}, "only be specified while providing tools"),
+                 ({"tools": [{"name": "List", "input_schema": {"type": "array"}}]}, "Input should be 'object'"))
         for extra, message in cases:
             with pytest.raises(anthropic.BadRequestError, match=message):
                 await client.messages.create(**ask, **extra)
@@ -200,10 +203,40 @@ async def test_the_fake_refuses_a_gemini_schema_without_the_json_mime_type(serve
             await client.aio.models.generate_content(model="gemini-2.5-flash", contents="Hi",
                                                      config=genai.types.GenerateContentConfig(
                                                          response_json_schema=SCHEMA))
-        assert len(server.refusals) == 1
+        weather = genai.types.Tool(function_declarations=[genai.types.FunctionDeclaration(
+            name="weather", description="The weather.", parameters_json_schema=WEATHER.parameters)])
+        with pytest.raises(genai.errors.ClientError, match="Function calling with a response mime type"):
+            await client.aio.models.generate_content(model="gemini-2.5-flash", contents="Hi",
+                                                     config=genai.types.GenerateContentConfig(
+                                                         response_mime_type="application/json",
+                                                         response_json_schema=SCHEMA, tools=[weather]))
+        assert len(server.refusals) == 2
     finally:
         await client.aio.aclose()
         client.close()
+
+
+@pytest.mark.parametrize("model, sent", [("gemini-2.5-flash", False), ("gemini-3.5-flash", True)])
+async def test_gemini_takes_a_schema_beside_tools_from_gemini_3_on(server, handles, model, sent):
+    """Before Gemini 3 the API refuses a JSON answer with function declarations: the schema stays out (the service
+    asks in the prompt), and the spec says so."""
+    server.script(Script(text=ANSWER))
+    await handle(handles, server, f"gemini:{model}").complete("Hi", output=OUTPUT, tools=(WEATHER,))
+    config = server.last.body.get("generationConfig") or {}
+    assert ("responseJsonSchema" in config) is sent and ("responseMimeType" in config) is sent
+    assert (output_mode(f"gemini:{model}", tools=True) is not None) is sent and not server.refusals
+
+
+async def test_claude_takes_a_schema_that_is_not_an_object_natively_only(server, handles):
+    """A tool's input is an object: an older Claude gets no answer tool for a list (the service asks in the
+    prompt); a Claude with output_config gets the list schema there."""
+    names = OutputSchema("Names", {"type": "array", "items": {"type": "string"}})
+    server.script(Script(text='["Ada"]'), Script(text='["Ada"]'))
+    await handle(handles, server, "anthropic:claude-3-5-haiku-20241022").complete("Names?", output=names)
+    assert not {"tools", "tool_choice", "output_config"} & set(server.last.body)
+    reply = await handle(handles, server, "anthropic:claude-sonnet-4-6").complete("Names?", output=names)
+    assert server.last.body["output_config"]["format"]["schema"] == dict(names.schema)
+    assert json.loads(reply.text) == ["Ada"] and not server.refusals
 
 
 def test_strict_form_closes_every_object_keeps_refs_and_leaves_the_original_alone():
@@ -258,6 +291,7 @@ def test_unstrict_drops_the_nulls_strict_mode_added():
     ("search:anthropic:claude-3-5-haiku-20241022", "tool"), ("nobody:model", None)])
 def test_each_spec_says_how_it_holds_a_model_to_a_schema(model, mode):
     assert output_mode(model) == mode
+    assert output_mode(model, tools=True) == mode or model.startswith("gemini")
 
 
 async def test_a_model_without_structured_output_gets_no_response_format(server, handles):

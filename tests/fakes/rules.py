@@ -2,12 +2,13 @@
 
 Only refusals the real services make are here (their messages as users report them in the SDKs' and agents'
 issue trackers): Anthropic's required max_tokens, its tool_use/tool_result pairing and non-empty content, its
-demand for `tools` once tool blocks are in the history, a tool_choice naming a tool it was given, and an
-output_config.format that is a closed JSON schema; OpenAI's tool-message pairing and its json_schema response
-format (a name, a schema, and under `strict: true` every object closed with all its properties required); Gemini's
-function call and response turn order, their counts, valid roles, Gemini 3's thought signatures and a response
-schema only with responseMimeType application/json. Consecutive turns of one role
-are not refused: Anthropic and Gemini merge them, OpenAI and Ollama take them as they are."""
+demand for `tools` once tool blocks are in the history, object input schemas, a tool_choice naming a tool it was
+given, and an output_config.format that is a closed JSON schema; OpenAI's tool-message pairing and its json_schema
+response format (a name, a schema, and under `strict: true` every object closed with all its properties required);
+Gemini's function call and response turn order, their counts, valid roles, Gemini 3's thought signatures, and a
+response schema only with responseMimeType application/json (before Gemini 3, not beside function declarations).
+Consecutive turns of one role are not refused: Anthropic and Gemini merge them, OpenAI and Ollama take them as
+they are."""
 
 from __future__ import annotations
 
@@ -89,7 +90,10 @@ def _anthropic_output(body: dict[str, Any]) -> Refusal | None:
 
 
 def _tool_choice(body: dict[str, Any]) -> Refusal | None:
-    """tool_choice needs tools, and {type: tool} names one of them."""
+    """Each tool's input_schema is an object schema; tool_choice needs tools, and {type: tool} names one of them."""
+    for index, tool in enumerate(body.get("tools") or []):
+        if isinstance(tool, dict) and "input_schema" in tool and (tool["input_schema"] or {}).get("type") != "object":
+            return Refusal(f"tools.{index}.custom.input_schema.type: Input should be 'object'")
     choice = body.get("tool_choice")
     if not isinstance(choice, dict) or choice.get("type") in (None, "auto", "none"):
         return None
@@ -247,16 +251,21 @@ def gemini(body: Any, model: str) -> Refusal | None:
             if len(asked) != len(responses):
                 return Refusal("Please ensure that the number of function response parts is equal to the number of "
                                "function call parts of the function call turn.")
-    return _json_output(body) or (_signatures(contents) if model.startswith("gemini-3") else None)
+    return _json_output(body, model) or (_signatures(contents) if model.startswith("gemini-3") else None)
 
 
-def _json_output(body: dict[str, Any]) -> Refusal | None:
-    """A response schema needs responseMimeType application/json."""
+def _json_output(body: dict[str, Any], model: str) -> Refusal | None:
+    """A response schema needs responseMimeType application/json; before Gemini 3, a JSON answer cannot come
+    from a request with function declarations."""
     config = body.get("generationConfig") or {}
     for field in ("responseJsonSchema", "responseSchema"):
         if field in config and config.get("responseMimeType") != "application/json":
             return Refusal(f"* GenerateContentRequest.generation_config.response_mime_type: "
                            f"response_mime_type must be application/json when {_snake(field)} is set.\n")
+    declared = any(tool.get("functionDeclarations") for tool in body.get("tools") or [])
+    if declared and config.get("responseMimeType") == "application/json" and not model.startswith(("gemini-3",
+                                                                                                   "gemini-4")):
+        return Refusal("Function calling with a response mime type: 'application/json' is unsupported")
     return None
 
 

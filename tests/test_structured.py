@@ -273,3 +273,16 @@ def test_tools_then_schema_validates_the_final_answer_asking_again_without_tools
     assert "Invalid JSON" in third["messages"][-1]["content"]
     assert shell.user_ns["city"] == City(name="Paris", population=2100000)
     assert shell.user_ns["_llm"].parsed == shell.user_ns["city"]
+
+
+@pytest.mark.parametrize("model", ["anthropic:claude-sonnet-4-6", "anthropic:claude-3-5-haiku-latest",
+                                   "ollama:llama3.2", "lmstudio:qwen2.5-7b-instruct"])
+@pytest.mark.parametrize("stream", [True, False])
+def test_llm_schema_on_other_providers(shell, thread_server, model, stream):
+    shell.user_ns["City"] = City
+    thread_server.script(Script(text='{"name": "Paris"}'), Script(text=PARIS))
+    with capture_output() as captured:
+        shell.run_cell_magic("llm", f"{model} --schema City -o city{'' if stream else ' --no-stream'}", "Paris?")
+    assert shell.user_ns["city"] == City(name="Paris", population=2100000), captured.stderr
+    assert "population: Field required" in json.dumps(thread_server.requests[1].body)
+    assert thread_server.refusals == []

@@ -97,6 +97,10 @@ async def run_eval(executor: Any, spec: EvalRun, *, runner: Any = None) -> list[
                                         progress=False, repeat=spec.repeat)
         return _attempts(report, contestant.name, spec)
 
+    # each SDK is imported before the clock runs, so a first answer's latency is not its SDK's import (a failure
+    # here, a missing SDK say, comes again as each of its answers' error)
+    await asyncio.gather(*(executor.handle(c.model).ready_adapter() for c in spec.contestants),
+                         return_exceptions=True)
     found = await asyncio.gather(*(one(k, c) for k, c in enumerate(spec.contestants)))
     return [attempt for attempts in found for attempt in attempts]
 

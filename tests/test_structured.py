@@ -286,3 +286,35 @@ def test_llm_schema_on_other_providers(shell, thread_server, model, stream):
     assert shell.user_ns["city"] == City(name="Paris", population=2100000), captured.stderr
     assert "population: Field required" in json.dumps(thread_server.requests[1].body)
     assert thread_server.refusals == []
+
+
+async def test_complete_on_gemini(server, tmp_path):
+    ex = Executor(ExecutorSettings(provider_options={"gemini": {"api_key": KEY, "base_url": server.url}},
+                                   attempts=1, timeout_s=5),
+                  ledger=Ledger(tmp_path / "ledger.db"), cache=ResponseCache(tmp_path / "cache.db"))
+    server.script(Script(text="Paris!"), Script(text=PARIS))
+    try:
+        reply = await ex.complete("gemini:gemini-2.5-flash", "The capital of France?", schema=City)
+    finally:
+        await ex.aclose()
+    assert reply.parsed == City(name="Paris", population=2100000) and server.refusals == []
+    assert "Invalid JSON" in json.dumps(server.requests[1].body["contents"])
+
+
+def test_help_and_docs_name_the_schema_option(shell, thread_server):
+    with capture_output() as captured:
+        shell.run_line_magic("llm", "help")
+    assert captured.stdout.count("--schema NAME") >= 2  # %llm's and %agent's options
+    assert "%agent map NAME DF --column COL [--out NEWCOL | --schema NAME]" in captured.stdout
+
+
+def test_schema_refusals_are_one_line(extractor, thread_server):
+    import typing
+    extractor.user_ns["Old"] = typing.TypedDict("Old", {"name": str})
+    for magic, line, cell, says in [
+            ("llm", "openai:gpt-4.1-mini --schema Old", "Paris?", "Old: Please use `typing_extensions.TypedDict`"),
+            ("agent", "extractor --schema City --queue", "Paris?", "leave out --queue")]:
+        with capture_output() as captured:
+            extractor.run_cell_magic(magic, line, cell)
+        assert captured.stderr.count("\n") == 1 and says in captured.stderr, captured.stderr
+    assert thread_server.requests == []

@@ -138,3 +138,14 @@ def test_in_a_notebook_the_refused_key_is_one_line_and_the_reply_comes(shell, th
     listing = shell.run_line_magic("llm", "list").data
     assert "key from OPENAI_API_KEY, OPENAI_API_KEY_2" in listing
     assert A not in captured.stdout + captured.stderr + listing
+
+
+async def test_a_key_window_is_shared_through_redis_by_key(server, rotating, redis_url):
+    first = rotating(rate_limits={"openai": "1/minute"}, redis_url=redis_url)
+    second = rotating(rate_limits={"openai": "1/minute"}, redis_url=redis_url)  # another kernel, the same Redis
+    await first.run(MODEL, MESSAGES)
+    await second.run(MODEL, MESSAGES)  # its turn starts at key A, whose window the first kernel filled
+    assert [r.credential for r in server.requests] == [A, B]
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(second.run(MODEL, MESSAGES), 1.0)
+    assert len(server.requests) == 2

@@ -194,6 +194,18 @@ async def test_anthropic_batch_life(server, apis):
     assert outcomes["r5"].status == "error" and "non-empty content" in outcomes["r5"].error
 
 
+async def test_anthropic_forced_answer_tool_is_the_text(server, apis):
+    """An older Claude takes the output schema as a forced tool: the batch's reply has the tool's input as text."""
+    server.script(Script(text='{"name": "Paris"}'))
+    api = apis("anthropic", server.url)
+    request = Request.build("anthropic:claude-3-5-sonnet-20241022", "The capital of France?", output=CITY)
+    submitted = await api.submit([BatchItem("f1", request)])
+    assert server.last.body["requests"][0]["params"]["tool_choice"] == {"type": "tool", "name": "City"}
+    await until_finished(api, submitted.id)
+    [answer] = await api.results(submitted.id)
+    assert json.loads(answer.reply.text) == {"name": "Paris"}
+
+
 async def test_anthropic_new_adapter_finds_the_batch_and_cancel(server, apis):
     first = apis("anthropic", server.url)
     done = await first.submit(items("anthropic:claude-sonnet-4-6", "a", "b"))
@@ -228,3 +240,89 @@ async def test_anthropic_refusals(server):
             await client.messages.batches.create(requests=requests)
     assert len(server.refusals) == len(cases) and not server.batches
     await client.close()
+
+
+# Gemini batch mode
+
+
+async def test_gemini_inline_requests_are_the_chat_adapters_calls(server, apis, handles):
+    api = apis("gemini", server.url)
+    request = items("gemini:gemini-3.5-flash", "q1", temperature=0.3, max_tokens=40)[0].request
+    request = Request(request.model, request.messages, 0.3, 40, output=CITY,
+                      tools=(ToolSpec("lookup", "Look a word up.", {"type": "object", "properties": {}}),))
+    await handles("gemini:gemini-3.5-flash", api_key=KEY, base_url=server.url).complete(request)
+    chat_body = server.last.body
+    status = await api.submit([BatchItem("q1", request), *items("gemini:gemini-3.5-flash", "q2")])
+    create = server.last
+    assert create.path == "/v1beta/models/gemini-3.5-flash:batchGenerateContent" and create.credential == KEY
+    inline = create.body["batch"]["inputConfig"]["requests"]["requests"]
+    assert inline[0] == {"request": chat_body, "metadata": {"key": "q1"}} and inline[1]["metadata"] == {"key": "q2"}
+    assert chat_body["generationConfig"]["responseJsonSchema"] == dict(CITY.schema)
+    assert create.body["batch"]["displayName"]
+    assert status.state == "in_progress" and status.id.startswith("batches/")
+    wire = len(json.dumps(inline[0]))
+    assert 0.75 * wire < api.size(BatchItem("q1", request)) < 1.25 * wire   # an estimate of the wire size
+    assert api.limits.one_model and api.limits.max_bytes < 20 * 1024 * 1024
+
+
+async def test_gemini_batch_life(server, apis):
+    server.batch_plan = BatchPlan(polls=2, expire={"r3"})
+    server.script(Script(text="Paris.", input_tokens=20, output_tokens=3), Script(status=429, error_message="slow"),
+                  Script(text="Rome."))
+    api = apis("gemini", server.url)
+    order = ["r1", "r2", "r3", "r4"]
+    submitted = await api.submit(items("gemini:gemini-2.5-flash", *order))
+    seen = await until_finished(api, submitted.id)
+    assert [s.state for s in seen] == ["in_progress", "in_progress", "expired"]
+    assert seen[-1].counts == {"succeeded": 2, "errored": 1} and seen[-1].ended_at is not None
+    outcomes = by_id(await api.results(submitted.id, order=order))
+    assert sorted(outcomes) == order
+    assert outcomes["r1"].status == "ok" and outcomes["r1"].reply.text == "Paris."
+    assert (outcomes["r1"].reply.usage.input_tokens, outcomes["r1"].reply.usage.output_tokens) == (20, 3)
+    assert outcomes["r2"].status == "error" and "HTTP 429" in outcomes["r2"].error
+    assert outcomes["r3"].status == "expired" and outcomes["r4"].reply.text == "Rome."
+    # without the order, the keys Gemini echoes still name every answer; the unanswered one is left out
+    assert sorted(o.custom_id for o in await api.results(submitted.id)) == ["r1", "r2", "r4"]
+
+
+async def test_gemini_new_adapter_finds_the_batch_and_cancel(server, apis):
+    first = apis("gemini", server.url)
+    done = await first.submit(items("gemini:gemini-2.5-flash", "a", "b"))
+    server.batch_plan = BatchPlan(polls=5)
+    running = await first.submit(items("gemini:gemini-2.5-flash", "c", "d"))
+    await first.aclose()
+    again = apis("gemini", server.url)
+    assert (await until_finished(again, done.id))[-1].state == "ended"
+    assert [(o.custom_id, o.status) for o in await again.results(done.id)] == [("a", "ok"), ("b", "ok")]
+    with pytest.raises(errors.BadRequest, match="results come when it has ended"):
+        await again.results(running.id)
+    assert (await again.cancel(running.id)).state == "cancelled"
+    assert {o.custom_id: o.status for o in await again.results(running.id, order=["c", "d"])} == \
+        {"c": "cancelled", "d": "cancelled"}
+    for unknown in ("batches/nope", "nope"):
+        with pytest.raises(errors.BatchNotFound, match=f"^gemini: no batch '{unknown}'"):
+            await again.retrieve(unknown)
+
+
+async def test_gemini_refusals(server, apis):
+    api = apis("gemini", server.url)
+    with pytest.raises(errors.BadRequest, match="one model"):
+        await api.submit(items("gemini:gemini-2.5-flash", "a") + items("gemini:gemini-2.5-pro", "b"))
+    huge = [BatchItem("big", Request.build("gemini:gemini-2.5-flash", "x" * (21 * 1024 * 1024)))]
+    with pytest.raises(errors.BadRequest, match="payload size exceeds the limit"):
+        await api.submit(huge)
+    genai = parts.module("google.genai", "pip install -e '.[dev]'")
+    client = genai.Client(api_key=KEY, http_options=genai.types.HttpOptions(base_url=server.url))
+    src = [{"contents": [{"role": "user", "parts": [{"text": "Hi"}]}], "metadata": {"key": "fine"}},
+           {"contents": [{"role": "system", "parts": [{"text": "Hi"}]}], "metadata": {"key": "bad-role"}}]
+    with pytest.raises(genai.errors.ClientError) as caught:   # the SDK's default v1 serves no batch mode
+        await client.aio.batches.create(model="gemini-2.5-flash", src=src)
+    assert caught.value.code == 404
+    beta = genai.Client(api_key=KEY, http_options=genai.types.HttpOptions(base_url=server.url, api_version="v1beta"))
+    job = await beta.aio.batches.create(model="gemini-2.5-flash", src=src)
+    job = await beta.aio.batches.get(name=job.name)
+    fine, bad = job.dest.inlined_responses
+    assert fine.response.text and fine.metadata == {"key": "fine"}
+    assert bad.error.code == 400 and "valid role" in bad.error.message and bad.metadata == {"key": "bad-role"}
+    for made in (client, beta):
+        await made.aio.aclose()

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from . import rules
-from .anthropic_api import blocks, error_body, stop_reason, usage
+from .anthropic_api import blocks, error_body, forced, stop_reason, usage
 from .batches import FakeBatch, inner, make_batch, rfc3339
 from .core import FakeServer
 
@@ -74,7 +74,7 @@ def result_line(batch: FakeBatch, index: int) -> str:
     outcome = batch.outcome(entry)
     result: dict[str, Any] = {"type": RESULT[outcome]}
     if outcome == "ok":
-        script = entry.script
+        script = forced(entry.script, entry.request.body)   # as the endpoint answers a forced tool_choice
         result["message"] = {"id": f"msg_batch_{index:06d}", "type": "message", "role": "assistant",
                              "model": script.model or entry.request.body.get("model", ""), "content": blocks(script),
                              "stop_reason": stop_reason(script), "stop_sequence": None, "usage": usage(script)}

@@ -23,7 +23,9 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-PROTOCOLS = ("anthropic_api", "openai_api", "gemini_api", "ollama_api", "openai_batch_api", "anthropic_batch_api")
+# gemini_batch_api before gemini_api: its models/M:batchGenerateContent route is more specific than models/{target}
+PROTOCOLS = ("anthropic_api", "openai_api", "gemini_batch_api", "gemini_api", "ollama_api", "openai_batch_api",
+             "anthropic_batch_api")
 
 
 @dataclass
@@ -237,7 +239,8 @@ class FakeServer:
 
     # lifecycle
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._unknown_paths])
+        # bodies as large as the APIs take (Gemini's inline batches: 20 MiB), so the protocols refuse larger ones
+        app = web.Application(middlewares=[self._unknown_paths], client_max_size=64 * 1024 * 1024)
         for name in PROTOCOLS:
             module = importlib.import_module(f"{__package__}.{name}")
             app.add_routes(module.routes(self))

@@ -75,6 +75,14 @@ def _call_parts(script: Script) -> list[dict[str, Any]]:
     return parts
 
 
+def whole(script: Script, model: str) -> dict[str, Any]:
+    """A whole generateContent response, as the endpoint and a batch's inlined responses carry it."""
+    if getattr(script, "block_reason", None):
+        return _blocked(script, model)
+    parts = _thought(script) + ([{"text": script.text}] if script.text else []) + _call_parts(script)
+    return _response(model, parts, _usage(script), FINISH.get(script.finish_reason, script.finish_reason.upper()))
+
+
 def _error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"code": status, "message": message, "status": STATUS.get(status, "UNKNOWN")}}
 
@@ -139,16 +147,10 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
         model = script.model or model
         if script.status != 200:
             return _error(server, script, recorded)
-        if getattr(script, "block_reason", None):
-            if method == "generateContent":
-                return web.json_response(_blocked(script, model))
-            return await server.events(request, script, [_sse(_blocked(script, model))])
         if method == "generateContent":
-            if script.bad_json:
-                return server.bad_json()
-            parts = _thought(script) + ([{"text": script.text}] if script.text else []) + _call_parts(script)
-            return web.json_response(_response(model, parts, _usage(script),
-                                               FINISH.get(script.finish_reason, script.finish_reason.upper())))
+            return server.bad_json() if script.bad_json else web.json_response(whole(script, model))
+        if getattr(script, "block_reason", None):
+            return await server.events(request, script, [_sse(_blocked(script, model))])
         return await server.events(request, script, _stream_events(script, model), cut=script.fail_after is not None)
 
     return [web.post("/{version:v1|v1beta}/models/{target}", generate)]

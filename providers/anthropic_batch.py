@@ -105,7 +105,8 @@ def reply(message: Any) -> Reply:
     if not text and len(calls) == 1 and message.stop_reason == "tool_use":
         text = json.dumps(calls[0].arguments)
     return Reply(text=text, provider="anthropic", model=message.model, tool_calls=calls,
-                 usage=anthropic_usage(usage_figures(message.usage)), finish_reason=normalize_finish(message.stop_reason))
+                 usage=anthropic_usage(usage_figures(message.usage)),
+                 finish_reason=normalize_finish(message.stop_reason))
 
 
 BATCH_API = AnthropicBatch

@@ -39,8 +39,8 @@ class GeminiBatch(BatchAPI):
         """The inline request: contents and config as the chat adapter makes them, the custom_id as metadata."""
         self.client(item.request.model_name)  # the SDK loaded, the chat adapter's types with it
         args = self.chat.arguments(item.request, whole=False)  # not whole: no per-call timeout in the config
-        return require_sdk(self.chat.spec, "google.genai").types.InlinedRequest(contents=args["contents"], config=args["config"],
-                                    metadata={"key": item.custom_id})
+        types = require_sdk(self.chat.spec, "google.genai").types
+        return types.InlinedRequest(contents=args["contents"], config=args["config"], metadata={"key": item.custom_id})
 
     def size(self, item: BatchItem) -> int:
         return len(self.inline(item).model_dump_json(exclude_none=True).encode())

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from coditect_magics import providers
 from coditect_magics.providers import Request, errors
 from coditect_magics.providers.batching import BatchAPI, BatchItem, BatchStatus, batch_api
 from coditect_magics.providers.types import OutputSchema, ToolSpec

@@ -72,7 +72,7 @@ class FakeBatch:
 
     def advance(self, poll: bool = False) -> None:
         """Move on as time and polls say: a retrieve counts as a poll."""
-        self.retrieves += poll
+        self.retrieves += 1 if poll else 0
         now = time.time()
         if self.state == "cancelling":
             self.state, self.ended_at = "cancelled", now

@@ -168,6 +168,11 @@ def batch_json(server: FakeServer, batch: FakeBatch, status: str | None = None) 
 
 
 def routes(server: FakeServer) -> list[web.RouteDef]:
+    return file_routes(server) + batch_routes(server)
+
+
+def file_routes(server: FakeServer) -> list[web.RouteDef]:
+    """Upload, retrieve and download files."""
     async def upload(request: web.Request) -> web.Response:
         form = await request.post()
         upload, purpose = form.get("file"), str(form.get("purpose", ""))
@@ -203,6 +208,12 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
             return file
         return web.Response(body=file.content, content_type="application/octet-stream")
 
+    return [web.post("/v1/files", upload), web.get("/v1/files/{file_id}", file_info),
+            web.get("/v1/files/{file_id}/content", file_content)]
+
+
+def batch_routes(server: FakeServer) -> list[web.RouteDef]:
+    """Create, retrieve, cancel and list batches."""
     async def create(request: web.Request) -> web.Response:
         recorded = await server.receive(request)
         body = recorded.body if isinstance(recorded.body, dict) else {}
@@ -249,7 +260,5 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
         return web.json_response({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
                                   "last_id": data[-1]["id"] if data else None, "has_more": False})
 
-    return [web.post("/v1/files", upload), web.get("/v1/files/{file_id}", file_info),
-            web.get("/v1/files/{file_id}/content", file_content), web.post("/v1/batches", create),
-            web.get("/v1/batches", listing), web.get("/v1/batches/{batch_id}", retrieve),
-            web.post("/v1/batches/{batch_id}/cancel", cancel)]
+    return [web.post("/v1/batches", create), web.get("/v1/batches", listing),
+            web.get("/v1/batches/{batch_id}", retrieve), web.post("/v1/batches/{batch_id}/cancel", cancel)]

@@ -109,7 +109,8 @@ class Executor:
         if self._rotation is None:
             from coditect_magics.keys import KeyPool, Rotation
             self._keys = self._keys or KeyPool()
-            self._rotation = Rotation(self._keys, self.settings.rate_limits, self.settings.redis_url)
+            self._rotation = Rotation(self._keys, self.settings.rate_limits, self.settings.redis_url,
+                                      self.settings.max_wait_s)
         return self._rotation
 
     def handle(self, model_id: str, key: Any = None) -> LLM:

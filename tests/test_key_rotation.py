@@ -6,6 +6,7 @@ and the ledger records which key each call spent."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 
@@ -149,3 +150,16 @@ async def test_a_key_window_is_shared_through_redis_by_key(server, rotating, red
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(second.run(MODEL, MESSAGES), 1.0)
     assert len(server.requests) == 2
+
+
+async def test_when_every_key_cools_past_the_wait_budget_the_call_gives_up_at_once(server, rotating):
+    executor = rotating(max_wait_s=5)
+    server.default = Script(status=429, retry_after="100", error_message="slow down")
+    started = time.monotonic()
+    with pytest.raises(errors.RateLimited):
+        await executor.run(MODEL, MESSAGES)
+    assert [r.credential for r in server.requests] == [A, B]
+    with pytest.raises(errors.RateLimited) as later:
+        await executor.run(MODEL, MESSAGES)
+    assert re.search(r"every openai key is rate limited for (99|100) s more", str(later.value))
+    assert len(server.requests) == 2 and time.monotonic() - started < 30, "nothing sent, nothing waited"

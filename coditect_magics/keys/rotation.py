@@ -21,8 +21,9 @@ class Rotation:
     `failed(key, exc)` learns from an error; `another(provider, key)` says whether a retry can go straight on."""
 
     def __init__(self, pool: KeyPool, rate_limits: Mapping[str, str] | None = None,
-                 redis_url: str | None = None) -> None:
+                 redis_url: str | None = None, max_wait_s: float = float("inf")) -> None:
         self.pool = pool
+        self.max_wait_s = max_wait_s  # every key cooling longer than this: RateLimited at once (the next model)
         self.rate_limits = dict(rate_limits or {})
         self.redis_url = redis_url
         self._limiter: Any = None
@@ -30,7 +31,7 @@ class Rotation:
 
     async def take(self, provider: str, explicit: str | None = None) -> Key | None:
         """The key for the next call: the next in turn that is not cooling and has room in its window (waiting
-        for the first to have room when none has)."""
+        for the first to have room when none has). RateLimited when every key cools past `max_wait_s`."""
         keys = self.pool.usable(provider, explicit)
         if not keys:
             await self._wait_slot(provider, NO_KEY)
@@ -48,6 +49,10 @@ class Rotation:
                 if room == 0:
                     return key
                 waits.append(room)
+            if all(self.pool.cooling(key) > self.max_wait_s for key in keys):
+                wait = min(waits)
+                raise errors.RateLimited(f"every {provider} key is rate limited for {wait:.0f} s more",
+                                         retry_after=wait, provider=provider)
             await asyncio.sleep(max(min(waits), 0.01))
 
     def failed(self, key: Key | None, exc: BaseException) -> None:

@@ -223,6 +223,12 @@ def test_a_stored_key_echoed_by_the_server_is_redacted(shell, thread_server, fil
     assert rows and STORED not in repr(rows) and any("***" in (r.error_message or "") for r in rows)
     assert STORED not in everything_shown(shell, captured)
     assert STORED not in repr(current().keys.keys("openai"))
+    thread_server.script(Script(text="Fine."))
+    shell.run_line_magic("llm", f"{MODEL} Say hello again")  # a thread turn, a ledger row, a cache entry...
+    assert thread_server.last.credential == STORED
+    kept_elsewhere = [path for path in tmp_path.rglob("*") if path.is_file()
+                      and not path.is_relative_to(tmp_path / "keyring") and STORED.encode() in path.read_bytes()]
+    assert kept_elsewhere == [], "only the key store holds the key"
 
 
 def test_keys_never_travel_in_a_queued_job(shell, file_keyring, monkeypatch):

@@ -12,6 +12,7 @@ from coditect_magics.providers import Request, errors
 from coditect_magics.providers.batching import BatchAPI, BatchItem, BatchStatus, batch_api
 from coditect_magics.providers.types import OutputSchema, ToolSpec
 from tests import parts
+from tests.conftest import closed_port
 from tests.fakes import Script
 from tests.fakes.batches import BatchPlan
 
@@ -325,3 +326,16 @@ async def test_gemini_refusals(server, apis):
     assert bad.error.code == 400 and "valid role" in bad.error.message and bad.metadata == {"key": "bad-role"}
     for made in (client, beta):
         await made.aio.aclose()
+
+
+# all three
+
+
+@pytest.mark.parametrize("provider,path,batch_id", [("openai", "/v1", "batch_x"), ("anthropic", "", "msgbatch_x"),
+                                                    ("gemini", "", "batches/x")])
+async def test_unreachable_is_the_kits_one_line_error(apis, provider, path, batch_id):
+    api = apis(provider, f"http://127.0.0.1:{closed_port()}{path}")
+    with pytest.raises(errors.Unreachable) as caught:
+        await api.retrieve(batch_id)
+    assert str(caught.value).startswith(f"{provider}: cannot connect") and "\n" not in str(caught.value)
+    assert KEY not in str(caught.value) and KEY not in caught.value.detail

@@ -55,7 +55,8 @@ class GeminiBatch(BatchAPI):
         async with self.sdk_errors():
             job = await self.client(model).aio.batches.create(
                 model=model, src=requests, config={"display_name": f"coditect-magics: {len(items)} requests"})
-        return self.status(job)
+        # the SDK leaves Gemini's batchStats out of a job: the count is known here, at submission
+        return replace(self.status(job), counts={"total": len(items), "processing": len(items)})
 
     async def retrieve(self, batch_id: str) -> BatchStatus:
         return self.status(await self.job(batch_id))

@@ -259,7 +259,7 @@ async def test_gemini_inline_requests_are_the_chat_adapters_calls(server, apis, 
     assert inline[0] == {"request": chat_body, "metadata": {"key": "q1"}} and inline[1]["metadata"] == {"key": "q2"}
     assert chat_body["generationConfig"]["responseJsonSchema"] == dict(CITY.schema)
     assert create.body["batch"]["displayName"]
-    assert status.state == "in_progress" and status.id.startswith("batches/")
+    assert status.state == "in_progress" and status.id.startswith("batches/") and status.counts["total"] == 2
     wire = len(json.dumps(inline[0]))
     assert 0.75 * wire < api.size(BatchItem("q1", request)) < 1.25 * wire   # an estimate of the wire size
     assert api.limits.one_model and api.limits.max_bytes < 20 * 1024 * 1024

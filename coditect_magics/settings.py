@@ -57,6 +57,9 @@ class Settings:
     mcp_call_timeout: float = 120.0       # seconds one MCP tool call may take
     key_command_timeout: float = 10.0     # seconds a `cmd:` key reference (a secret manager's CLI) may take
     schema_retries: int = 1           # times an answer that does not match its --schema is asked for again
+    batches_path: str = ""            # the batch jobs' file (default: batches.sqlite3 beside the ledger)
+    batch_poll_s: float = 5.0         # first wait between polls of a batch job (it doubles each poll)
+    batch_poll_max_s: float = 300.0   # longest wait between polls: a batch runs for minutes to hours
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

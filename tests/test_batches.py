@@ -19,7 +19,7 @@ from tests.fakes.batches import BatchPlan
 MODELS = {"openai": "openai:gpt-4.1-mini", "anthropic": "anthropic:claude-haiku-4-5",
           "gemini": "gemini:gemini-2.5-flash"}
 PRICES_ID = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
-PROVIDERS = ["openai", "anthropic"]
+PROVIDERS = ["openai", "anthropic", "gemini"]
 
 
 class Kernels:

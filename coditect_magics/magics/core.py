@@ -81,6 +81,11 @@ class CoditectMagics(Magics):
                                 "secrets ...) may take; it runs once per session.").tag(config=True)
     schema_retries = Int(D.schema_retries, help="Times an answer that does not match its --schema is asked for "
                                                 "again, with the validation errors (0: never).").tag(config=True)
+    batches_path = Unicode(D.batches_path, help="Batch jobs file (default: batches.sqlite3 beside the "
+                                                "ledger).").tag(config=True)
+    batch_poll_s = Float(D.batch_poll_s, help="Seconds before a batch job is polled again (doubling each poll up "
+                                              "to batch_poll_max_s).").tag(config=True)
+    batch_poll_max_s = Float(D.batch_poll_max_s, help="Longest wait between polls of a batch job.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)

@@ -13,6 +13,7 @@ from coditect_magics.errors import UsageError
 from coditect_magics.settings import DEFAULTS, Settings
 
 from .agents import AgentWork
+from .batches import BatchWork
 from .conversations import Conversations
 from .mcp import McpWork
 from .models import Models
@@ -26,7 +27,7 @@ MEMORY_SETTINGS = frozenset({"memory_dir", "chroma_url", "embedder"})
 KEPT_TRACES = 50
 
 
-class Session(Models, Conversations, Recall, AgentWork, McpWork):
+class Session(Models, Conversations, Recall, AgentWork, McpWork, BatchWork):
     """`Session(settings, namespace=user_ns)`; `configure(timeout=30)` changes settings. Services are built on
     first use, so making a session costs nothing. Methods return values; what a front should tell the user once
     (a model chosen for it, turns left out of a thread, memory skipped) collects in `notices()`."""
@@ -143,6 +144,7 @@ class Session(Models, Conversations, Recall, AgentWork, McpWork):
         """Close the executor's SDK clients (on the kit's loop, where they were used), stop the MCP servers this
         session started and finish memory writes."""
         self.close_mcp()
+        self.close_batches()
         if self._executor is not None:
             from coditect_magics import bridge
             bridge.run(self._executor.aclose())

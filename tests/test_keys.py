@@ -16,6 +16,7 @@ from IPython.utils.capture import capture_output
 
 from coditect_magics.session import current
 from tests.fakes import Script
+from tests.queue_support import team, workers  # noqa: F401 - fixtures
 
 STORED = "sk-stored-SECRET-9f3e7a1c4d2b"
 MODEL = "openai:gpt-4.1-mini"
@@ -253,3 +254,19 @@ def test_load_ext_imports_no_keyring():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "CODITECT_CONFIG_DIR": "/nonexistent"})
     assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_spends_its_own_stored_key(team, workers, thread_server, tmp_path, monkeypatch):
+    from keyring.backends import fail
+    from coditect_magics.keys import KeyStore
+    theirs = tmp_path / "worker-config"
+    KeyStore(theirs, backend=fail.Keyring()).set("openai", "worker", "sk-worker-SECRET-6666")
+    assert stat.S_IMODE((theirs / "keys.json").stat().st_mode) == 0o600
+    monkeypatch.setenv("CODITECT_CONFIG_DIR", str(theirs))           # the worker's machine: its own config dir,
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # no keyring, no variable
+    workers.start("own-key", key=False)
+    team.run_cell_magic("agent", "helper --queue", "Anything.")
+    run = team.user_ns["_run"]
+    assert run.wait(60) and run.state()["status"] == "done", run.state()
+    assert [r.credential for r in thread_server.requests] == ["sk-worker-SECRET-6666"]

@@ -313,7 +313,8 @@ class Execution:
     async def _open(self, llm: LLM, request: Request) -> _Opened:
         """Start the call, retrying until the first chunk (or the whole reply) arrives; a row per failed try. Each
         try takes a key in turn (keys.Rotation) and its handle; an error teaches the rotation about that key."""
-        ex, provider = self.executor, llm.provider
+        ex = self.executor
+        provider = ex.rotation.owner(request.model, ex.settings.aliases)
         explicit = ex.settings.provider_options.get(provider, {}).get("api_key")
         key = None
         from coditect_magics.keys import retrying

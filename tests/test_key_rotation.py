@@ -163,3 +163,14 @@ async def test_when_every_key_cools_past_the_wait_budget_the_call_gives_up_at_on
         await executor.run(MODEL, MESSAGES)
     assert re.search(r"every openai key is rate limited for (99|100) s more", str(later.value))
     assert len(server.requests) == 2 and time.monotonic() - started < 30, "nothing sent, nothing waited"
+
+
+async def test_the_search_wrapper_spends_the_wrapped_providers_keys(server, rotating):
+    executor = rotating()
+    server.responder = lambda r: Script(status=401, error_message="Incorrect API key") if r.credential == A \
+        else Script(text="ok")
+    executor.settings = ExecutorSettings(**{**executor.settings.__dict__, "provider_options": {
+        "search": {"base_url": f"{server.url}/v1", "options": {"backend": lambda *a, **k: []}}}})
+    reply = await executor.run("search:openai:gpt-4.1-mini", MESSAGES)
+    assert reply.text == "ok" and [r.credential for r in server.requests] == [A, B]
+    assert rows_of(executor) == [("error", "OPENAI_API_KEY"), ("ok", "OPENAI_API_KEY_2")]

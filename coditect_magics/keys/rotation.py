@@ -9,7 +9,7 @@ import itertools
 import time
 from typing import Any, Callable, Mapping
 
-from coditect_magics.providers import errors
+from coditect_magics.providers import errors, registry
 
 from .pool import Key, KeyPool
 
@@ -28,6 +28,18 @@ class Rotation:
         self.redis_url = redis_url
         self._limiter: Any = None
         self._turns: dict[str, itertools.count[int]] = {}
+
+    @staticmethod
+    def owner(model_id: str, aliases: Mapping[str, str] | None = None) -> str:
+        """The provider whose keys a model's calls spend: its own, or for a wrapper (search:openai:...) the wrapped
+        model's (the wrapper hands its key on)."""
+        provider, model = registry.resolve(model_id)
+        if not registry.entry(provider).spec.wraps:
+            return provider
+        try:
+            return registry.resolve(registry.qualify(model, aliases))[0]
+        except errors.UnknownProvider:  # the call itself reports it
+            return provider
 
     async def take(self, provider: str, explicit: str | None = None) -> Key | None:
         """The key for the next call: the next in turn that is not cooling and has room in its window (waiting

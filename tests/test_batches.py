@@ -113,6 +113,7 @@ def test_a_map_goes_as_a_batch_and_a_new_kernel_fills_the_frame(kernels, thread_
     rows = ledger_rows(tmp_path, run_id=job.id)
     assert sorted(r.status for r in rows) == ["error", "expired", "ok", "ok"]
     assert {r.batch_id for r in rows} == {job.parts[0].id} and {r.agent for r in rows} == {f"{provider}-helper"}
+    assert {r.key_name for r in rows} == {f"{provider.upper()}_API_KEY"}, "each row names the key the batch spent"
     name = MODELS[provider].split(":", 1)[1]
     for row in (r for r in rows if r.status == "ok"):
         assert row.price_basis == "batch"
@@ -236,3 +237,18 @@ def test_a_new_kernel_without_the_frame_gets_one_and_a_series_comes_back_on_its_
     answers = ip.run_line_magic("agent", f"result {series_job} --wait")
     assert answers.to_dict() == {"k1": "re: u", "k2": "re: v"} and answers.name == "answers"
     assert ip.user_ns["answers"] is answers
+
+
+def test_a_job_keeps_to_the_key_that_made_it(kernels, thread_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY_2", "sk-test-batch-second")
+    ip = kernels.start()
+    ip.user_ns["prompts"] = ["a"]
+    ip.run_line_magic("llm", "batch openai:gpt-4.1-mini prompts")
+    job = ip.user_ns["_batch"]
+    assert job.key_name == "OPENAI_API_KEY" and thread_server.last.credential == "sk-test-batch-openai"
+    monkeypatch.delenv("OPENAI_API_KEY")  # the new kernel has only the second key: not the batch's account
+    sent = len(thread_server.requests)
+    with capture_output() as captured:
+        assert kernels.restart().run_line_magic("agent", f"result {job.id} --wait") is None
+    assert "the openai key OPENAI_API_KEY that made this batch job is not set here" in captured.stderr
+    assert "Traceback" not in captured.stderr and len(thread_server.requests) == sent

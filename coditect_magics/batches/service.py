@@ -65,20 +65,40 @@ class BatchService:
 
     def __init__(self, store: JobStore, ledger: Any, *, provider_options: Mapping[str, Mapping[str, Any]] | None = None,
                  aliases: Mapping[str, str] | None = None, timeout: float = 60.0, poll_s: float = 5.0,
-                 poll_max_s: float = 300.0) -> None:
-        self.store, self.ledger = store, ledger
+                 poll_max_s: float = 300.0, keys: Any = None) -> None:
+        self.store, self.ledger, self.keys = store, ledger, keys  # keys: the session's keys.KeyPool
         self.provider_options = dict(provider_options or {})
         self.aliases = dict(aliases or {})
         self.timeout, self.poll_s, self.poll_max_s = timeout, poll_s, poll_max_s
         self._apis: dict[str, BatchAPI] = {}
 
-    def api(self, provider: str) -> BatchAPI:
-        """The provider's batch adapter, made once (a BadRequest naming the providers that have one)."""
-        if provider not in self._apis:
+    def api(self, provider: str, key: Any = None) -> BatchAPI:
+        """The provider's batch adapter spending `key` (a keys.Key; None: the provider's own lookup), made once (a
+        BadRequest naming the providers that have one)."""
+        slot = f"{provider}/{key.name if key is not None else ''}"
+        if slot not in self._apis:
             options = self.provider_options.get(provider, {})
-            self._apis[provider] = batch_api(provider, ProviderSettings(
-                api_key=options.get("api_key"), base_url=options.get("base_url"), timeout=self.timeout))
-        return self._apis[provider]
+            self._apis[slot] = batch_api(provider, ProviderSettings(
+                api_key=key.value if key is not None else options.get("api_key"), base_url=options.get("base_url"),
+                timeout=self.timeout))
+        return self._apis[slot]
+
+    def key(self, provider: str, name: str | None = None) -> Any:
+        """The key a job spends: the first usable one for a new job, the one named `name` for a job made with it
+        (its batches belong to that key's account); None without a key pool or a key."""
+        if self.keys is None:
+            return None
+        found = self.keys.usable(provider, self.provider_options.get(provider, {}).get("api_key"))
+        if name is None:
+            return found[0] if found else None
+        chosen = next((k for k in found if k.name == name), None)
+        if chosen is None:
+            raise UsageError(f"the {provider} key {name} that made this batch job is not set here: set that "
+                             f"variable or store it (%llm keys set {provider} --name {name})")
+        return chosen
+
+    def _api_of(self, job: Job) -> BatchAPI:
+        return self.api(job.provider, self.key(job.provider, job.key_name) if job.key_name else None)
 
     async def aclose(self) -> None:
         for api in self._apis.values():
@@ -94,14 +114,16 @@ class BatchService:
         if not rows:
             raise UsageError("no rows to send: the batch would be empty")
         provider, model = registry.resolve(registry.qualify(model_id, self.aliases))
-        api = self.api(provider)
+        key = self.key(provider)
+        api = self.api(provider, key)
         items = [Item(f"r{pos}", pos, encode_key(key), str(text)) for pos, (key, text) in enumerate(rows)]
         head = [{"role": "system", "content": system}] if system else []
         requests = [BatchItem(i.custom_id, Request.build(f"{provider}:{model}",
                                                          [*head, {"role": "user", "content": i.input}],
                                                          **dict(params or {}))) for i in items]
         chunks = split(requests, api)
-        job = Job(f"batch-{uuid.uuid4().hex[:12]}", provider, model, dict(target or {}), agent=agent)
+        job = Job(f"batch-{uuid.uuid4().hex[:12]}", provider, model, dict(target or {}), agent=agent,
+                  key_name=key.name if key is not None else None)
         by_id = {i.custom_id: i for i in items}
         for number, chunk in enumerate(chunks):
             try:
@@ -135,7 +157,7 @@ class BatchService:
         """The job with each unfinished batch's state and counts asked afresh (and kept)."""
         if job.finished or job.fetched:
             return job
-        api = self.api(job.provider)
+        api = self._api_of(job)
         parts = []
         for part in job.parts:
             if not part.finished:
@@ -173,7 +195,7 @@ class BatchService:
         outcomes: dict[str, tuple[str, BatchOutcome]] = {}
         for part in job.parts:
             order = [i.custom_id for i in items if i.batch_id == part.id]
-            for outcome in await self.api(job.provider).results(part.id, order):
+            for outcome in await self._api_of(job).results(part.id, order):
                 outcomes[outcome.custom_id] = (part.id, outcome)
         parts = {p.id: p for p in job.parts}
         answered, rows = [], []
@@ -191,7 +213,7 @@ class BatchService:
     async def cancel(self, job_id: str) -> Job:
         """Ask the provider to cancel each batch of the job still running; the job as it then stands."""
         job = self.find(job_id)
-        api = self.api(job.provider)
+        api = self._api_of(job)
         parts = [_part(await api.cancel(p.id)) if not p.finished else p
                  for p in job.parts]
         job = replace(job, parts=tuple(parts))
@@ -223,7 +245,7 @@ def _ledger_row(job: Job, item: Item, reply: Any) -> Any:
     from coditect_magics.costs import CallRecord, price
     rid = row_id(item.batch_id or "", item.custom_id)
     common = dict(provider=job.provider, agent=job.agent, run_id=job.id, batch_id=item.batch_id, call_id=rid,
-                  id=rid)
+                  id=rid, key_name=job.key_name)
     if item.status != "ok" or reply is None:
         return CallRecord(model=job.model, status=item.status or "error", cost_usd=0.0, price_known=True,
                           error_class="BatchRequest", error_message=item.error, **common)

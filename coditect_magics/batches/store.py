@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     target TEXT NOT NULL,
     parts TEXT NOT NULL,
     fetched INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    key_name TEXT
 );
 CREATE TABLE IF NOT EXISTS items (
     job_id TEXT NOT NULL,
@@ -84,6 +85,7 @@ class Job:
     agent: str | None = None
     fetched: bool = False
     created: float = field(default_factory=time.time)
+    key_name: str | None = None   # the name of the key its batches were made with (a batch is its account's)
 
     @property
     def finished(self) -> bool:
@@ -150,7 +152,7 @@ class JobStore:
             db = self._db()
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _job_row(job))
+                db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _job_row(job))
                 if items is not None:
                     db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                    [_item_row(job.id, i) for i in items])
@@ -195,7 +197,7 @@ class JobStore:
         items = [Item(r[1], r[2], r[4], r[5], r[3]) for r in kept]
         with self._lock:
             db = self._db()
-            db.execute("INSERT OR IGNORE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _job_row(job))
+            db.execute("INSERT OR IGNORE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _job_row(job))
             db.executemany("INSERT OR IGNORE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [_item_row(job.id, i) for i in items])
         return True
@@ -234,13 +236,13 @@ def _like(text: str) -> str:
 def _job_row(job: Job) -> tuple[Any, ...]:
     parts = [{"id": p.id, "state": p.state, "counts": dict(p.counts), "error": p.error} for p in job.parts]
     return (job.id, job.provider, job.model, job.agent, json.dumps(dict(job.target)), json.dumps(parts),
-            int(job.fetched), job.created)
+            int(job.fetched), job.created, job.key_name)
 
 
 def _job(row: Sequence[Any]) -> Job:
-    id_, provider, model, agent, target, parts, fetched, created = row
+    id_, provider, model, agent, target, parts, fetched, created, key_name = row
     return Job(id_, provider, model, json.loads(target), tuple(Part(**p) for p in json.loads(parts)), agent,
-               bool(fetched), created)
+               bool(fetched), created, key_name)
 
 
 def _item_row(job_id: str, item: Item) -> tuple[Any, ...]:

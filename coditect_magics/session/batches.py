@@ -29,7 +29,8 @@ class BatchWork:
                 service = BatchService(store, ledger, provider_options=settings.provider_options(),
                                        aliases=self.aliases,  # type: ignore[attr-defined]
                                        timeout=settings.timeout, poll_s=settings.batch_poll_s,
-                                       poll_max_s=settings.batch_poll_max_s)
+                                       poll_max_s=settings.batch_poll_max_s,
+                                       keys=self.keys)  # type: ignore[attr-defined]
                 self._batch_service = (key, service)
             return self._batch_service[1]
 

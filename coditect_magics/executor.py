@@ -115,7 +115,7 @@ class Executor:
 
     def handle(self, model_id: str, key: Any = None) -> LLM:
         """The handle for an id or alias (the session's too) and a keys.Key (None: the provider's own lookup)."""
-        slot = (model_id, key.name if key else "")
+        slot = (model_id, key.id if key else "")  # by the key's hash: a name stored again may hold a new key
         llm = self._handles.get(slot)
         if llm is None:
             qualified = registry.qualify(model_id, self.settings.aliases)

@@ -90,7 +90,8 @@ async def test_when_every_key_is_refused_the_error_is_the_usual_one_line(server,
     with pytest.raises(errors.AuthenticationFailed) as later:
         await executor.run(MODEL, MESSAGES)
     assert str(later.value) == ("openai: every openai key was refused this session (OPENAI_API_KEY, "
-                                "OPENAI_API_KEY_2); set a valid one (%llm keys set openai) and restart the kernel")
+                                "OPENAI_API_KEY_2); store a valid one with %llm keys set openai (or fix the variables "
+                                "and restart the kernel)")
     assert len(server.requests) == 2, "no request is sent with a key known bad"
     assert len(executor.said) == 2 and all("\n" not in line for line in executor.said)
 
@@ -174,3 +175,22 @@ async def test_the_search_wrapper_spends_the_wrapped_providers_keys(server, rota
     reply = await executor.run("search:openai:gpt-4.1-mini", MESSAGES)
     assert reply.text == "ok" and [r.credential for r in server.requests] == [A, B]
     assert rows_of(executor) == [("error", "OPENAI_API_KEY"), ("ok", "OPENAI_API_KEY_2")]
+
+
+def test_a_key_stored_after_every_key_was_refused_is_used_at_once(shell, thread_server, monkeypatch, tmp_path):
+    import getpass
+    monkeypatch.setenv("CODITECT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": A)
+    shell.run_line_magic("llm", "keys set openai")
+    thread_server.responder = lambda r: Script(status=401, error_message="revoked") if r.credential == A \
+        else Script(text="ok")
+    with capture_output() as captured:
+        shell.run_line_magic("llm", f"{MODEL} one")
+        shell.run_line_magic("llm", f"{MODEL} two")
+    assert "every openai key was refused this session (default)" in captured.stderr
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": B)
+    shell.run_line_magic("llm", "keys set openai")  # the same name, a new value: no restart needed
+    assert shell.run_line_magic("llm", f"{MODEL} three").text == "ok"
+    assert [r.credential for r in thread_server.requests] == [A, B]

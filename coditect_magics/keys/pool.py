@@ -81,7 +81,7 @@ class KeyPool:
         self._store = store
         self.references = References(command_timeout)
         self.warn = warn or (lambda line: warnings.warn(line, stacklevel=3))
-        self._bad: dict[tuple[str, str], str] = {}       # (provider, name) -> why
+        self._bad: set[tuple[str, str]] = set()          # (provider, name) of the keys a server refused
         self._cool: dict[tuple[str, str], float] = {}    # (provider, name) -> monotonic time it may be used again
         self._failed: set[tuple[str, str]] = set()       # references that gave no key (said once)
         self._stored: dict[str, list[Candidate]] = {}    # provider -> its stored keys, read once (a keyring is slow)
@@ -147,8 +147,8 @@ class KeyPool:
     def _changed(self, provider: str, name: str) -> None:
         with self._lock:
             self._stored.pop(provider, None)
-            for table in (self._bad, self._cool):
-                table.pop((provider, name), None)
+            self._bad.discard((provider, name))
+            self._cool.pop((provider, name), None)
             self._failed.discard((provider, name))
 
     def keys(self, provider: str, explicit: str | None = None) -> list[Key]:
@@ -171,14 +171,14 @@ class KeyPool:
         if keys and not good:
             names = ", ".join(key.name for key in keys)
             raise errors.AuthenticationFailed(
-                f"every {provider} key was refused this session ({names}); set a valid one (%llm keys set "
-                f"{provider}) and restart the kernel", provider=provider)
+                f"every {provider} key was refused this session ({names}); store a valid one with %llm keys set "
+                f"{provider} (or fix the variables and restart the kernel)", provider=provider)
         return good
 
     def refused(self, key: Key, why: BaseException) -> None:
         """A server refused the key (401/403): skip it for the rest of the session, saying so once by name."""
         with self._lock:
-            self._bad[(key.provider, key.name)] = type(why).__name__
+            self._bad.add((key.provider, key.name))
         self.warn(f"{key.label} was refused ({_status(why)}); it is skipped for the rest of this session")
 
     def cool(self, key: Key, seconds: float) -> None:

@@ -65,6 +65,8 @@ async def test_a_429_on_one_key_sends_the_next_calls_to_the_other_at_once(server
     assert rows_of(executor) == [("error", "OPENAI_API_KEY"), ("ok", "OPENAI_API_KEY_2"),
                                  ("ok", "OPENAI_API_KEY_2"), ("ok", "OPENAI_API_KEY_2")]
     assert executor.said == [], "a rate limit is no reason to warn"
+    from coditect_magics.costs import costs
+    assert costs(ledger=executor.ledger)["key_name"].tolist() == [name for _, name in rows_of(executor)]
 
 
 async def test_a_401_marks_the_key_bad_for_the_session_naming_it(server, rotating):

@@ -16,6 +16,7 @@ from .ledger import Ledger
 # unless asked for `columns="all"`: what a person reads inline (and each column fetched costs time).
 ALL_COLUMNS = ("ts", "provider", "model", "agent", "status", "input_tokens", "output_tokens", "cached_tokens",
                "cost_usd", "price_known", "latency_s", "ttft_s", "error_class", "attempt", "memory_items",
+               "key_name",  # which of the provider's keys the call spent (its name, never the key)
                "error_message",
                "session_id", "run_id", "call_id", "parent_call_id", "id", "prompt")
 READING_COLUMNS = ALL_COLUMNS[:ALL_COLUMNS.index("error_message")]

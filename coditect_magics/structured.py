@@ -81,24 +81,25 @@ class Schema:
 
     def validate(self, text: str) -> Any:
         """The answer's text as the object (a model instance; a dict for a TypedDict or a JSON schema). A fenced
-        ```json block is read inside its fence. InvalidAnswer (one line per error) when it does not fit."""
-        text = _unfenced(text)
-        if self.kind == "json":
-            return self._validate_json(text)
-        from pydantic import TypeAdapter, ValidationError
+        ```json block is read inside its fence; the nulls a strict API made the model write for optional fields
+        are dropped (`providers.output.unstrict`), so their defaults apply. InvalidAnswer (one line per error, the
+        raw text kept) when it does not fit."""
+        from coditect_magics.providers.output import unstrict
         try:
-            if self.kind == "model":
-                return self.source.model_validate_json(text)
-            return TypeAdapter(self.source).validate_json(text)
+            value = unstrict(json.loads(_unfenced(text)), self.json_schema)
+        except json.JSONDecodeError as exc:
+            raise InvalidAnswer(self.name, [f"Invalid JSON: {exc}"], text) from None
+        if self.kind == "json":
+            return self._validate_json(value, text)
+        from pydantic import TypeAdapter, ValidationError
+        adapter = self.source if self.kind == "model" else TypeAdapter(self.source)
+        try:  # JSON mode, as the answer came: pydantic reads strings into dates, enums... as JSON allows
+            return (adapter.model_validate_json if self.kind == "model" else adapter.validate_json)(json.dumps(value))
         except ValidationError as exc:
             raise InvalidAnswer(self.name, [_pydantic_line(e) for e in exc.errors()], text) from None
 
-    def _validate_json(self, text: str) -> Any:
+    def _validate_json(self, value: Any, text: str) -> Any:
         import jsonschema_rs  # ~25 ms on first use; jsonschema with its format checkers can take a second
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidAnswer(self.name, [f"not JSON: {exc}"], text) from None
         found = sorted(jsonschema_rs.validator_for(dict(self.json_schema)).iter_errors(value),
                        key=lambda e: list(map(str, e.instance_path)))
         if found:

@@ -318,3 +318,16 @@ def test_schema_refusals_are_one_line(extractor, thread_server):
             extractor.run_cell_magic(magic, line, cell)
         assert captured.stderr.count("\n") == 1 and says in captured.stderr, captured.stderr
     assert thread_server.requests == []
+
+
+async def test_nulls_a_strict_api_asks_for_give_way_to_defaults(server, executor):
+    class Town(BaseModel):
+        name: str
+        population: int = 0
+        mayor: str | None = None
+
+    server.script(Script(text='{"name": "Lyon", "population": null, "mayor": null}'))
+    reply = await executor.complete("openai:gpt-4.1-mini", "Lyon?", schema=Town)
+    assert reply.parsed == Town(name="Lyon", population=0, mayor=None) and len(server.requests) == 1
+    strict = server.last.body["response_format"]["json_schema"]
+    assert strict["strict"] is True and strict["schema"]["required"] == ["name", "population", "mayor"]

@@ -119,6 +119,9 @@ def test_a_map_goes_as_a_batch_and_a_new_kernel_fills_the_frame(kernels, thread_
         assert row.price_basis == "batch"
         assert row.cost_usd == pytest.approx(batch_price(provider, name, row.input_tokens, row.output_tokens))
     assert sum(r.cost_usd for r in rows if r.status != "ok") == 0
+    from coditect_magics.costs import costs
+    shown = costs(run_id=job.id, columns="all")
+    assert sorted(shown["price_basis"].dropna()) == ["batch", "batch"] and set(shown["batch_id"]) == {job.parts[0].id}
 
     ip.run_line_magic("agent", f"result {job.id}")
     kernels.restart().run_line_magic("agent", f"result {job.id[:12]}")

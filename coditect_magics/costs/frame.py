@@ -17,8 +17,9 @@ from .ledger import Ledger
 ALL_COLUMNS = ("ts", "provider", "model", "agent", "status", "input_tokens", "output_tokens", "cached_tokens",
                "cost_usd", "price_known", "latency_s", "ttft_s", "error_class", "attempt", "memory_items",
                "key_name",  # which of the provider's keys the call spent (its name, never the key)
+               "price_basis",  # "batch" or "batch-discount" for a batch request; empty at the standard rate
                "error_message",
-               "session_id", "run_id", "call_id", "parent_call_id", "id", "prompt")
+               "session_id", "run_id", "batch_id", "call_id", "parent_call_id", "id", "prompt")
 READING_COLUMNS = ALL_COLUMNS[:ALL_COLUMNS.index("error_message")]
 INT_COLUMNS = {"input_tokens", "output_tokens", "cached_tokens", "attempt", "memory_items", "calls", "unknown_price", "errors"}
 FLOAT_COLUMNS = {"cost_usd", "latency_s", "ttft_s", "mean_latency_s", "mean_ttft_s"}

@@ -27,6 +27,7 @@ class Settings:
     """Per-handle connection settings; the key is kept out of reprs."""
 
     api_key: str | None = field(default=None, repr=False)
+    key_source: str = ""  # where api_key came from in words (a stored key's place), for `status` to say
     base_url: str | None = None
     timeout: float = 60.0
     options: Mapping[str, Any] = field(default_factory=dict)

@@ -199,8 +199,8 @@ def status(name: str, settings: Settings | None = None, *, wrapped: str | None =
             return row(False, f"{spec.description.split(' server')[0]} not reachable at {url}")
         return row(True, f"server at {url}")
     if spec.key(settings):
-        source = "api_key=" if settings.api_key else next((v for v in spec.key_env if os.environ.get(v)),
-                                                           "saved credentials")
+        source = (settings.key_source or "api_key=") if settings.api_key else next(
+            (v for v in spec.key_env if os.environ.get(v)), "saved credentials")
         return row(True, f"key from {source}")
     return row(True, "ready")
 

@@ -40,7 +40,8 @@ class BatchLimits:
 
 @dataclass(frozen=True)
 class BatchStatus:
-    """A batch as the provider reports it. `counts` has total, succeeded, errored, expired, cancelled, processing."""
+    """A batch as the provider reports it. `counts` has those of total, succeeded, errored, expired, cancelled and
+    processing that its API reports (Gemini's only once it has ended)."""
 
     id: str
     provider: str
@@ -120,7 +121,7 @@ class BatchAPI:
 
 
 def batch_api(provider: str, settings: Settings | None = None, **options: Any) -> BatchAPI:
-    """The batch adapter of `provider`, or UnsupportedFeature naming the providers that have one."""
+    """The batch adapter of `provider`, or BadRequest naming the providers that have one."""
     from .registry import entry, names  # the registry imports this module's users, not this module
 
     spec = entry(provider).spec

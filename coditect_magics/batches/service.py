@@ -101,6 +101,7 @@ class BatchService:
         return self.api(job.provider, self.key(job.provider, job.key_name) if job.key_name else None)
 
     async def aclose(self) -> None:
+        """Close the adapters' SDK clients (on the loop they were used on)."""
         for api in self._apis.values():
             await api.aclose()
         self._apis.clear()
@@ -148,9 +149,11 @@ class BatchService:
         return job
 
     def knows(self, job_id: str) -> bool:
+        """Whether this id is a batch job's (the fronts send other ids to queued runs)."""
         return self.store.get(job_id.strip()) is not None
 
     def jobs(self, limit: int = 100) -> list[Job]:
+        """The newest jobs first (the Redis mirror's too)."""
         return self.store.jobs(limit)
 
     async def refresh(self, job: Job) -> Job:

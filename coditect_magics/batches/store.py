@@ -55,6 +55,7 @@ class Part:
 
     @property
     def finished(self) -> bool:
+        """The provider will not change it any more (ended, cancelled, expired or failed)."""
         return self.state in FINISHED
 
 
@@ -89,6 +90,7 @@ class Job:
 
     @property
     def finished(self) -> bool:
+        """Every batch of the job has finished: its answers can be fetched."""
         return bool(self.parts) and all(p.finished for p in self.parts)
 
     @property
@@ -222,6 +224,7 @@ class JobStore:
         return sorted(found.values(), key=lambda j: j.created, reverse=True)[:limit]
 
     def close(self) -> None:
+        """Close this process's connection to the file."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

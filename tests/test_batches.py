@@ -5,7 +5,7 @@ as several batches; cancel; a second fetch charges nothing twice; the job mirror
 
 from __future__ import annotations
 
-from decimal import Decimal
+import json
 from pathlib import Path
 
 import pytest
@@ -109,6 +109,9 @@ def test_a_map_goes_as_a_batch_and_a_new_kernel_fills_the_frame(kernels, thread_
     status = list(filled["ans_status"])
     assert status[0] == status[2] == "ok" and status[1].startswith("error:") and status[3].startswith("expired:")
     assert sorted(batched_requests(thread_server)) == ["r0", "r1", "r2", "r3"], "each row sent once"
+    bodies = [json.dumps(e.request.body) for b in thread_server.batches.values() for e in b.entries]
+    assert all("Answer in one word." in b for b in bodies), "the agent's system prompt goes with every row"
+    assert [b for b in bodies if "colour?" in b] and [b for b in bodies if "fruit?" in b]
 
     rows = ledger_rows(tmp_path, run_id=job.id)
     assert sorted(r.status for r in rows) == ["error", "expired", "ok", "ok"]

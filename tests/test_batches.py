@@ -174,6 +174,9 @@ def test_a_cancelled_job_has_every_row_cancelled(kernels, thread_server, tmp_pat
     ip.run_line_magic("llm", f"batch {MODELS[provider]} prompts -o got")
     job = ip.user_ns["_batch"]
     with capture_output() as captured:
+        assert ip.run_line_magic("agent", f"result {job.id}") is None
+    assert f"batch job {job.id} is in_progress (0 of 3 done)" in captured.stdout and "got" not in ip.user_ns
+    with capture_output() as captured:
         ip.run_line_magic("agent", "cancel _batch")  # the job the cell kept
     assert f"batch job {job.id}" in captured.stdout
     assert ip.run_line_magic("agent", f"result {job.id} --wait 30") == [None, None, None]

@@ -95,7 +95,8 @@ async def test_when_every_key_is_refused_the_error_is_the_usual_one_line(server,
                                 "OPENAI_API_KEY_2); store a valid one with %llm keys set openai (or fix the variables "
                                 "and restart the kernel)")
     assert len(server.requests) == 2, "no request is sent with a key known bad"
-    assert len(executor.said) == 2 and all("\n" not in line for line in executor.said)
+    assert executor.said == ["openai key OPENAI_API_KEY was refused (HTTP 403); it is skipped for the rest of this "
+                             "session"], "the last key's refusal is the call's own error, not a second line"
 
 
 async def test_calls_spread_over_both_keys_under_load(server, rotating):
@@ -179,7 +180,7 @@ async def test_the_search_wrapper_spends_the_wrapped_providers_keys(server, rota
     assert rows_of(executor) == [("error", "OPENAI_API_KEY"), ("ok", "OPENAI_API_KEY_2")]
 
 
-def test_a_key_stored_after_every_key_was_refused_is_used_at_once(shell, thread_server, monkeypatch, tmp_path):
+def test_a_key_stored_again_after_a_refusal_is_used_at_once(shell, thread_server, monkeypatch, tmp_path):
     import getpass
     monkeypatch.setenv("CODITECT_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
@@ -191,8 +192,18 @@ def test_a_key_stored_after_every_key_was_refused_is_used_at_once(shell, thread_
     with capture_output() as captured:
         shell.run_line_magic("llm", f"{MODEL} one")
         shell.run_line_magic("llm", f"{MODEL} two")
-    assert "every openai key was refused this session (default)" in captured.stderr
+    assert captured.stderr.count("authentication failed (HTTP 401)") == 2, "a lone key: each call says it"
     monkeypatch.setattr(getpass, "getpass", lambda prompt="": B)
     shell.run_line_magic("llm", "keys set openai")  # the same name, a new value: no restart needed
     assert shell.run_line_magic("llm", f"{MODEL} three").text == "ok"
-    assert [r.credential for r in thread_server.requests] == [A, B]
+    assert [r.credential for r in thread_server.requests] == [A, A, B]
+
+
+async def test_a_lone_key_refused_is_not_put_aside(server, rotating, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY_2")
+    executor = rotating()
+    server.script(Script(status=401, error_message="Incorrect API key provided"), Script(text="ok"))
+    with pytest.raises(errors.AuthenticationFailed):
+        await executor.run(MODEL, MESSAGES)
+    assert (await executor.run(MODEL, MESSAGES)).text == "ok", "each call asks the server, as before"
+    assert executor.said == []

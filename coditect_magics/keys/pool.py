@@ -176,10 +176,17 @@ class KeyPool:
         return good
 
     def refused(self, key: Key, why: BaseException) -> None:
-        """A server refused the key (401/403): skip it for the rest of the session, saying so once by name."""
+        """A server refused the key (401/403). One of several is skipped for the rest of the session, said once by
+        name while the call goes on with another (the last one's refusal is the call's own error line); a lone
+        key is left as it was, each call then saying the refusal itself."""
+        others = [k for k in self.keys(key.provider) if k.name != key.name]
+        if not others:
+            return
         with self._lock:
             self._bad.add((key.provider, key.name))
-        self.warn(f"{key.label} was refused ({_status(why)}); it is skipped for the rest of this session")
+            going_on = any((k.provider, k.name) not in self._bad for k in others)
+        if going_on:
+            self.warn(f"{key.label} was refused ({_status(why)}); it is skipped for the rest of this session")
 
     def cool(self, key: Key, seconds: float) -> None:
         """A 429 on this key: leave it alone for `seconds` (its own Retry-After; the other keys are not held)."""

@@ -12,7 +12,7 @@ import pytest
 
 from coditect_magics import providers
 from tests import parts
-from tests.fakes import FakeServer
+from tests.fakes import FakeServer, Script
 from tests.servers import start_chroma, start_redis
 
 PROVIDER_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY",
@@ -129,3 +129,17 @@ def local_embedder() -> None:
 def local_model() -> Path:
     """The embedded llama-cpp model's GGUF file (a required part)."""
     return parts.local_model()
+
+
+@pytest.fixture
+def everywhere(thread_server, monkeypatch):
+    """Every provider's endpoint variable points at the loopback server; each reply repeats its prompt."""
+    url = thread_server.url
+    for name, value in {"ANTHROPIC_API_KEY": "sk-ant-nb-test-1", "ANTHROPIC_BASE_URL": url,
+                        "OPENAI_API_KEY": "sk-nb-test-1", "OPENAI_BASE_URL": f"{url}/v1",
+                        "GEMINI_API_KEY": "nb-gemini-test-1", "GOOGLE_GEMINI_BASE_URL": url,
+                        "HF_BASE_URL": url, "OLLAMA_HOST": url, "LMSTUDIO_BASE_URL": f"{url}/v1"}.items():
+        monkeypatch.setenv(name, value)
+    thread_server.responder = lambda recorded: Script(text=f"You asked: {recorded.prompt}", input_tokens=40,
+                                                      output_tokens=12)
+    return thread_server

@@ -21,20 +21,6 @@ from tests.fakes import Script
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-@pytest.fixture
-def everywhere(thread_server, monkeypatch):
-    """Every provider's endpoint variable points at the loopback server; each reply repeats its prompt."""
-    url = thread_server.url
-    for name, value in {"ANTHROPIC_API_KEY": "sk-ant-nb-test-1", "ANTHROPIC_BASE_URL": url,
-                        "OPENAI_API_KEY": "sk-nb-test-1", "OPENAI_BASE_URL": f"{url}/v1",
-                        "GEMINI_API_KEY": "nb-gemini-test-1", "GOOGLE_GEMINI_BASE_URL": url,
-                        "HF_BASE_URL": url, "OLLAMA_HOST": url, "LMSTUDIO_BASE_URL": f"{url}/v1"}.items():
-        monkeypatch.setenv(name, value)
-    thread_server.responder = lambda recorded: Script(text=f"You asked: {recorded.prompt}", input_tokens=40,
-                                                      output_tokens=12)
-    return thread_server
-
-
 def execute(name: str, tmp_path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()

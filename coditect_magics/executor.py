@@ -159,7 +159,8 @@ class Executor:
         mode = self.settings.cache
         return mode == "on" or (mode == "auto" and request.temperature == 0)
 
-    def _check_budget(self, context: CallContext) -> None:
+    def check_budget(self, context: CallContext) -> None:
+        """Refuse (BudgetExceeded) work for `context` once a spend limit is reached: calls, and batch jobs."""
         self.settings.budgets.check(self.ledger.spend, self.session_id, context.agent, context.agent_budget_usd)
 
     def record(self, request: Request, context: CallContext, *, call_id: str, attempt: int, status: str,
@@ -281,7 +282,7 @@ class Execution:
             return
         for position, request in enumerate(self.chain):
             self.model = request.model
-            ex._check_budget(self.context)
+            ex.check_budget(self.context)
             use_cache = ex._cache_on(request, self._cache)
             hit = ex.cache.get(request) if use_cache else None
             if hit is not None:

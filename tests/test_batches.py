@@ -229,6 +229,18 @@ def test_a_provider_without_a_batch_api_is_named_in_one_line(kernels, thread_ser
     assert thread_server.last.body["messages"][-1]["content"] == "batch openai:gpt-4.1-mini 42"
 
 
+def test_a_spent_budget_refuses_a_new_batch_in_one_line(kernels, thread_server):
+    ip = kernels.start()
+    ip.user_ns["prompts"] = ["one?", "two?"]
+    ip.run_line_magic("llm", "openai:gpt-4.1-mini Spend a little first.")
+    ip.run_line_magic("config", "CoditectMagics.budget_total_usd = 0.000001")
+    with capture_output() as captured:
+        ip.run_line_magic("llm", "batch openai:gpt-4.1-mini prompts -o answers")
+    lines = captured.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("coditect: overall budget of $0.0000 reached: $"), lines
+    assert not thread_server.batches and "answers" not in ip.user_ns
+
+
 def test_a_new_kernel_without_the_frame_gets_one_and_a_series_comes_back_on_its_index(kernels, thread_server):
     thread_server.responder = lambda recorded: Script(text=f"re: {recorded.body['messages'][-1]['content']}")
     ip = kernels.start()

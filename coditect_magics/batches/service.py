@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from dataclasses import replace
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from coditect_magics.errors import UsageError
 from coditect_magics.providers import registry
@@ -65,8 +65,11 @@ class BatchService:
 
     def __init__(self, store: JobStore, ledger: Any, *, provider_options: Mapping[str, Mapping[str, Any]] | None = None,
                  aliases: Mapping[str, str] | None = None, timeout: float = 60.0, poll_s: float = 5.0,
-                 poll_max_s: float = 300.0, keys: Any = None) -> None:
+                 poll_max_s: float = 300.0, keys: Any = None,
+                 check_budget: Callable[[str | None], None] | None = None) -> None:
         self.store, self.ledger, self.keys = store, ledger, keys  # keys: the session's keys.KeyPool
+        # refuses a new job once a spend limit is reached (the session's budgets, for the job's agent)
+        self.check_budget = check_budget
         self.provider_options = dict(provider_options or {})
         self.aliases = dict(aliases or {})
         self.timeout, self.poll_s, self.poll_max_s = timeout, poll_s, poll_max_s
@@ -114,10 +117,12 @@ class BatchService:
         first batch is accepted, and each further batch as it goes."""
         if not rows:
             raise UsageError("no rows to send: the batch would be empty")
+        if self.check_budget is not None:
+            self.check_budget(agent)
         provider, model = registry.resolve(registry.qualify(model_id, self.aliases))
         key = self.key(provider)
         api = self.api(provider, key)
-        items = [Item(f"r{pos}", pos, encode_key(key), str(text)) for pos, (key, text) in enumerate(rows)]
+        items = [Item(f"r{pos}", pos, encode_key(label), str(text)) for pos, (label, text) in enumerate(rows)]
         head = [{"role": "system", "content": system}] if system else []
         requests = [BatchItem(i.custom_id, Request.build(f"{provider}:{model}",
                                                          [*head, {"role": "user", "content": i.input}],

@@ -30,9 +30,15 @@ class BatchWork:
                                        aliases=self.aliases,  # type: ignore[attr-defined]
                                        timeout=settings.timeout, poll_s=settings.batch_poll_s,
                                        poll_max_s=settings.batch_poll_max_s,
-                                       keys=self.keys)  # type: ignore[attr-defined]
+                                       keys=self.keys,  # type: ignore[attr-defined]
+                                       check_budget=self._check_batch_budget)
                 self._batch_service = (key, service)
             return self._batch_service[1]
+
+    def _check_batch_budget(self, agent: str | None) -> None:
+        """A new batch job is refused, as a call is, once a spend limit is reached (the executor of the moment)."""
+        from coditect_magics.executor import CallContext
+        self.executor.check_budget(CallContext(agent=agent))  # type: ignore[attr-defined]
 
     def close_batches(self) -> None:
         """Close the batch adapters' SDK clients (on the kit's loop, where they were used) and the store."""

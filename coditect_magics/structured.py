@@ -12,6 +12,7 @@ instead; validation applies either way."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -60,12 +61,7 @@ class Schema:
             what = name or repr(value)[:40]
             raise UsageError(f"{what} ({type(value).__name__}) is not a schema: give a pydantic model class, a "
                              "TypedDict or a JSON-schema dict")
-        from pydantic import PydanticUserError, TypeAdapter
-        try:
-            schema = value.model_json_schema() if kind == "model" else TypeAdapter(value).json_schema()
-        except PydanticUserError as exc:  # typing.TypedDict before 3.12, a type pydantic cannot describe
-            raise UsageError(f"{name or value.__name__}: {str(exc).splitlines()[0]}") from None
-        return cls(_wire_name(value.__name__), kind, value, schema)
+        return _class_schema(value, kind, name)
 
     @property
     def output(self) -> OutputSchema:
@@ -115,6 +111,18 @@ class Schema:
         """What the prompt says when the provider cannot constrain its output itself."""
         return (f"Answer with one JSON object only (no prose, no code fence) that validates against this JSON "
                 f"schema named {self.name}:\n{json.dumps(self.json_schema, indent=1)}")
+
+
+@functools.lru_cache(maxsize=128)
+def _class_schema(value: type, kind: str, name: str) -> Schema:
+    """A class's schema, made once per class (pydantic builds the JSON schema anew on every call, ~0.1 ms): a class
+    redefined in the notebook is a new class, so it gets its own."""
+    from pydantic import PydanticUserError, TypeAdapter
+    try:
+        schema = value.model_json_schema() if kind == "model" else TypeAdapter(value).json_schema()
+    except PydanticUserError as exc:  # typing.TypedDict before 3.12, a type pydantic cannot describe
+        raise UsageError(f"{name or value.__name__}: {str(exc).splitlines()[0]}") from None
+    return Schema(_wire_name(value.__name__), kind, value, schema)
 
 
 def resolve_schema(value_or_name: Any, namespace: Mapping[str, Any]) -> Schema:

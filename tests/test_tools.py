@@ -467,6 +467,31 @@ async def test_max_steps_stops_a_model_that_never_finishes(server, executor):
     assert len(loop.result.trace) == 2
 
 
+async def test_an_interrupt_while_asking_ends_the_run_without_asking_the_model_again(server, executor):
+    """The front answers an interrupt with a stopping denial: the loop ends there, so the model is never sent the
+    denial and asked again (the run is cancelled as the interrupt asked)."""
+    from dataclasses import replace as changed
+
+    from coditect_magics.tools.approval import Decision, Policy
+    ran: list[str] = []
+
+    def touch(path: str) -> str:
+        """Create a file."""
+        ran.append(path)
+        return "made"
+
+    async def interrupted(request) -> Decision:
+        return Decision("denied", "user", reason="interrupted: the run was stopped", stop=True)
+
+    acting = changed(Tool.from_function(touch), permission="write")
+    server.script(Script(text="", tool_calls=[call("toolu_1", "touch", path="x")]), Script(text="Denied, I see."))
+    loop = ToolLoop(executor, MODEL, "Make x.", [acting], approval=Policy(set(), interrupted))
+    with pytest.raises(asyncio.CancelledError):
+        async for _ in loop:
+            pass
+    assert len(server.requests) == 1 and not ran
+
+
 async def test_the_budget_stops_the_loop_between_steps(server, executor):
     executor.settings = ExecutorSettings(provider_options=executor.settings.provider_options, attempts=1,
                                          budgets=Budgets(session_usd=0.0001))

@@ -64,7 +64,7 @@ def ask_in_cell(request: ApprovalRequest) -> Decision:
     try:
         decision = wait_for(lambda: card.decision)
     except KeyboardInterrupt:
-        card.finish(handle, Decision("denied", "user", reason="interrupted: the run was stopped"))
+        card.finish(handle, Decision("denied", "user", reason="interrupted: the run was stopped", stop=True))
         raise
     card.finish(handle, decision)
     return decision

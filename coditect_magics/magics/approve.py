@@ -50,7 +50,7 @@ def answer(event: Any) -> None:
     try:
         decision = decide(event.request)
     except KeyboardInterrupt:
-        event.answer(Decision("denied", "user", reason="interrupted: the run was stopped"))
+        event.answer(Decision("denied", "user", reason="interrupted: the run was stopped", stop=True))
         raise
     event.answer(decision)
 

@@ -56,6 +56,7 @@ class Decision:
     arguments: Mapping[str, Any] | None = None
     reason: str = ""
     always: bool = False            # the user approved this tool for the rest of the run
+    stop: bool = False              # the person stopped the run while it asked (an interrupt): deny and end it
 
     @property
     def approved(self) -> bool:

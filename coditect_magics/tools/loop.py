@@ -245,6 +245,8 @@ class ToolLoop:
         request = ApprovalRequest(tool.name, call.arguments, tool.permission or "", reason, self.context.agent or "",
                                   call.id)
         decision = await self.approval.decide(request)
+        if decision.stop:  # ends the run here, before the denial could be sent to the model and it asked again
+            raise asyncio.CancelledError(decision.reason)
         if not decision.approved:
             raise Denied(decision.denial(request), decision.record())
         return decision.record(), decision.arguments if decision.arguments is not None else call.arguments

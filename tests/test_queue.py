@@ -18,6 +18,7 @@ from tests.agent_support import agent_file, write_agents
 from tests.fakes import Script
 from tests.queue_support import team, workers  # noqa: F401 - fixtures
 from tests.queue_support import KEY, MODEL
+from tests.waiting import wait_for
 
 def ledger_rows(tmp_path: Path, **equals):
     from coditect_magics.costs import Ledger
@@ -63,13 +64,23 @@ def test_a_queued_run_returns_at_once_and_a_second_process_fetches_its_result(te
 
 
 @pytest.mark.timeout(180)
-def test_a_worker_without_the_key_fails_the_run_naming_the_variable(team, workers, thread_server):
+def test_a_worker_without_the_key_fails_the_run_naming_the_variable(team, workers, thread_server, redis_url):
+    import redis
+    from rq.job import Job
+    news = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    news.psubscribe("coditect:run:*:events")
     workers.start("keyless", key=False)
     team.run_cell_magic("agent", "helper --queue", "Anything.")
     run = team.user_ns["_run"]
     assert run.wait(60)
     state = run.state()
     assert state["status"] == "failed" and "OPENAI_API_KEY" in state["error"]
+    # a failure that would come back the same is not tried again: RQ's retry would show the run running again
+    job = Job.fetch(state["result_job"], connection=redis.Redis.from_url(redis_url))
+    wait_for(lambda: job.get_status(refresh=True) == "failed", timeout=30)
+    messages = [news.get_message(timeout=0.1) for _ in range(30)]  # what was announced is buffered: read it all
+    said = [json.loads(m["data"])["what"] for m in messages if m]
+    assert said.count("running") == 1 and said[-1] == "failed", said
     from IPython.utils.capture import capture_output
     with capture_output() as captured:
         team.run_line_magic("agent", f"result {run.run_id}")

@@ -131,7 +131,20 @@ class Context:
             from coditect_magics.providers.secrets import redact
             message = redact(f"{type(exc).__name__}: {exc}")
             self.progress.finished("failed", error=message)
+            _no_more_tries(exc)
             raise JobFailed(message) from None
+
+
+def _no_more_tries(exc: BaseException) -> None:
+    """A failure that would come back the same (a missing key, a refused request) is not tried again: RQ's retries
+    are for a worker that died or a passing fault, and a retry would show the failed run as running again."""
+    from coditect_magics.providers import errors
+    if isinstance(exc, errors.ProviderError) and exc.retryable:
+        return
+    from rq import get_current_job
+    job = get_current_job()
+    if job is not None:  # the very job RQ is running: its failure handler reads retries_left next
+        job.retries_left = 0
 
 
 _store: list[Any] = []
@@ -299,7 +312,8 @@ def _result_of(context: Context, job_id: str) -> Any:
 
 
 def job_options(kit: Kit) -> dict[str, Any]:
-    """How RQ keeps a job: results for 30 days, two more tries when its worker dies or it fails, a timeout from
+    """How RQ keeps a job: results for 30 days, two more tries when its worker dies or a passing fault fails it (a
+    failure that would come back the same is not tried again: `_no_more_tries`), a timeout from
     the run's time limit (an hour when it has none)."""
     from rq import Retry
 

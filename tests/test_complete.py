@@ -12,7 +12,8 @@ def complete(shell, text: str) -> list[str]:
     """What IPython would put in place of the text before the cursor: the line with each completion applied."""
     with provisionalcompleter():
         found = list(shell.Completer.completions(text, len(text)))
-    return [text[:c.start] + c.text for c in found if c.type in ("model", "agent", "command", "thread", "skill")]
+    return [text[:c.start] + c.text for c in found
+            if c.type in ("model", "agent", "command", "thread", "skill", "key-action", "provider", "batch-job")]
 
 
 def test_models_after_llm(shell) -> None:
@@ -60,6 +61,20 @@ def test_threads_after_thread_option(shell, thread_server) -> None:
     assert complete(shell, "%%llm openai:gpt-4o --thread bu") == [
         "%%llm openai:gpt-4o --thread budget-2026", "%%llm openai:gpt-4o --thread bugs"]
     assert complete(shell, "%llm history --thread bud") == ["%llm history --thread budget-2026"]
+
+
+def test_keys_complete_their_action_then_the_provider(shell) -> None:
+    assert complete(shell, "%llm keys re") == ["%llm keys remove"]
+    assert complete(shell, "%llm keys set open") == ["%llm keys set openai"]
+    assert "%llm keys remove anthropic" in complete(shell, "%llm keys remove ")
+
+
+def test_batch_jobs_complete_after_result_and_cancel(shell, thread_server) -> None:
+    shell.user_ns["prompts"] = ["Name a colour."]
+    shell.run_line_magic("llm", "batch openai:gpt-4.1-mini prompts")
+    job = shell.user_ns["_batch"].id
+    assert complete(shell, f"%agent result {job[:8]}") == [f"%agent result {job}"]
+    assert complete(shell, "%agent cancel batch-") == [f"%agent cancel {job}"]
 
 
 @pytest.mark.parametrize("text", ["%llm openai:gpt-4o What is", "%%llm -t", "print(1)", "x = %llm"])

@@ -67,6 +67,8 @@ def candidates(session: Session, magic: str, before: list[str], current: str) ->
     chosen = table.get(positional[0])
     if len(positional) == 1 and chosen is not None and chosen.completes:
         return COMPLETES[chosen.completes](session), chosen.completes
+    if len(positional) == 2 and chosen is not None and chosen.then:
+        return COMPLETES[chosen.then](session), chosen.then
     if magic == "mcp" and len(positional) == 2 and positional[0] == "call":
         return [getattr(t, "remote_name", t.name) for t in session.mcp.cached(positional[1])], "tool"
     return [], ""
@@ -85,7 +87,15 @@ def _names(library: str) -> Callable[[Session], list[str]]:
 COMPLETES: dict[str, Callable[[Session], list[str]]] = {
     "model": lambda session: model_ids(session), "agent": _names("agents"), "skill": _names("skills"),
     "command": _names("commands"), "thread": lambda session: thread_names(session),
-    "mcp-server": lambda session: session.mcp.names()}
+    "mcp-server": lambda session: session.mcp.names(),
+    "key-action": lambda session: ["list", "path", "remove", "set"], "provider": lambda session: _providers(),
+    "batch-job": lambda session: [job.id for job in session.batches.jobs()]}
+
+
+def _providers() -> list[str]:
+    """The providers a key can be stored for."""
+    from coditect_magics.providers import registry
+    return registry.names()
 
 
 def matcher_for(session: Session) -> Callable[[CompletionContext], Any]:

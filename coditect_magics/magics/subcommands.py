@@ -20,6 +20,7 @@ class Subcommand:
     handler: str                       # "module:function", called as function(session, words)
     words: tuple[int, ...] | None = (0,)
     completes: str = ""                # what its first word completes to: model, agent, skill, thread...
+    then: str = ""                     # what its second word completes to (`%llm keys set PROVIDER`)
     guard: str = ""                    # "module:function"(session, words) -> bool: it is this subcommand at all
     verbatim: bool = False             # the handler takes the rest of the line as it is (a note, a path, a query)
 
@@ -95,7 +96,7 @@ LLM = Subcommands("llm", (
     S("help", "", "every magic, with its options and examples", "llm:show_help"),
     S("keys", "set|remove PROVIDER [--name NAME] | list | path",
       "API keys: store one (asked, never shown), list them (last four characters), remove one, where they are kept",
-      "keys:keys", None, guard="keys:names_action"),
+      "keys:keys", None, "key-action", guard="keys:names_action", then="provider"),
     S("reset", "[--thread NAME]", "clear a thread", "conversation:reset", (0, 2)),
     S("history", "[--thread NAME]", "a thread's turns as a DataFrame", "conversation:history", (0, 2)),
     S("export", "[--thread NAME] --to FILE.md|FILE.jsonl", "write a thread to a file", "conversation:export",
@@ -112,9 +113,9 @@ AGENT = Subcommands("agent", (
     S("runs", "", "queued runs: status, steps, tokens, cost", "queued:listing"),
     S("batches", "", "batch jobs: provider, model, status, counts", "batches:listing"),
     S("result", "RUN_ID|BATCH_ID [--wait [S]]", "a queued run's answer or a batch job's (the DataFrame filled), "
-      "also after a restart", "batches:result", None),
+      "also after a restart", "batches:result", None, "batch-job"),
     S("cancel", "RUN_ID|BATCH_ID", "stop a queued run at its next call, or cancel a batch job", "batches:cancel",
-      None),
+      None, "batch-job"),
     S("map", "NAME DF --column COL [--out NEWCOL | --schema NAME] [--queue | --batch]",
       "the agent over every row of a DataFrame (--schema: a column per field)",
       "queued:map_rows", None, "agent", verbatim=True),

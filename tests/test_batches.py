@@ -145,6 +145,24 @@ def test_a_model_without_a_listed_batch_price_is_charged_the_documented_discount
     assert [(r.price_basis, r.cost_usd) for r in rows] == [("batch-discount", pytest.approx(standard / 2))] * 2
 
 
+def test_a_wait_rides_out_passing_faults_and_a_long_outage_leaves_the_job_to_fetch_later(kernels, thread_server):
+    thread_server.batch_plan = BatchPlan(polls=1, failing_polls=2)
+    thread_server.default = Script(text="Yes")
+    ip = kernels.start()
+    ip.user_ns["prompts"] = ["one?", "two?"]
+    assert ip.run_line_magic("llm", "batch openai:gpt-4.1-mini prompts --wait") == ["Yes", "Yes"]
+    thread_server.batch_plan = BatchPlan(polls=1, failing_polls=6)  # five faults in a row end the wait
+    with capture_output() as captured:
+        ip.run_line_magic("llm", "batch openai:gpt-4.1-mini prompts -o later --wait")
+    lines = [line for line in captured.stderr.splitlines() if line.startswith("coditect:")]  # not the progress bar
+    assert len(lines) == 1 and "HTTP 503" in lines[0] and "Traceback" not in captured.stderr, captured.stderr
+    assert "later" not in ip.user_ns
+    job = ip.user_ns["_batch"].id
+    ip = kernels.restart()
+    ip.run_line_magic("agent", f"result {job} --wait")
+    assert ip.user_ns["later"] == ["Yes", "Yes"]
+
+
 def test_a_job_over_the_limits_goes_as_several_batches_and_comes_back_whole(kernels, thread_server, monkeypatch):
     from coditect_magics.providers.batching import BatchLimits
     from coditect_magics.providers.openai_batch import OpenAIBatch

@@ -13,13 +13,14 @@ from dataclasses import replace
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from coditect_magics.errors import UsageError
-from coditect_magics.providers import registry
+from coditect_magics.providers import errors, registry
 from coditect_magics.providers.base import Settings as ProviderSettings
 from coditect_magics.providers.batching import BatchAPI, BatchItem, BatchOutcome, batch_api
 from coditect_magics.providers.types import Request
 
 from .store import Item, Job, JobStore, Part
 
+POLL_FAULTS = 5  # passing faults in a row a wait rides out before it gives up (the job is kept: fetch again later)
 ROW_IDS = uuid.UUID("6f1d2c8e-3b7a-4c55-9e0f-b47c1a9d2e61")  # the namespace of batch requests' ledger row ids
 # what a request the batch never answered became, by how its batch ended
 UNANSWERED = {"cancelled": "cancelled", "expired": "expired"}
@@ -179,10 +180,16 @@ class BatchService:
         """The job after each poll until it has finished (or `timeout` seconds passed); the wait between polls
         doubles from `poll_s` up to `poll_max_s` (a batch takes minutes to hours)."""
         job = self.find(job_id)
-        delay = self.poll_s
+        delay, faults = self.poll_s, 0
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            job = await self.refresh(job)
+            try:
+                job = await self.refresh(job)
+                faults = 0
+            except errors.ProviderError as exc:  # a passing fault (5xx, 429, a cut) over hours of waiting: poll on
+                faults += 1
+                if not exc.retryable or faults >= POLL_FAULTS:
+                    raise
             yield job
             left = None if deadline is None else deadline - time.monotonic()
             if job.finished or job.fetched or (left is not None and left <= 0):

@@ -29,6 +29,7 @@ class BatchPlan:
     polls: int = 0                      # retrieves that still find the batch running before it ends
     delay: float = 0.0                  # seconds after creation before it may end
     expire: Collection[str] = ()        # custom_ids still unfinished when it ends: it ends expired
+    failing_polls: int = 0              # the first retrieves answer 503 (the OpenAI batch fake): a passing fault
 
 
 @dataclass
@@ -68,6 +69,7 @@ class FakeBatch:
     ended_at: float | None = None
     cancelled_at: float | None = None
     retrieves: int = 0
+    faults: int = 0                     # retrieves answered with a passing fault (plan.failing_polls)
     failure: list[dict[str, Any]] = field(default_factory=list)  # validation errors of a failed batch
 
     def advance(self, poll: bool = False) -> None:

@@ -239,6 +239,10 @@ def batch_routes(server: FakeServer) -> list[web.RouteDef]:
         batch = find(request)
         if isinstance(batch, web.Response):
             return batch
+        if batch.plan.failing_polls > batch.faults:  # a passing fault: the API is briefly unavailable
+            batch.faults += 1
+            return web.json_response({"error": {"message": "The server is overloaded.", "type": "server_error",
+                                                "param": None, "code": None}}, status=503)
         batch.advance(poll=True)
         return web.json_response(batch_json(server, batch))
 

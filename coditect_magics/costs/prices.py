@@ -4,9 +4,10 @@ An unknown price is unknown — `PriceResult(None, known=False)` — never a cra
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 #: Providers that run on the user's own machine: their calls cost nothing (known, not guessed).
@@ -104,6 +105,15 @@ def _genai_target(provider: str, model: str) -> tuple[str, str] | None:
 
 def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], when: datetime | None,
                  writes: int = 0, batch: bool = False) -> float | None:
+    """genai-prices' figure for these tokens, None where it has none. Kept per figures (a batch of thousands of
+    rows repeats the same few usages): an undated call's figure is kept for the day it was asked on."""
+    today = datetime.now(tz=timezone.utc).date() if when is None else None
+    return _genai_figure(provider_id, model, tokens, when, writes, batch, today)
+
+
+@functools.lru_cache(maxsize=4096)
+def _genai_figure(provider_id: str, model: str, tokens: tuple[int, int, int], when: datetime | None, writes: int,
+                  batch: bool, today: date | None) -> float | None:
     try:
         import genai_prices  # ~0.2 s: only on first use
         inp, out, cached = tokens
@@ -118,10 +128,16 @@ def _genai_price(provider_id: str, model: str, tokens: tuple[int, int, int], whe
 
 def lists_batch_price(provider_id: str, model: str, when: datetime | None = None) -> bool:
     """Whether genai-prices' data has a batch price variant (`processing: batch`) for the model in force `when`."""
+    return _lists_batch_price(provider_id, model, when or datetime.now(tz=timezone.utc).replace(
+        minute=0, second=0, microsecond=0))
+
+
+@functools.lru_cache(maxsize=1024)
+def _lists_batch_price(provider_id: str, model: str, at: datetime) -> bool:
+    """`lists_batch_price` at a given time (an undated question is asked by the hour, so it is kept that long)."""
     try:
         from genai_prices import data_snapshot
         info = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)[1]
-        at = when or datetime.now(tz=timezone.utc)
         return any(v.when.get("processing") == "batch" and (v.constraint is None or v.constraint.active(at))
                    for v in info.price_variants or ())
     except Exception:  # LookupError for unknown models: no listed batch price

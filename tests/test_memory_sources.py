@@ -59,6 +59,29 @@ def test_indexing_again_adds_no_source_twice(tmp_path: Path, agents: Path) -> No
     assert len(hit.sources) == 2 and memory.count() == 3
 
 
+def test_a_chunk_shared_across_many_files_is_embedded_once(tmp_path: Path) -> None:
+    from coditect_magics.memory import Embedder
+
+    class Counting(Embedder):
+        name = "counting"
+        embedded: list[str] = []
+
+        def _embed(self, texts):
+            Counting.embedded += texts
+            return [[float(len(t)), 1.0, float(t.count("e"))] for t in texts]
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(400):  # more chunks than one batch of the indexer: the copies land in different batches
+        (folder / f"agent-{n:03}.md").write_text(f"Agent number {n} reviews file {n}. " * 20 + "\n\n" + SHARED)
+    memory = Memory(tmp_path / "store", embedder=Counting())
+    report = index(folder, memory, progress=False)
+    assert report.items == 800 and report.added == memory.count() == 401
+    assert len(Counting.embedded) == 401 and Counting.embedded.count(SHARED) == 1
+    hit = memory.get(next(h.id for h in memory.search("context manager", k=5) if h.text == SHARED))
+    assert len(hit.sources) == 400 and Path(hit.sources[0]).name == "agent-000.md"
+
+
 def test_a_source_filter_finds_a_text_by_any_of_its_sources(tmp_path: Path, agents: Path) -> None:
     memory = Memory(tmp_path / "store")
     index(agents, memory, progress=False)

@@ -1,7 +1,8 @@
 """Index files into memory: Markdown and text (overlapping chunks at paragraph and sentence boundaries), notebooks
 (each cell, with notebook and cell id), JSONL message logs (one `{"role", "content", ...}` per line; malformed lines
 are reported with their line numbers and skipped). A directory is walked for those. A tqdm.auto progress bar shows
-when indexing takes more than a moment."""
+when indexing takes more than a moment. A text found in several places is embedded once and stored with every
+source; each batch is written to Chroma while the next one is embedded."""
 
 from __future__ import annotations
 
@@ -210,9 +211,29 @@ def index(path: str | os.PathLike[str], memory: Memory | None = None, *, progres
     before = memory.count()
     with tqdm(total=len(items), desc="indexing", unit="item", disable=progress is False,
               delay=0 if progress else 0.5) as bar:
-        for start in range(0, len(items), BATCH):
-            batch = items[start:start + BATCH]
-            memory.add_many(batch)
-            bar.update(len(batch))
+        _, fresh = memory._prepare(items)  # a text found in several files once, with every source
+        bar.update(len(items) - len(fresh))
+        _store(memory, list(fresh.items()), bar.update)
     report.added = memory.count() - before
     return report
+
+
+def _store(memory: Memory, entries: list[tuple[str, tuple[str, dict[str, Any]]]], done: Any) -> None:
+    """Embed and store prepared items BATCH at a time, each batch's Chroma write running on a thread of its own while
+    the next batch is embedded (Chroma's work no longer waits for the embedder's, nor the embedder's for Chroma's).
+    `done(n)` is told of each batch written."""
+    import concurrent.futures
+    held: tuple[Any, Any, int] | None = None  # a batch embedded, not written yet
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="coditect-index") as writer:
+        for start in range(0, len(entries), BATCH):
+            batch = dict(entries[start:start + BATCH])
+            new = memory._unstored(batch)  # before the write below starts: it holds the store's lock
+            job = writer.submit(memory._write, held[0], held[1]) if held else None
+            vectors = memory.embedder([text for _, text, _ in new]) if new else []
+            if job is not None:
+                job.result()
+                done(held[2])
+            held = (new, vectors, len(batch))
+    if held:
+        memory._write(held[0], held[1])
+        done(held[2])

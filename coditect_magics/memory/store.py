@@ -156,6 +156,17 @@ class Memory:
 
     def add_many(self, items: Iterable[str | Mapping[str, Any]]) -> list[str]:
         """Remember many: each a text or a mapping with "text" and metadata. Returns the ids in order."""
+        ids, fresh = self._prepare(items)
+        if fresh:
+            with self._lock:
+                new = self._unstored(fresh)
+                if new:
+                    self._write(new, self.embedder([t for _, t, _ in new]), checked=True)
+        return ids
+
+    def _prepare(self, items: Iterable[str | Mapping[str, Any]]) -> tuple[list[str], dict[str, tuple[str, dict]]]:
+        """The ids of `items` in order, and each distinct item once (id -> redacted text, metadata), the sources of
+        a text given several times merged. Nothing is read or written."""
         ids: list[str] = []
         fresh: dict[str, tuple[str, dict[str, Any]]] = {}
         for item in items:
@@ -175,18 +186,33 @@ class Memory:
                     first.update(source_fields(merged(sources_of(first), more)))
             else:
                 fresh[ids[-1]] = (text, metadata)
+        return ids, fresh
+
+    def _unstored(self, fresh: Mapping[str, tuple[str, dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
+        """The prepared items not stored yet, as (id, text, metadata); those stored get their new sources."""
         if not fresh:
-            return ids
+            return []
         with self._lock:
             got = self.collection.get(ids=list(fresh), include=["metadatas"])
             self._add_sources(fresh, dict(zip(got["ids"], got["metadatas"])))
-            new = [(i, t, m) for i, (t, m) in fresh.items() if i not in got["ids"]]
+            stored = set(got["ids"])
+        return [(i, t, m) for i, (t, m) in fresh.items() if i not in stored]
+
+    def _write(self, new: Sequence[tuple[str, str, dict[str, Any]]], vectors: Sequence[Sequence[float]],
+              checked: bool = False) -> None:
+        """Store `_unstored` items with their vectors. Unless `checked` under the same hold of the lock, those another
+        thread stored meanwhile only get their sources."""
+        if not new:
+            return
+        with self._lock:
+            if not checked:
+                rest = {i for i, _, _ in self._unstored({i: (t, m) for i, t, m in new})}
+                vectors = [v for (i, _, _), v in zip(new, vectors) if i in rest]
+                new = [n for n in new if n[0] in rest]
             if new:
-                vectors = self.embedder([t for _, t, _ in new])
                 self.collection.add(ids=[i for i, _, _ in new], documents=[t for _, t, _ in new],
                                     metadatas=[m for _, _, m in new], embeddings=vectors)
                 self._changes += 1
-        return ids
 
     def _add_sources(self, fresh: Mapping[str, tuple[str, dict[str, Any]]],
                      stored: Mapping[str, Mapping[str, Any] | None]) -> None:

@@ -82,7 +82,7 @@ class Schema:
         raw text kept) when it does not fit."""
         from coditect_magics.providers.output import unstrict
         try:
-            value = unstrict(json.loads(_unfenced(text)), self.json_schema)
+            value = unstrict(json.loads(unfenced(text)), self.json_schema)
         except json.JSONDecodeError as exc:
             raise InvalidAnswer(self.name, [f"Invalid JSON: {exc}"], text) from None
         if self.kind == "json":
@@ -301,7 +301,8 @@ def _wire_name(name: str) -> str:
     return (_NAME.sub("_", name).strip("_") or "answer")[:64]
 
 
-def _unfenced(text: str) -> str:
+def unfenced(text: str) -> str:
+    """The text inside a Markdown code fence when the whole answer is one (```json ... ```); else the text."""
     text = text.strip()
     match = _FENCE.match(text)
     return match.group(1).strip() if match else text

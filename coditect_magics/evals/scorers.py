@@ -12,6 +12,7 @@ from typing import Any, Callable
 from pydantic_evals.evaluators import EvaluationReason, Evaluator, EvaluatorContext
 
 from coditect_magics.errors import UsageError
+from coditect_magics.structured import unfenced
 
 JUDGE_AGENT = "eval:judge"
 KINDS = ("exact", "contains", "regex:PATTERN", "json", "schema:NAME", "judge:MODEL")
@@ -141,12 +142,6 @@ class Judge(Evaluator):
 
     def get_default_evaluation_name(self) -> str:
         return SCORE
-
-
-def unfenced(text: str) -> str:
-    """The text inside a Markdown code fence, when the whole answer is one; else the text."""
-    match = re.fullmatch(r"\s*```[\w-]*\n(.*?)\n?```\s*", text, re.S)
-    return match.group(1) if match else text
 
 
 @dataclass(frozen=True)

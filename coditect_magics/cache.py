@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from coditect_magics.providers.types import ImagePart, Reply, Request, ToolCall, Usage
+from coditect_magics.sqlite_file import connect
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS replies (
     key TEXT PRIMARY KEY, created REAL NOT NULL, model TEXT NOT NULL, reply TEXT NOT NULL)"""
@@ -53,15 +54,12 @@ class ResponseCache:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
+            db = self._local.db = connect(self.path, SCHEMA, shared=False)  # one connection per thread
         return db
 
     def get(self, request: Request) -> Reply | None:

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 
 from coditect_magics.providers.secrets import redact
 from coditect_magics.providers.types import ImagePart, Message, TextPart, ToolCall, ToolResult
+from coditect_magics.sqlite_file import connect
 
 ENV = "CODITECT_THREADS"
 CHARS_PER_TOKEN = 4      # no tokenizer offline (tiktoken downloads its files): a rough, cautious estimate
@@ -221,11 +222,7 @@ class ThreadStore:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
-            self._conn = conn
+            self._conn = connect(self.path, SCHEMA)
         return self._conn
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

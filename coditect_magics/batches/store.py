@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from coditect_magics.providers.batching import FINISHED
+from coditect_magics.sqlite_file import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -134,11 +135,7 @@ class JobStore:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
-            self._conn = conn
+            self._conn = connect(self.path, SCHEMA)
         return self._conn
 
     def _mirror(self) -> Any:

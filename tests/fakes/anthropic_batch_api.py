@@ -18,7 +18,7 @@ from aiohttp import web
 
 from . import rules
 from .anthropic_api import blocks, error_body, forced, stop_reason, usage
-from .batches import FakeBatch, inner, make_batch, rfc3339
+from .batches import FakeBatch, inner, make_batch, on_batch, rfc3339
 from .core import FakeServer
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -93,6 +93,8 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
             return web.json_response(error_body(404, "Not found"), status=404)
         return batch
 
+    batch_route = on_batch(server, find)
+
     async def create(request: web.Request) -> web.Response:
         recorded = await server.receive(request)
         refusal = refused(recorded.body) if server.strict else None
@@ -103,28 +105,19 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
         batch = make_batch(server, "msgbatch_", "", requests, rules.anthropic)
         return web.json_response(batch_json(batch, origin(request)))
 
-    async def retrieve(request: web.Request) -> web.Response:
-        await server.receive(request)
-        batch = find(request)
-        if isinstance(batch, web.Response):
-            return batch
+    @batch_route
+    async def retrieve(request: web.Request, batch: FakeBatch) -> web.Response:
         batch.advance(poll=True)
         return web.json_response(batch_json(batch, origin(request)))
 
-    async def cancel(request: web.Request) -> web.Response:
-        await server.receive(request)
-        batch = find(request)
-        if isinstance(batch, web.Response):
-            return batch
+    @batch_route
+    async def cancel(request: web.Request, batch: FakeBatch) -> web.Response:
         batch.advance()
         batch.cancel()
         return web.json_response(batch_json(batch, origin(request)))
 
-    async def results(request: web.Request) -> web.Response:
-        await server.receive(request)
-        batch = find(request)
-        if isinstance(batch, web.Response):
-            return batch
+    @batch_route
+    async def results(request: web.Request, batch: FakeBatch) -> web.Response:
         batch.advance()
         if not batch.finished:
             message = f"Batch {batch.id} has not ended yet: its results are available once it has."

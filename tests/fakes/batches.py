@@ -14,7 +14,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Collection
+from typing import Any, Awaitable, Callable, Collection
+
+from aiohttp import web
 
 from .core import FakeServer, Recorded, Script
 from .rules import Refusal
@@ -136,3 +138,15 @@ def rfc3339(moment: float | None) -> str | None:
     if moment is None:
         return None
     return datetime.fromtimestamp(moment, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def on_batch(server: FakeServer, find: Callable[[web.Request], "FakeBatch | web.Response"]) -> Callable[..., Any]:
+    """A decorator for the routes of one batch: the request is recorded and its batch found first (else `find`'s
+    answer, the API's own 404 is sent), then the handler is called as `handler(request, batch)`."""
+    def route(handler: Callable[[web.Request, FakeBatch], Awaitable[web.Response]]) -> Callable[..., Any]:
+        async def handle(request: web.Request) -> web.Response:
+            await server.receive(request)
+            batch = find(request)
+            return batch if isinstance(batch, web.Response) else await handler(request, batch)
+        return handle
+    return route

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from . import rules
-from .batches import FakeBatch, inner, make_batch, rfc3339
+from .batches import FakeBatch, inner, make_batch, on_batch, rfc3339
 from .core import FakeServer
 from .gemini_api import STATUS, whole
 
@@ -81,19 +81,15 @@ def routes(server: FakeServer) -> list[web.RouteDef]:
         batch = server.batches.get(f"batches/{request.match_info['batch_id']}")
         return batch or error(404, f"Batch batches/{request.match_info['batch_id']} not found.")
 
-    async def get(request: web.Request) -> web.Response:
-        await server.receive(request)
-        batch = find(request)
-        if isinstance(batch, web.Response):
-            return batch
+    batch_route = on_batch(server, find)
+
+    @batch_route
+    async def get(request: web.Request, batch: FakeBatch) -> web.Response:
         batch.advance(poll=True)
         return web.json_response(operation(batch))
 
-    async def cancel(request: web.Request) -> web.Response:
-        await server.receive(request)
-        batch = find(request)
-        if isinstance(batch, web.Response):
-            return batch
+    @batch_route
+    async def cancel(request: web.Request, batch: FakeBatch) -> web.Response:
         batch.cancel()
         batch.advance()  # Gemini's batch states have no "cancelling": the next get sees it cancelled
         return web.json_response({})

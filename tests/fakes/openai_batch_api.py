@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from . import rules
-from .batches import FakeBatch, make_batch, inner
+from .batches import FakeBatch, inner, make_batch, on_batch
 from .core import FakeServer, Recorded, Script
 from .openai_api import completion, error_body
 
@@ -234,11 +234,10 @@ def batch_routes(server: FakeServer) -> list[web.RouteDef]:
         batch_id = request.match_info["batch_id"]
         return server.batches.get(batch_id) or invalid(f"No batch found with id '{batch_id}'.", 404)
 
-    async def retrieve(request: web.Request) -> web.Response:
-        await server.receive(request)
-        batch = find(request)
-        if isinstance(batch, web.Response):
-            return batch
+    batch_route = on_batch(server, find)
+
+    @batch_route
+    async def retrieve(request: web.Request, batch: FakeBatch) -> web.Response:
         if batch.plan.failing_polls > batch.faults:  # a passing fault: the API is briefly unavailable
             batch.faults += 1
             return web.json_response({"error": {"message": "The server is overloaded.", "type": "server_error",
@@ -246,11 +245,8 @@ def batch_routes(server: FakeServer) -> list[web.RouteDef]:
         batch.advance(poll=True)
         return web.json_response(batch_json(server, batch))
 
-    async def cancel(request: web.Request) -> web.Response:
-        await server.receive(request)
-        batch = find(request)
-        if isinstance(batch, web.Response):
-            return batch
+    @batch_route
+    async def cancel(request: web.Request, batch: FakeBatch) -> web.Response:
         batch.advance()
         if batch.finished:
             return invalid(f"Cannot cancel a batch with status '{STATUS[batch.state]}'.")

@@ -3,22 +3,18 @@ output, batch runs and evaluations as a notebook user meets them."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
-from pathlib import Path
 
-import nbformat
 import pytest
 from genai_prices import Usage as PriceUsage, calc_price
-from nbclient import NotebookClient
 
 from coditect_magics.costs import Ledger
 
 from tests.fakes import Script
+from tests.notebook_support import cell_with, execute, images_of, text_of
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "data.ipynb"
 CAPITALS = {"Capital of France?": "Paris", "Capital of Japan?": "Tokyo", "Capital of Peru?": "Lima"}
 PARIS = '{"name": "Paris", "country": "France", "population": 2102650}'
 
@@ -44,27 +40,16 @@ def answer(recorded) -> Script:
 def executed(everywhere, tmp_path):
     """The notebook after a headless run, and the loopback server that answered it."""
     everywhere.responder = answer
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return notebook, everywhere
+    return execute("data.ipynb", tmp_path, timeout=180), everywhere
 
 
 def outputs(notebook, source_start: str) -> str:
     """Every text and data output of the first code cell starting with `source_start`."""
-    cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(source_start))
-    texts = []
-    for output in cell.get("outputs", []):
-        texts.append(output.get("text", ""))
-        texts += [v if isinstance(v, str) else json.dumps(v) for k, v in output.get("data", {}).items()
-                  if k != "image/png"]
-    return "\n".join(texts)
+    return text_of(cell_with(notebook, source_start))
 
 
 def pngs(notebook, source_start: str) -> list[bytes]:
-    cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(source_start))
-    return [base64.b64decode(o["data"]["image/png"]) for o in cell.get("outputs", [])
-            if "image/png" in o.get("data", {})]
+    return images_of(cell_with(notebook, source_start))
 
 
 def batch_price(model: str, provider: str, input_tokens: int, output_tokens: int) -> float:

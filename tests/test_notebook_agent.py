@@ -3,14 +3,9 @@ runs an allowed computation in the kernel and proposes a chart cell, against the
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
-
 from tests.fakes import Script
+from tests.notebook_support import execute
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "notebook-agent.ipynb"
 STEPS = [("Inspect", {"name": "sales"}),
          ("RunPython", {"code": "sales.groupby('region')['revenue'].sum().idxmax()"}),
          ("NewCell", {"code": "sales.groupby('region')['revenue'].sum().plot.bar()"})]
@@ -28,9 +23,7 @@ def test_the_notebook_agent_inspects_runs_and_proposes(thread_server, monkeypatc
         return Script(text="North had the most revenue (260). A chart cell is proposed below.")
 
     thread_server.responder = respond
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    notebook = execute("notebook-agent.ipynb", tmp_path, timeout=180)
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
     results = [m["content"] for m in thread_server.last.body["messages"] if m["role"] == "tool"]

@@ -7,38 +7,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from coditect_magics.providers.registry import ALIASES
 
 from tests import parts
 from tests.fakes import Script
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def execute(name: str, tmp_path: Path) -> nbformat.NotebookNode:
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return notebook
-
-
-def text_of(cell: nbformat.NotebookNode) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        parts.append(output.get("text", ""))
-        for value in output.get("data", {}).values():
-            parts.append(value if isinstance(value, str) else str(value))
-    return "\n".join(parts)
-
-
-def cell_with(notebook: nbformat.NotebookNode, source_start: str) -> nbformat.NotebookNode:
-    return next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(source_start))
-
+from tests.notebook_support import NOTEBOOKS, cell_with, execute, run_cells, text_of
 
 def test_quickstart(everywhere, tmp_path):
     notebook = execute("quickstart.ipynb", tmp_path)
@@ -150,12 +126,6 @@ def test_agents_notebook(everywhere, tmp_path):
     assert "You explain Python ideas" in str(explainer[0]["system"]) and explainer[0]["max_tokens"] == 200
     reviewer = [r for r in everywhere.requests if r.prompt.startswith("Review this function")]
     assert reviewer[0].path == "/v1/messages" and "anthropic:" + reviewer[0].body["model"] == ALIASES["sonnet"]
-
-
-def run_cells(sources: list[str], tmp_path: Path) -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return notebook
 
 
 def test_saved_outputs_carry_provenance_and_errors_their_details(everywhere, tmp_path):

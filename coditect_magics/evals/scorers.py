@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from pydantic_evals.evaluators import EvaluationReason, Evaluator, EvaluatorContext
 
@@ -23,104 +24,87 @@ RUBRIC = ("You grade one answer to a question. Judge whether the answer is corre
 SCORE = "score"   # the name the score carries in pydantic-evals' report
 
 
-def _failed(ctx: EvaluatorContext) -> EvaluationReason | None:
-    """An answer that errored scores 0 (and costs no judge call)."""
-    error = ctx.attributes.get("error")
-    return EvaluationReason(0.0, f"no answer: {error}") if error else None
-
-
 def _verdict(ok: bool, why: str) -> EvaluationReason:
     return EvaluationReason(1.0 if ok else 0.0, why)
 
 
 @dataclass(repr=False)
-class Exact(Evaluator):
+class Scorer(Evaluator):
+    """Base of the kit's scorers: an answer that errored scores 0 (and costs no judge call); the others are scored
+    by `score(ctx)`, and every score is reported under one name."""
+
+    async def evaluate(self, ctx: EvaluatorContext) -> EvaluationReason:
+        error = ctx.attributes.get("error")
+        if error:
+            return EvaluationReason(0.0, f"no answer: {error}")
+        scored = self.score(ctx)
+        return await scored if inspect.isawaitable(scored) else scored
+
+    def score(self, ctx: EvaluatorContext) -> EvaluationReason | Awaitable[EvaluationReason]:
+        raise NotImplementedError
+
+    def get_default_evaluation_name(self) -> str:
+        return SCORE
+
+
+@dataclass(repr=False)
+class Exact(Scorer):
     """The answer equals the expected text once surrounding whitespace is stripped (case counts)."""
 
-    def evaluate(self, ctx: EvaluatorContext) -> EvaluationReason:
-        failed = _failed(ctx)
-        if failed:
-            return failed
+    def score(self, ctx: EvaluatorContext) -> EvaluationReason:
         ok = str(ctx.output).strip() == str(ctx.expected_output).strip()
         return _verdict(ok, "equal" if ok else "differs from the expected text")
 
-    def get_default_evaluation_name(self) -> str:
-        return SCORE
-
 
 @dataclass(repr=False)
-class Contains(Evaluator):
+class Contains(Scorer):
     """The expected text occurs in the answer, ignoring case."""
 
-    def evaluate(self, ctx: EvaluatorContext) -> EvaluationReason:
-        failed = _failed(ctx)
-        if failed:
-            return failed
+    def score(self, ctx: EvaluatorContext) -> EvaluationReason:
         ok = str(ctx.expected_output).strip().casefold() in str(ctx.output).casefold()
         return _verdict(ok, "contains the expected text" if ok else "the expected text is missing")
 
-    def get_default_evaluation_name(self) -> str:
-        return SCORE
-
 
 @dataclass(repr=False)
-class Matches(Evaluator):
+class Matches(Scorer):
     """The pattern is found in the answer (re.search)."""
 
     pattern: str = ""
 
-    def evaluate(self, ctx: EvaluatorContext) -> EvaluationReason:
-        failed = _failed(ctx)
-        if failed:
-            return failed
+    def score(self, ctx: EvaluatorContext) -> EvaluationReason:
         ok = re.search(self.pattern, str(ctx.output)) is not None
         return _verdict(ok, f"matches {self.pattern!r}" if ok else f"no match for {self.pattern!r}")
 
-    def get_default_evaluation_name(self) -> str:
-        return SCORE
-
 
 @dataclass(repr=False)
-class ParsesAsJson(Evaluator):
+class ParsesAsJson(Scorer):
     """The answer is JSON (a Markdown code fence around it is allowed, as models often add one)."""
 
-    def evaluate(self, ctx: EvaluatorContext) -> EvaluationReason:
-        failed = _failed(ctx)
-        if failed:
-            return failed
+    def score(self, ctx: EvaluatorContext) -> EvaluationReason:
         try:
             json.loads(unfenced(str(ctx.output)))
         except ValueError as exc:
             return _verdict(False, f"not JSON: {exc}")
         return _verdict(True, "parses as JSON")
 
-    def get_default_evaluation_name(self) -> str:
-        return SCORE
-
 
 @dataclass(repr=False)
-class FitsSchema(Evaluator):
+class FitsSchema(Scorer):
     """The answer validates against a schema (`validate(text)` raises when it does not)."""
 
     name: str = ""
     validate: Callable[[str], Any] = field(default=lambda text: None)
 
-    def evaluate(self, ctx: EvaluatorContext) -> EvaluationReason:
-        failed = _failed(ctx)
-        if failed:
-            return failed
+    def score(self, ctx: EvaluatorContext) -> EvaluationReason:
         try:
             self.validate(unfenced(str(ctx.output)))
         except Exception as exc:  # noqa: BLE001 - any validation failure is the row's reason
             return _verdict(False, f"does not fit {self.name}: {' '.join(str(exc).split())[:200]}")
         return _verdict(True, f"fits {self.name}")
 
-    def get_default_evaluation_name(self) -> str:
-        return SCORE
-
 
 @dataclass(repr=False)
-class Judge(Evaluator):
+class Judge(Scorer):
     """A model grades the answer by the rubric: PASS scores 1, anything else 0; the judge's one sentence is the
     reason. `ask(messages)` makes the call (through the executor, attributed to `eval:judge`)."""
 
@@ -128,10 +112,7 @@ class Judge(Evaluator):
     rubric: str = RUBRIC
     ask: Callable[[list[Any]], Any] | None = None
 
-    async def evaluate(self, ctx: EvaluatorContext) -> EvaluationReason:
-        failed = _failed(ctx)
-        if failed:
-            return failed
+    async def score(self, ctx: EvaluatorContext) -> EvaluationReason:
         from coditect_magics.providers.types import Message
         reference = f"Reference answer:\n{ctx.expected_output}\n\n" if ctx.expected_output is not None else ""
         question = f"Question:\n{ctx.inputs}\n\n{reference}Answer to grade:\n{ctx.output}"
@@ -139,9 +120,6 @@ class Judge(Evaluator):
         verdict = (await self.ask([Message("system", self.rubric), Message("user", question)])).strip()
         ok = verdict.split(maxsplit=1)[0].strip("*:.,").upper() == "PASS" if verdict else False
         return _verdict(ok, verdict[:300] or "the judge said nothing")
-
-    def get_default_evaluation_name(self) -> str:
-        return SCORE
 
 
 @dataclass(frozen=True)
